@@ -1,0 +1,3 @@
+module github.com/patrolsec/patrol
+
+go 1.26.8
