@@ -1,3 +1,8 @@
 module github.com/patrolsec/patrol
 
 go 1.26.8
+
+require (
+	github.com/BurntSushi/toml v1.6.0
+	github.com/robfig/cron/v3 v3.0.1
+)

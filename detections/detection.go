@@ -1,0 +1,135 @@
+package detections
+
+import (
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Severity levels, lowest first.
+var Severities = []string{"low", "medium", "high", "critical"}
+
+// Remediation modes.
+const (
+	ModeAuto    = "auto"    // run the action as soon as the ticket is seen
+	ModeApprove = "approve" // comment the plan, wait for an approver's label
+	ModeOff     = "off"     // never run it (the plan is still shown)
+)
+
+// Time modes of a detection's window (see poller.TimeMode).
+const (
+	TimeIndex = "index"
+	TimeEvent = "event"
+)
+
+// Detection is one validated detection file.
+type Detection struct {
+	ID          string
+	Title       string
+	Description string
+	Severity    string
+	Schedule    string
+	Cron        cron.Schedule
+	Settle      time.Duration // the newest span not searched yet (indexing lag)
+	Lookback    time.Duration // the first window when there is no checkpoint
+	Suppress    time.Duration // repeats inside it update the alert, not a new ticket
+	Freshness   time.Duration // 0 = off
+	MaxWindow   time.Duration // 0 = the config's search.max_window
+	TimeMode    string        // index | event
+	Search      string        // as written, macros unexpanded
+	Expanded    string        // macros expanded: what backends run
+	GroupBy     []string
+	Ticket      TicketSpec
+	Remediation *Remediation // nil when the detection has none
+	Tests       []TestCase
+
+	File string // path of the TOML file
+	Dir  string // its folder: test event paths are relative to it
+}
+
+// TicketSpec is the [ticket] table.
+type TicketSpec struct {
+	Summary     Template
+	Description Template // optional: what the responder should check
+	Priority    string
+	Labels      []string
+}
+
+// Remediation is the [remediation] table.
+type Remediation struct {
+	Action string
+	Mode   string
+	Params map[string]Template
+}
+
+// TestCase is one [[test]]: events in, expected alerts out.
+type TestCase struct {
+	Name         string
+	Events       string // path, relative to the detection file's folder
+	ExpectAlerts int
+	// Expect lists field values; each entry must match at least one alert.
+	Expect []map[string]string
+}
+
+// Labels that tie tickets to patrol's state. They are label-safe (no spaces).
+const (
+	FingerprintLabelPrefix = "patrol-fp-"
+	DetectionLabelPrefix   = "patrol-det-"
+)
+
+// Label is the ticket label that names this detection.
+func (d *Detection) Label() string { return DetectionLabelPrefix + d.ID }
+
+// SeverityRank orders severities (low = 0); unknown = -1.
+func SeverityRank(s string) int {
+	for i, v := range Severities {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// rawDetection is the file as decoded, before validation: durations and
+// templates stay strings so every problem can be reported, not just the first.
+type rawDetection struct {
+	ID          string    `toml:"id"`
+	Title       string    `toml:"title"`
+	Description string    `toml:"description"`
+	Severity    string    `toml:"severity"`
+	Schedule    string    `toml:"schedule"`
+	Settle      *string   `toml:"settle"`
+	Lookback    *string   `toml:"lookback"`
+	Suppress    *string   `toml:"suppress"`
+	Freshness   *string   `toml:"freshness"`
+	MaxWindow   *string   `toml:"max_window"`
+	TimeMode    string    `toml:"time_mode"`
+	Search      string    `toml:"search"`
+	GroupBy     []string  `toml:"group_by"`
+	Ticket      rawTicket `toml:"ticket"`
+	Remediation *struct {
+		Action string            `toml:"action"`
+		Mode   string            `toml:"mode"`
+		Params map[string]string `toml:"params"`
+	} `toml:"remediation"`
+	Tests []struct {
+		Name         string              `toml:"name"`
+		Events       string              `toml:"events"`
+		ExpectAlerts *int                `toml:"expect_alerts"`
+		Expect       []map[string]string `toml:"expect"`
+	} `toml:"test"`
+}
+
+type rawTicket struct {
+	Summary     string   `toml:"summary"`
+	Description string   `toml:"description"`
+	Priority    string   `toml:"priority"`
+	Labels      []string `toml:"labels"`
+}
+
+// Defaults for optional detection keys.
+const (
+	DefaultSettle   = 2 * time.Minute
+	DefaultLookback = time.Hour
+	DefaultSuppress = 24 * time.Hour
+)

@@ -1,0 +1,383 @@
+package detections
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
+)
+
+// Problem is one thing wrong with an input file, located by file, line and key.
+type Problem struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (p *Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems returns every *Problem inside err (an errors.Join tree).
+func Problems(err error) []*Problem {
+	var out []*Problem
+	var walk func(error)
+	walk = func(e error) {
+		var p *Problem
+		if errors.As(e, &p) && p == e {
+			out = append(out, p)
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if e != nil {
+			out = append(out, &Problem{Msg: e.Error()})
+		}
+	}
+	walk(err)
+	return out
+}
+
+// Reporter collects problems for one file.
+type Reporter struct {
+	File  string
+	Lines KeyLines
+	list  []error
+}
+
+// Add records a problem at key (its line looked up).
+func (r *Reporter) Add(key, format string, args ...any) {
+	r.list = append(r.list, &Problem{File: r.File, Line: r.Lines.Line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// AddAt records a problem at an explicit line.
+func (r *Reporter) AddAt(line int, key, msg string) {
+	r.list = append(r.list, &Problem{File: r.File, Line: line, Key: key, Msg: msg})
+}
+
+// Err returns the problems, sorted by line, joined; nil when there are none.
+func (r *Reporter) Err() error {
+	sort.SliceStable(r.list, func(i, j int) bool {
+		return r.list[i].(*Problem).Line < r.list[j].(*Problem).Line
+	})
+	return errors.Join(r.list...)
+}
+
+// DecodeStrict decodes src into v, rejecting unknown keys. A TOML syntax
+// error or an unknown key is added to r with its line; it reports whether
+// decoding produced a usable value.
+func DecodeStrict(r *Reporter, src string, v any) bool {
+	md, err := toml.Decode(src, v)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			r.AddAt(perr.Position.Line, "", "TOML syntax: "+perr.Message)
+			return false
+		}
+		r.AddAt(0, "", err.Error())
+		return false
+	}
+	for _, k := range md.Undecoded() {
+		key := k.String()
+		r.Add(key, "unknown key (check the spelling; see the README for the keys)")
+	}
+	return true
+}
+
+// LoadOptions gives the loader what it checks detections against.
+type LoadOptions struct {
+	Macros *Macros // nil: macros are not expanded or checked
+	// CheckSPL, when set, parses a detection's expanded search offline and
+	// returns an error naming what it cannot run.
+	CheckSPL func(spl string) error
+}
+
+var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
+
+// Load reads every *.toml file in dir (sorted by name) and validates it. It
+// returns the valid detections and an error joining every *Problem found:
+// callers that must not run with a broken set check the error.
+func Load(dir string, opts LoadOptions) ([]*Detection, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.toml"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, &Problem{File: dir, Msg: "detections folder: " + errors.Unwrap(err).Error()}
+	}
+	sort.Strings(paths)
+	var (
+		out  []*Detection
+		errs []error
+		seen = map[string]string{}
+	)
+	for _, p := range paths {
+		d, err := LoadFile(p, opts)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if d == nil {
+			continue
+		}
+		if prev, dup := seen[d.ID]; dup {
+			src, _ := os.ReadFile(p)
+			errs = append(errs, &Problem{File: p, Line: ScanKeyLines(string(src)).Line("id"), Key: "id",
+				Msg: fmt.Sprintf("duplicate id %q (also in %s): ids must be unique", d.ID, prev)})
+			continue
+		}
+		seen[d.ID] = p
+		if err == nil {
+			out = append(out, d)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// LoadFile reads and validates one detection file. It may return a partly
+// filled detection with an error, so that duplicate ids are still found.
+func LoadFile(path string, opts LoadOptions) (*Detection, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Problem{File: path, Msg: err.Error()}
+	}
+	src := string(b)
+	r := &Reporter{File: path, Lines: ScanKeyLines(src)}
+	var raw rawDetection
+	if !DecodeStrict(r, src, &raw) {
+		return nil, r.Err()
+	}
+	d := validate(r, &raw, opts, filepath.Dir(path))
+	d.File, d.Dir = path, filepath.Dir(path)
+	if d.ID == "" {
+		return nil, r.Err()
+	}
+	return d, r.Err()
+}
+
+func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Detection {
+	d := &Detection{
+		ID: raw.ID, Title: strings.TrimSpace(raw.Title), Description: raw.Description,
+		Severity: raw.Severity, Schedule: raw.Schedule, TimeMode: raw.TimeMode,
+		Search: strings.TrimSpace(raw.Search), GroupBy: raw.GroupBy,
+	}
+	switch {
+	case raw.ID == "":
+		r.Add("id", "is required (a stable, unique name like cloudtrail-logging-stopped)")
+	case !idRE.MatchString(raw.ID):
+		r.Add("id", "%q must be lowercase letters, digits, '.', '_' or '-' (it becomes a ticket label)", raw.ID)
+		d.ID = ""
+	}
+	if d.Title == "" {
+		r.Add("title", "is required")
+	}
+	if SeverityRank(raw.Severity) < 0 {
+		r.Add("severity", "%q must be one of %s", raw.Severity, strings.Join(Severities, ", "))
+	}
+	if raw.Schedule == "" {
+		r.Add("schedule", "is required (cron, e.g. \"*/5 * * * *\" or \"@every 5m\")")
+	} else if s, err := cron.ParseStandard(raw.Schedule); err != nil {
+		r.Add("schedule", "%q is not a cron schedule: %v", raw.Schedule, err)
+	} else {
+		d.Cron = s
+	}
+	d.Settle = duration(r, "settle", raw.Settle, DefaultSettle)
+	d.Lookback = duration(r, "lookback", raw.Lookback, DefaultLookback)
+	d.Suppress = duration(r, "suppress", raw.Suppress, DefaultSuppress)
+	d.Freshness = duration(r, "freshness", raw.Freshness, 0)
+	d.MaxWindow = duration(r, "max_window", raw.MaxWindow, 0)
+	if raw.Lookback != nil && d.Lookback == 0 {
+		r.Add("lookback", "must be more than 0")
+	}
+	if raw.MaxWindow != nil && d.MaxWindow < time.Minute {
+		r.Add("max_window", "must be at least 1m")
+	}
+	switch d.TimeMode {
+	case "":
+		d.TimeMode = TimeIndex
+	case TimeIndex, TimeEvent:
+	default:
+		r.Add("time_mode", "%q must be \"index\" (catches late-indexed events) or \"event\"", d.TimeMode)
+	}
+	if d.Search == "" {
+		r.Add("search", "is required")
+	} else {
+		d.Expanded = d.Search
+		if opts.Macros != nil {
+			exp, err := opts.Macros.Expand(d.Search)
+			if err != nil {
+				r.Add("search", "%v", err)
+			}
+			d.Expanded = exp
+		}
+		if opts.CheckSPL != nil && d.Expanded != "" {
+			if err := opts.CheckSPL(d.Expanded); err != nil {
+				r.Add("search", "%v", err)
+			}
+		}
+	}
+	if len(raw.GroupBy) == 0 {
+		r.Add("group_by", "is required: name the fields whose values make one alert (e.g. [\"recipientAccountId\", \"requestParameters.name\"])")
+	}
+	for i, f := range raw.GroupBy {
+		if strings.TrimSpace(f) == "" {
+			r.Add("group_by", "entry %d is empty", i+1)
+		}
+	}
+	validateTicket(r, d, raw.Ticket)
+	validateRemediation(r, d, raw)
+	validateTests(r, d, raw, dir)
+	return d
+}
+
+func duration(r *Reporter, key string, v *string, def time.Duration) time.Duration {
+	if v == nil {
+		return def
+	}
+	d, err := ParseDuration(*v)
+	if err != nil {
+		r.Add(key, "%v", err)
+		return def
+	}
+	return d
+}
+
+func template(r *Reporter, key, src string) Template {
+	t, err := ParseTemplate(src)
+	if err != nil {
+		r.Add(key, "template: %v", err)
+	}
+	return t
+}
+
+var labelRE = regexp.MustCompile(`^[^\s]{1,255}$`)
+
+func validateTicket(r *Reporter, d *Detection, t rawTicket) {
+	if strings.TrimSpace(t.Summary) == "" {
+		r.Add("ticket.summary", "is required (a one-line template like \"CloudTrail {eventName} on {requestParameters.name}\")")
+	}
+	if strings.ContainsAny(t.Summary, "\r\n") {
+		r.Add("ticket.summary", "must be one line")
+	}
+	d.Ticket = TicketSpec{
+		Summary:     template(r, "ticket.summary", t.Summary),
+		Description: template(r, "ticket.description", t.Description),
+		Priority:    t.Priority,
+		Labels:      t.Labels,
+	}
+	for _, l := range t.Labels {
+		if !labelRE.MatchString(l) {
+			r.Add("ticket.labels", "label %q must be 1-255 characters without spaces", l)
+		}
+	}
+}
+
+func validateRemediation(r *Reporter, d *Detection, raw *rawDetection) {
+	rem := raw.Remediation
+	if rem == nil {
+		return
+	}
+	out := &Remediation{Action: rem.Action, Mode: rem.Mode, Params: map[string]Template{}}
+	d.Remediation = out
+	spec, ok := Registry[rem.Action]
+	if !ok {
+		r.Add("remediation.action", "unknown action %q (known: %s)", rem.Action, strings.Join(ActionNames(), ", "))
+	}
+	switch rem.Mode {
+	case "":
+		out.Mode = ModeApprove
+	case ModeAuto, ModeApprove, ModeOff:
+	default:
+		r.Add("remediation.mode", "%q must be auto, approve or off", rem.Mode)
+	}
+	for name, src := range rem.Params {
+		out.Params[name] = template(r, "remediation.params."+name, src)
+	}
+	if !ok {
+		return
+	}
+	known := map[string]bool{}
+	for _, p := range append(append(append([]string{}, spec.Required...), spec.Optional...), spec.OneOf...) {
+		known[p] = true
+	}
+	for _, p := range spec.Required {
+		if _, given := rem.Params[p]; !given {
+			r.Add("remediation.params", "action %s needs param %q", rem.Action, p)
+		}
+	}
+	if len(spec.OneOf) > 0 {
+		n := 0
+		for _, p := range spec.OneOf {
+			if _, given := rem.Params[p]; given {
+				n++
+			}
+		}
+		if n != 1 {
+			r.Add("remediation.params", "action %s needs exactly one of %s", rem.Action, strings.Join(spec.OneOf, ", "))
+		}
+	}
+	names := make([]string, 0, len(rem.Params))
+	for p := range rem.Params {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if !known[p] {
+			r.Add("remediation.params."+p, "action %s has no param %q", rem.Action, p)
+		}
+	}
+}
+
+func validateTests(r *Reporter, d *Detection, raw *rawDetection, dir string) {
+	for i, t := range raw.Tests {
+		key := fmt.Sprintf("test[%d]", i+1)
+		tc := TestCase{Name: t.Name, Events: t.Events, Expect: t.Expect}
+		if t.Name == "" {
+			r.Add(key+".name", "is required")
+		}
+		if t.Events == "" {
+			r.Add(key+".events", "is required (a file of events, relative to the detection file)")
+		} else if _, err := os.Stat(resolve(dir, t.Events)); err != nil {
+			r.Add(key+".events", "%s: no such file (paths are relative to the detection file)", t.Events)
+		}
+		if t.ExpectAlerts == nil {
+			r.Add(key+".expect_alerts", "is required (the number of alerts the events must make)")
+		} else if *t.ExpectAlerts < 0 {
+			r.Add(key+".expect_alerts", "must not be negative")
+		} else {
+			tc.ExpectAlerts = *t.ExpectAlerts
+		}
+		d.Tests = append(d.Tests, tc)
+	}
+}
+
+// TestPath resolves a test case's events file.
+func (d *Detection) TestPath(t TestCase) string { return resolve(d.Dir, t.Events) }
+
+func resolve(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
