@@ -6,3 +6,5 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/robfig/cron/v3 v3.0.1
 )
+
+require github.com/mattn/go-sqlite3 v1.14.24

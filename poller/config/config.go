@@ -1,0 +1,339 @@
+// Package config loads patrol's config.toml: defaults, then the file, with
+// unknown keys rejected and every problem reported at once with its file,
+// key and line. Secrets are never in it: the file names environment
+// variables or files that hold them, read when a client is built.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
+
+	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/aws"
+	"github.com/patrolsec/patrol/poller/jira"
+	"github.com/patrolsec/patrol/poller/slack"
+	"github.com/patrolsec/patrol/poller/splunk"
+)
+
+// Config is the whole config.toml. Paths are absolute after Load.
+type Config struct {
+	File string `toml:"-"` // the file it was loaded from
+	Dir  string `toml:"-"` // its folder: relative paths resolve against it
+
+	State      State      `toml:"state"`
+	Detections Detections `toml:"detections"`
+	Search     Search     `toml:"search"`
+	Tickets    Tickets    `toml:"tickets"`
+	Notify     Notify     `toml:"notify"`
+	AWS        aws.Config `toml:"aws"`
+	Enrich     Enrich     `toml:"enrich"`
+	Metrics    Metrics    `toml:"metrics"`
+	Teams      []Team     `toml:"teams"`
+}
+
+// State is [state].
+type State struct {
+	Path string `toml:"path"`
+}
+
+// Detections is [detections].
+type Detections struct {
+	Dir        string `toml:"dir"`
+	RunTimeout string `toml:"run_timeout"` // one detection run (all its chunks) at most this long
+}
+
+// Search is [search].
+type Search struct {
+	Backend   string            `toml:"backend"`    // splunk | local
+	MaxWindow string            `toml:"max_window"` // catch-up after downtime in chunks of at most this
+	Splunk    splunk.Config     `toml:"splunk"`
+	Macros    map[string]string `toml:"macros"`
+	Lookups   map[string]string `toml:"lookups"`
+	Local     Local             `toml:"local"`
+}
+
+// Local is [search.local].
+type Local struct {
+	Paths []string `toml:"paths"`
+	// FirstRun says what a detection with no checkpoint searches first:
+	// "lookback" (its lookback, as with Splunk) or "all" (every event in the
+	// files, whatever their age: sample data and one-off audits).
+	FirstRun string `toml:"first_run"`
+	Index    string `toml:"index"`
+}
+
+// Tickets is [tickets].
+type Tickets struct {
+	Backend        string      `toml:"backend"` // jira | local
+	Label          string      `toml:"label"`
+	Poll           string      `toml:"poll"`
+	PollOverlap    string      `toml:"poll_overlap"`
+	RunTimeout     string      `toml:"run_timeout"`
+	ApproveLabel   string      `toml:"approve_label"`
+	Approvers      []string    `toml:"approvers"`
+	DoneTransition string      `toml:"done_transition"`
+	Jira           jira.Config `toml:"jira"`
+}
+
+// Notify is [notify].
+type Notify struct {
+	Backend string       `toml:"backend"` // slack | log
+	Slack   slack.Config `toml:"slack"`
+}
+
+// Enrich is [enrich].
+type Enrich struct {
+	OrgCIDRs    []string `toml:"org_cidrs"`
+	AccountsCSV string   `toml:"accounts_csv"`
+	Timeout     string   `toml:"timeout"`
+}
+
+// Metrics is [metrics].
+type Metrics struct {
+	Textfile string `toml:"textfile"`
+	Listen   string `toml:"listen"`
+}
+
+// Team is one [[teams]] entry: who owns which accounts.
+type Team struct {
+	Name          string   `toml:"name"`
+	Accounts      []string `toml:"accounts"`
+	SlackChannel  string   `toml:"slack_channel"`
+	JiraComponent string   `toml:"jira_component"`
+	Assignee      string   `toml:"assignee"`
+}
+
+// Default returns the configuration before any file is read.
+func Default() Config {
+	return Config{
+		State:      State{Path: "patrol.db"},
+		Detections: Detections{Dir: "detections", RunTimeout: "15m"},
+		Search: Search{
+			Backend: "local", MaxWindow: "6h", Splunk: splunk.Defaults(),
+			Local: Local{FirstRun: "lookback", Index: "main"},
+		},
+		Tickets: Tickets{
+			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", RunTimeout: "5m",
+			ApproveLabel: "patrol-approve", DoneTransition: "Done", Jira: jira.Defaults(),
+		},
+		Notify:  Notify{Backend: "log", Slack: slack.Defaults()},
+		AWS:     aws.Defaults(),
+		Enrich:  Enrich{Timeout: "10s"},
+		Metrics: Metrics{},
+	}
+}
+
+// Load reads path over the defaults and validates the result. The error
+// joins a *detections.Problem for every problem found.
+func Load(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, &detections.Problem{File: path, Msg: "config: " + err.Error() + " (pass --config FILE)"}
+	}
+	cfg := Default()
+	cfg.File, cfg.Dir = path, filepath.Dir(abs)
+	src := string(b)
+	r := &detections.Reporter{File: path, Lines: detections.ScanKeyLines(src)}
+	if !detections.DecodeStrict(r, src, &cfg) {
+		return nil, r.Err()
+	}
+	cfg.validate(r)
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	cfg.resolvePaths()
+	return &cfg, nil
+}
+
+func (c *Config) validate(r *detections.Reporter) {
+	if c.State.Path == "" {
+		r.Add("state.path", "is required")
+	}
+	if c.Detections.Dir == "" {
+		r.Add("detections.dir", "is required")
+	}
+	checkDuration(r, "detections.run_timeout", c.Detections.RunTimeout, time.Second)
+	checkDuration(r, "search.max_window", c.Search.MaxWindow, time.Minute)
+	checkDuration(r, "tickets.poll_overlap", c.Tickets.PollOverlap, 0)
+	checkDuration(r, "tickets.run_timeout", c.Tickets.RunTimeout, time.Second)
+	checkDuration(r, "enrich.timeout", c.Enrich.Timeout, time.Millisecond)
+
+	switch c.Search.Backend {
+	case "splunk":
+		section(r, "search.splunk", c.Search.Splunk.Validate())
+	case "local":
+		if len(c.Search.Local.Paths) == 0 {
+			r.Add("search.local.paths", "is required when search.backend = \"local\" (files or folders of CloudTrail JSON)")
+		}
+		for _, p := range c.Search.Local.Paths {
+			c.mustExist(r, "search.local.paths", p)
+		}
+		for name, p := range c.Search.Lookups {
+			c.mustExist(r, "search.lookups."+name, p)
+		}
+	default:
+		r.Add("search.backend", "%q must be \"splunk\" or \"local\"", c.Search.Backend)
+	}
+	if f := c.Search.Local.FirstRun; f != "lookback" && f != "all" {
+		r.Add("search.local.first_run", "%q must be \"lookback\" or \"all\"", f)
+	}
+	if _, err := detections.NewMacros(c.Search.Macros, detections.MacroOptions{OrgCIDRs: c.Enrich.OrgCIDRs}); err != nil {
+		key := "search.macros"
+		if strings.HasPrefix(err.Error(), "org_cidrs") {
+			key = "enrich.org_cidrs"
+		}
+		r.Add(key, "%v", err)
+	}
+	for name, path := range c.Search.Lookups {
+		if path == "" {
+			r.Add("search.lookups."+name, "is empty: give the CSV file's path")
+		}
+	}
+
+	switch c.Tickets.Backend {
+	case "jira":
+		section(r, "tickets.jira", c.Tickets.Jira.Validate())
+	case "local":
+	default:
+		r.Add("tickets.backend", "%q must be \"jira\" or \"local\"", c.Tickets.Backend)
+	}
+	if !labelOK(c.Tickets.Label) {
+		r.Add("tickets.label", "%q must be a label without spaces", c.Tickets.Label)
+	}
+	if !labelOK(c.Tickets.ApproveLabel) {
+		r.Add("tickets.approve_label", "%q must be a label without spaces", c.Tickets.ApproveLabel)
+	}
+	if c.Tickets.Poll == "" {
+		r.Add("tickets.poll", "is required (a cron spec like \"@every 1m\")")
+	} else if _, err := cron.ParseStandard(c.Tickets.Poll); err != nil {
+		r.Add("tickets.poll", "%q is not a cron schedule: %v", c.Tickets.Poll, err)
+	}
+	for _, a := range c.Tickets.Approvers {
+		if strings.TrimSpace(a) == "" {
+			r.Add("tickets.approvers", "has an empty entry")
+		}
+	}
+
+	switch c.Notify.Backend {
+	case "slack":
+		section(r, "notify.slack", c.Notify.Slack.Validate())
+	case "log":
+	default:
+		r.Add("notify.backend", "%q must be \"slack\" or \"log\"", c.Notify.Backend)
+	}
+	section(r, "aws", c.AWS.Validate())
+	if c.Enrich.AccountsCSV != "" {
+		c.mustExist(r, "enrich.accounts_csv", c.Enrich.AccountsCSV)
+	}
+	for i, t := range c.Teams {
+		key := fmt.Sprintf("teams[%d]", i+1)
+		if t.Name == "" {
+			r.Add(key+".name", "is required")
+		}
+		for _, a := range t.Accounts {
+			if !isAccountID(a) {
+				r.Add(key+".accounts", "%q is not a 12-digit AWS account id", a)
+			}
+		}
+	}
+}
+
+func section(r *detections.Reporter, prefix string, errs []poller.FieldError) {
+	for _, e := range errs {
+		r.Add(prefix+"."+e.Key, "%s", e.Msg)
+	}
+}
+
+func checkDuration(r *detections.Reporter, key, v string, min time.Duration) {
+	d, err := detections.ParseDuration(v)
+	if err != nil {
+		r.Add(key, "%v", err)
+		return
+	}
+	if d < min {
+		r.Add(key, "must be at least %s", min)
+	}
+}
+
+func labelOK(l string) bool {
+	return l != "" && len(l) <= 255 && !strings.ContainsAny(l, " \t\r\n")
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) resolvePaths() {
+	c.State.Path = c.Abs(c.State.Path)
+	c.Detections.Dir = c.Abs(c.Detections.Dir)
+	for i, p := range c.Search.Local.Paths {
+		c.Search.Local.Paths[i] = c.Abs(p)
+	}
+	for k, p := range c.Search.Lookups {
+		c.Search.Lookups[k] = c.Abs(p)
+	}
+	if c.Enrich.AccountsCSV != "" {
+		c.Enrich.AccountsCSV = c.Abs(c.Enrich.AccountsCSV)
+	}
+	if c.Metrics.Textfile != "" {
+		c.Metrics.Textfile = c.Abs(c.Metrics.Textfile)
+	}
+}
+
+func (c *Config) mustExist(r *detections.Reporter, key, path string) {
+	if path == "" {
+		r.Add(key, "is empty: give a path")
+		return
+	}
+	if _, err := os.Stat(c.Abs(path)); err != nil {
+		r.Add(key, "%s: no such file or folder (relative paths start at the config file's folder)", path)
+	}
+}
+
+// Abs resolves a path against the config file's folder.
+func (c *Config) Abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// Duration parses a duration key that Load already validated.
+func Duration(v string) time.Duration {
+	d, _ := detections.ParseDuration(v)
+	return d
+}
+
+// Macros builds the macro set detections expand with.
+func (c *Config) Macros() *detections.Macros {
+	m, _ := detections.NewMacros(c.Search.Macros, detections.MacroOptions{OrgCIDRs: c.Enrich.OrgCIDRs})
+	return m
+}
+
+// String renders the config as TOML. It holds no secrets (only the names of
+// the variables and files that do), so it is safe to print.
+func (c Config) String() string {
+	var b bytes.Buffer
+	_ = toml.NewEncoder(&b).Encode(c)
+	return b.String()
+}

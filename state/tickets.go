@@ -1,0 +1,168 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Ticket stages in the respond job.
+const (
+	StageNew      = "new"      // not handled yet
+	StageEnriched = "enriched" // enrichment comment posted
+	StageApproval = "approval" // plan posted, waiting for an approver
+	StageDeferred = "deferred" // action held back (hourly budget): retried each pass
+	StageDone     = "done"     // nothing more to do (remediated, dry run recorded, or no action)
+	StageFailed   = "failed"   // the action failed or was refused: a person takes over
+)
+
+// TicketRow is a ticket in the ledger.
+type TicketRow struct {
+	Key, ID     string
+	Detection   string
+	Fingerprint string
+	Summary     string
+	Status      string
+	Labels      []string
+	URL         string
+	Stage       string
+	UpdatedSeen time.Time // the tracker's `updated` last handled
+	EnrichedAt  time.Time
+	PlannedAt   time.Time // plan posted for approval
+	Thread      string    // notifier thread reference
+	Channel     string    // routed notification channel
+	Note        string    // why the ticket is in its stage
+	Created     time.Time
+	Updated     time.Time
+}
+
+const ticketCols = `key, id, detection, fingerprint, summary, status, labels, url, stage, updated_seen, enriched_at, planned_at,
+	thread, channel, note, created_at, updated_at`
+
+func scanTicket(row interface{ Scan(...any) error }) (*TicketRow, error) {
+	var t TicketRow
+	var labels, seen, created, updated string
+	var enriched, planned sql.NullString
+	err := row.Scan(&t.Key, &t.ID, &t.Detection, &t.Fingerprint, &t.Summary, &t.Status, &labels, &t.URL, &t.Stage, &seen,
+		&enriched, &planned, &t.Thread, &t.Channel, &t.Note, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	_ = json.Unmarshal([]byte(labels), &t.Labels)
+	t.UpdatedSeen, t.Created, t.Updated = parseTS(seen), parseTS(created), parseTS(updated)
+	t.EnrichedAt, t.PlannedAt = nullTS(enriched), nullTS(planned)
+	return &t, nil
+}
+
+func upsertTicket(ctx context.Context, tx *sql.Tx, t TicketRow, now time.Time) error {
+	labels, _ := json.Marshal(nonNil(t.Labels))
+	if t.Stage == "" {
+		t.Stage = StageNew
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO tickets (key, id, detection, fingerprint, summary, status, labels, url, stage, channel, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET id = excluded.id, summary = excluded.summary, status = excluded.status,
+		  labels = excluded.labels, url = excluded.url, updated_at = excluded.updated_at,
+		  detection = CASE WHEN detection = '' THEN excluded.detection ELSE detection END,
+		  fingerprint = CASE WHEN fingerprint = '' THEN excluded.fingerprint ELSE fingerprint END,
+		  channel = CASE WHEN excluded.channel != '' THEN excluded.channel ELSE channel END`,
+		t.Key, t.ID, t.Detection, t.Fingerprint, t.Summary, t.Status, string(labels), t.URL, t.Stage, t.Channel, ts(now), ts(now))
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// UpsertTicket adds a ticket to the ledger or refreshes what the tracker
+// says of it (summary, status, labels), keeping patrol's own columns.
+func (s *DB) UpsertTicket(ctx context.Context, t TicketRow) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return upsertTicket(ctx, tx, t, s.Now()) })
+}
+
+// Ticket returns a ledger row, or nil.
+func (s *DB) Ticket(ctx context.Context, key string) (*TicketRow, error) {
+	t, err := scanTicket(s.db.QueryRowContext(ctx, `SELECT `+ticketCols+` FROM tickets WHERE key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return t, err
+}
+
+// TicketUpdate changes patrol's columns of a ledger row; nil fields stay.
+type TicketUpdate struct {
+	Stage       *string
+	Note        *string
+	UpdatedSeen *time.Time
+	EnrichedAt  *time.Time
+	PlannedAt   *time.Time
+	Thread      *string
+	Channel     *string
+}
+
+// UpdateTicket applies u to the ledger row key.
+func (s *DB) UpdateTicket(ctx context.Context, key string, u TicketUpdate) error {
+	var sets []string
+	var args []any
+	add := func(col string, v any) { sets = append(sets, col+" = ?"); args = append(args, v) }
+	if u.Stage != nil {
+		add("stage", *u.Stage)
+	}
+	if u.Note != nil {
+		add("note", *u.Note)
+	}
+	if u.UpdatedSeen != nil {
+		add("updated_seen", ts(*u.UpdatedSeen))
+	}
+	if u.EnrichedAt != nil {
+		add("enriched_at", ts(*u.EnrichedAt))
+	}
+	if u.PlannedAt != nil {
+		add("planned_at", ts(*u.PlannedAt))
+	}
+	if u.Thread != nil {
+		add("thread", *u.Thread)
+	}
+	if u.Channel != nil {
+		add("channel", *u.Channel)
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	add("updated_at", ts(s.Now()))
+	args = append(args, key)
+	_, err := s.db.ExecContext(ctx, `UPDATE tickets SET `+strings.Join(sets, ", ")+` WHERE key = ?`, args...)
+	return err
+}
+
+// TicketsInStage lists ledger rows in any of stages, oldest first.
+func (s *DB) TicketsInStage(ctx context.Context, stages ...string) ([]TicketRow, error) {
+	q := `SELECT ` + ticketCols + ` FROM tickets`
+	var args []any
+	if len(stages) > 0 {
+		q += ` WHERE stage IN (?` + strings.Repeat(", ?", len(stages)-1) + `)`
+		for _, st := range stages {
+			args = append(args, st)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY created_at, key`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TicketRow
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *t)
+	}
+	return out, rows.Err()
+}

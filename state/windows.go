@@ -1,0 +1,205 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Checkpoint returns the end of the last fully handled window of detection.
+func (s *DB) Checkpoint(ctx context.Context, detection string) (time.Time, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT window_end FROM checkpoints WHERE detection = ?`, detection).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return parseTS(v), true, nil
+}
+
+// Checkpoints returns every detection's checkpoint.
+func (s *DB) Checkpoints(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT detection, window_end FROM checkpoints`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var d, v string
+		if err := rows.Scan(&d, &v); err != nil {
+			return nil, err
+		}
+		out[d] = parseTS(v)
+	}
+	return out, rows.Err()
+}
+
+// Hit is a search result aggregated by fingerprint within one window.
+type Hit struct {
+	Fingerprint string
+	Count       int
+	First, Last time.Time
+	Result      string // JSON of the first result seen
+}
+
+// ClearHits empties detection's window staging (a window is starting).
+func (s *DB) ClearHits(ctx context.Context, detection string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM window_hits WHERE detection = ?`, detection)
+	return err
+}
+
+// AddHits adds results to the window staging in one transaction.
+func (s *DB) AddHits(ctx context.Context, detection string, hits []Hit) error {
+	if len(hits) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO window_hits (detection, fingerprint, count, first_seen, last_seen, result)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (detection, fingerprint) DO UPDATE SET
+			  count = count + excluded.count,
+			  first_seen = min(first_seen, excluded.first_seen),
+			  last_seen = max(last_seen, excluded.last_seen)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, h := range hits {
+			if _, err := st.ExecContext(ctx, detection, h.Fingerprint, h.Count, ts(h.First), ts(h.Last), h.Result); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Hits returns up to limit staged hits with fingerprints after the given one,
+// in fingerprint order: callers page through a window without holding it all.
+func (s *DB) Hits(ctx context.Context, detection, after string, limit int) ([]Hit, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, count, first_seen, last_seen, result FROM window_hits
+		WHERE detection = ? AND fingerprint > ? ORDER BY fingerprint LIMIT ?`, detection, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Hit
+	for rows.Next() {
+		var h Hit
+		var first, last string
+		if err := rows.Scan(&h.Fingerprint, &h.Count, &first, &last, &h.Result); err != nil {
+			return nil, err
+		}
+		h.First, h.Last = parseTS(first), parseTS(last)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// CompleteWindow advances detection's checkpoint to end and clears its
+// staging, in one transaction.
+func (s *DB) CompleteWindow(ctx context.Context, detection string, end time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (detection, window_end, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (detection) DO UPDATE SET window_end = excluded.window_end, updated_at = excluded.updated_at`,
+			detection, ts(end), ts(s.Now())); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM window_hits WHERE detection = ?`, detection)
+		return err
+	})
+}
+
+// Run is one job run in the history.
+type Run struct {
+	ID                                int64
+	Job, Detection                    string
+	WindowStart, WindowEnd            time.Time
+	Started, Finished                 time.Time
+	Results, Alerts, Tickets, Actions int
+	Error                             string
+}
+
+// StartRun records that a run began and returns its id.
+func (s *DB) StartRun(ctx context.Context, r Run) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (job, detection, window_start, window_end, started_at) VALUES (?, ?, ?, ?, ?)`,
+		r.Job, r.Detection, ts(r.WindowStart), ts(r.WindowEnd), ts(s.Now()))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// FinishRun records a run's outcome. It uses a fresh context so that a run
+// cancelled at shutdown is still recorded.
+func (s *DB) FinishRun(r Run) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET window_start = ?, window_end = ?, finished_at = ?, results = ?, alerts = ?, tickets = ?, actions = ?, error = ? WHERE id = ?`,
+		ts(r.WindowStart), ts(r.WindowEnd), ts(s.Now()), r.Results, r.Alerts, r.Tickets, r.Actions, r.Error, r.ID)
+	return err
+}
+
+// LastRuns returns the latest run of each detection (and job), and the
+// latest successful one's finish time.
+func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.job, r.detection, r.started_at, coalesce(r.finished_at, ''), r.error,
+		  (SELECT coalesce(max(finished_at), '') FROM runs s WHERE s.job = r.job AND s.detection = r.detection AND s.error = '' AND s.finished_at IS NOT NULL),
+		  (SELECT count(*) FROM runs f WHERE f.job = r.job AND f.detection = r.detection AND f.error != ''
+		     AND f.id > coalesce((SELECT max(id) FROM runs g WHERE g.job = r.job AND g.detection = r.detection AND g.error = '' AND g.finished_at IS NOT NULL), 0))
+		FROM runs r WHERE r.id IN (SELECT max(id) FROM runs GROUP BY job, detection) ORDER BY r.job, r.detection`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RunSummary
+	for rows.Next() {
+		var rs RunSummary
+		var started, finished, ok string
+		if err := rows.Scan(&rs.Job, &rs.Detection, &started, &finished, &rs.LastError, &ok, &rs.FailuresInRow); err != nil {
+			return nil, err
+		}
+		rs.LastStart, rs.LastFinish, rs.LastSuccess = parseTS(started), parseTS(finished), parseTS(ok)
+		out = append(out, rs)
+	}
+	return out, rows.Err()
+}
+
+// RunSummary is the latest state of one job (or one detection's job).
+type RunSummary struct {
+	Job, Detection        string
+	LastStart, LastFinish time.Time
+	LastSuccess           time.Time
+	LastError             string
+	FailuresInRow         int
+}
+
+// Meta reads a small named value (the respond watermark, say).
+func (s *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetMeta writes a small named value.
+func (s *DB) SetMeta(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// MetaTime and SetMetaTime store a time under key.
+func (s *DB) MetaTime(ctx context.Context, key string) (time.Time, error) {
+	v, err := s.Meta(ctx, key)
+	return parseTS(v), err
+}
+
+// SetMetaTime stores a time under key.
+func (s *DB) SetMetaTime(ctx context.Context, key string, t time.Time) error {
+	return s.SetMeta(ctx, key, ts(t))
+}
