@@ -8,9 +8,11 @@ package poller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Result is one search result: field name to values. A single-valued field
@@ -104,10 +106,12 @@ type Field struct {
 }
 
 // PlainText renders a Message as plain text (terminals, logs, local tickets).
+// Control characters from event data are shown escaped, so a field cannot
+// drive the terminal that prints it.
 func (m Message) PlainText() string {
 	var b strings.Builder
 	if m.Title != "" {
-		b.WriteString(m.Title)
+		b.WriteString(CleanText(m.Title))
 		b.WriteString("\n")
 	}
 	for _, s := range m.Sections {
@@ -115,22 +119,62 @@ func (m Message) PlainText() string {
 			b.WriteString("\n")
 		}
 		if s.Heading != "" {
-			b.WriteString("== " + s.Heading + "\n")
+			b.WriteString("== " + CleanText(s.Heading) + "\n")
 		}
 		if s.Text != "" {
-			b.WriteString(s.Text + "\n")
+			b.WriteString(CleanText(s.Text) + "\n")
 		}
 		for _, f := range s.Fields {
-			b.WriteString("  " + f.Name + ": " + f.Value + "\n")
+			b.WriteString("  " + CleanText(f.Name) + ": " + CleanText(f.Value) + "\n")
 		}
 		if s.Pre != "" {
-			b.WriteString(s.Pre)
-			if !strings.HasSuffix(s.Pre, "\n") {
+			pre := CleanText(s.Pre)
+			b.WriteString(pre)
+			if !strings.HasSuffix(pre, "\n") {
 				b.WriteString("\n")
 			}
 		}
 	}
 	return b.String()
+}
+
+// CleanText escapes control characters other than newline and tab (and
+// Unicode bidirectional overrides) as \xNN or \u{NNNN}.
+func CleanText(s string) string {
+	clean := true
+	for _, r := range s {
+		if isControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !isControl(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u{%04x}", r)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	switch {
+	case r == '\n' || r == '\t':
+		return false
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e || r == 0x200f:
+		return true
+	}
+	return r == utf8.RuneError
 }
 
 // Route says who owns a ticket: set on creation from [[teams]] and refined by

@@ -65,15 +65,15 @@ func TestCheckpointAndHits(t *testing.T) {
 	if err := db.AddHits(ctx, "d", []Hit{{Fingerprint: "b", Count: 2, First: t1, Last: t1, Result: `{"x":["1"]}`}}); err != nil {
 		t.Fatal(err)
 	}
-	hits, err := db.Hits(ctx, "d", "", 10)
+	hits, err := db.Hits(ctx, "d", nil, 10)
 	if err != nil || len(hits) != 2 {
 		t.Fatalf("hits: %v %v", hits, err)
 	}
-	b := hits[1]
+	b := hits[1] // ordered by first sight: a (t1) then b (t1, later fingerprint)
 	if b.Fingerprint != "b" || b.Count != 3 || !b.First.Equal(t1) || !b.Last.Equal(t2) || b.Result != `{"x":["2"]}` {
 		t.Errorf("aggregated hit: %+v", b)
 	}
-	if page, _ := db.Hits(ctx, "d", "a", 10); len(page) != 1 || page[0].Fingerprint != "b" {
+	if page, _ := db.Hits(ctx, "d", &hits[0], 10); len(page) != 1 || page[0].Fingerprint != "b" {
 		t.Errorf("paging: %+v", page)
 	}
 	if err := db.CompleteWindow(ctx, "d", t2); err != nil {
@@ -82,7 +82,7 @@ func TestCheckpointAndHits(t *testing.T) {
 	if cp, ok, _ := db.Checkpoint(ctx, "d"); !ok || !cp.Equal(t2) {
 		t.Errorf("checkpoint %v %v", cp, ok)
 	}
-	if hits, _ := db.Hits(ctx, "d", "", 10); len(hits) != 0 {
+	if hits, _ := db.Hits(ctx, "d", nil, 10); len(hits) != 0 {
 		t.Errorf("staging not cleared: %v", hits)
 	}
 }

@@ -77,11 +77,17 @@ func (s *DB) AddHits(ctx context.Context, detection string, hits []Hit) error {
 	})
 }
 
-// Hits returns up to limit staged hits with fingerprints after the given one,
-// in fingerprint order: callers page through a window without holding it all.
-func (s *DB) Hits(ctx context.Context, detection, after string, limit int) ([]Hit, error) {
+// Hits returns up to limit staged hits after the given one, in order of
+// first sight (then fingerprint): callers page through a window without
+// holding it all, and alerts open in the order their events happened.
+func (s *DB) Hits(ctx context.Context, detection string, after *Hit, limit int) ([]Hit, error) {
+	var afterTS, afterFP string
+	if after != nil {
+		afterTS, afterFP = ts(after.First), after.Fingerprint
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, count, first_seen, last_seen, result FROM window_hits
-		WHERE detection = ? AND fingerprint > ? ORDER BY fingerprint LIMIT ?`, detection, after, limit)
+		WHERE detection = ? AND (first_seen > ? OR (first_seen = ? AND fingerprint > ?))
+		ORDER BY first_seen, fingerprint LIMIT ?`, detection, afterTS, afterTS, afterFP, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ CREATE TABLE window_hits (
   result      TEXT NOT NULL,
   PRIMARY KEY (detection, fingerprint)
 );
+CREATE INDEX window_hits_order ON window_hits(detection, first_seen, fingerprint);
 
 -- The alert ledger. A fingerprint gets a new generation (and a new ticket)
 -- when a repeat falls outside the detection's suppress window. An alert is

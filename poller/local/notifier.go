@@ -1,0 +1,46 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/patrolsec/patrol/poller"
+)
+
+// LogNotifier prints notifications (notify.backend = "log"): the first
+// message about a ticket in full, later ones as indented updates.
+type LogNotifier struct {
+	W  io.Writer
+	mu sync.Mutex
+}
+
+var _ poller.Notifier = (*LogNotifier)(nil)
+
+// Notify writes the notification and returns a thread reference.
+func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var b strings.Builder
+	channel := note.Channel
+	if channel == "" {
+		channel = "(default)"
+	}
+	if note.Thread == "" {
+		fmt.Fprintf(&b, "notify %s [%s] %s %s\n", channel, strings.ToUpper(note.Severity), note.Ticket.Key, note.Status)
+	} else {
+		fmt.Fprintf(&b, "notify %s %s update: %s\n", channel, note.Ticket.Key, note.Status)
+	}
+	for _, line := range strings.Split(strings.TrimRight(note.Message.PlainText(), "\n"), "\n") {
+		b.WriteString("    " + line + "\n")
+	}
+	if _, err := io.WriteString(n.W, b.String()); err != nil {
+		return "", err
+	}
+	if note.Thread != "" {
+		return "", nil
+	}
+	return "log:" + note.Ticket.Key, nil
+}

@@ -1,0 +1,142 @@
+package poller
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/state"
+)
+
+// Team owns accounts: tickets about them are routed to its component,
+// assignee and Slack channel.
+type Team struct {
+	Name          string
+	Accounts      []string
+	SlackChannel  string
+	JiraComponent string
+	Assignee      string
+}
+
+// Router routes results to teams by AWS account.
+type Router struct {
+	Teams []Team
+}
+
+// AccountFields are the result fields that name the affected account, in
+// order of preference (CloudTrail's, then the Splunk add-on's aliases).
+var AccountFields = []string{"recipientAccountId", "aws_account_id", "vendor_account", "userIdentity.accountId", "account_id", "account"}
+
+// Account returns the result's affected AWS account, or "".
+func Account(r Result) string {
+	for _, f := range AccountFields {
+		if v := r.Get(f); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Route returns the route of the team owning the result's account.
+func (rt Router) Route(r Result) Route {
+	acct := Account(r)
+	if acct == "" {
+		return Route{}
+	}
+	for _, t := range rt.Teams {
+		for _, a := range t.Accounts {
+			if a == acct {
+				return Route{Team: t.Name, Assignee: t.Assignee, Component: t.JiraComponent, SlackChannel: t.SlackChannel}
+			}
+		}
+	}
+	return Route{}
+}
+
+const (
+	maxFieldsShown = 80
+	maxRawShown    = 8000
+)
+
+// TicketDescription is the body of a new alert's ticket: what happened, what
+// to check, the event's fields and its raw text, and the planned response.
+func TicketDescription(d *detections.Detection, r Result, a *state.Alert) Message {
+	m := Message{Title: d.Title}
+	facts := []Field{
+		{Name: "Detection", Value: d.ID},
+		{Name: "Severity", Value: d.Severity},
+		{Name: "First seen", Value: a.FirstSeen.UTC().Format(time.RFC3339)},
+		{Name: "Results in first window", Value: fmt.Sprint(a.Count)},
+		{Name: "Fingerprint", Value: a.Fingerprint},
+	}
+	m.Sections = append(m.Sections, Section{Fields: facts})
+	check := strings.TrimSpace(d.Ticket.Description.Render(r.Lookup))
+	if check == "" {
+		check = strings.TrimSpace(d.Description)
+	}
+	if check != "" {
+		m.Sections = append(m.Sections, Section{Heading: "What to check", Text: check})
+	}
+	var fields []Field
+	for _, name := range r.Fields() {
+		if name == "_raw" || strings.HasPrefix(name, "_bkt") || name == "_cd" || name == "_si" || name == "_serial" {
+			continue
+		}
+		if len(fields) == maxFieldsShown {
+			fields = append(fields, Field{Name: "…", Value: fmt.Sprintf("%d more fields not shown", len(r)-maxFieldsShown)})
+			break
+		}
+		v, _ := r.Lookup(name)
+		fields = append(fields, Field{Name: name, Value: v})
+	}
+	m.Sections = append(m.Sections, Section{Heading: "Event", Fields: fields})
+	if raw := r.Get("_raw"); raw != "" {
+		if len(raw) > maxRawShown {
+			raw = raw[:maxRawShown] + "\n… (truncated)"
+		}
+		m.Sections = append(m.Sections, Section{Heading: "Raw event", Pre: raw})
+	}
+	if rem := d.Remediation; rem != nil {
+		m.Sections = append(m.Sections, Section{Heading: "Response", Text: remediationText(rem)})
+	}
+	return m
+}
+
+func remediationText(rem *detections.Remediation) string {
+	switch rem.Mode {
+	case detections.ModeAuto:
+		return fmt.Sprintf("patrol runs %s automatically (subject to dry run, protected principals and the hourly budget).", rem.Action)
+	case detections.ModeApprove:
+		return fmt.Sprintf("patrol will post the plan for %s and run it once an approver adds the approval label.", rem.Action)
+	default:
+		return fmt.Sprintf("Remediation %s is off for this detection: respond by hand.", rem.Action)
+	}
+}
+
+// NotificationMessage is the chat message for a new ticket.
+func NotificationMessage(d *detections.Detection, t Ticket, r Result, route Route) Message {
+	facts := []Field{{Name: "Severity", Value: d.Severity}, {Name: "Ticket", Value: t.Key}}
+	if acct := Account(r); acct != "" {
+		facts = append(facts, Field{Name: "Account", Value: acct})
+	}
+	if route.Team != "" {
+		facts = append(facts, Field{Name: "Team", Value: route.Team})
+	}
+	if who := firstOf(r, "userIdentity.arn", "user_arn", "user"); who != "" {
+		facts = append(facts, Field{Name: "Principal", Value: who})
+	}
+	if ip := firstOf(r, "sourceIPAddress", "src_ip", "src"); ip != "" {
+		facts = append(facts, Field{Name: "Source", Value: ip})
+	}
+	return Message{Title: t.Summary, Sections: []Section{{Text: d.Title, Fields: facts}}}
+}
+
+func firstOf(r Result, fields ...string) string {
+	for _, f := range fields {
+		if v := r.Get(f); v != "" {
+			return v
+		}
+	}
+	return ""
+}
