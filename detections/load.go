@@ -144,7 +144,7 @@ func Load(dir string, opts LoadOptions) ([]*Detection, error) {
 		if prev, dup := seen[d.ID]; dup {
 			src, _ := os.ReadFile(p)
 			errs = append(errs, &Problem{File: p, Line: ScanKeyLines(string(src)).Line("id"), Key: "id",
-				Msg: fmt.Sprintf("duplicate id %q (also in %s): ids must be unique", d.ID, prev)})
+				Msg: fmt.Sprintf("duplicate id %q (also in %s): ids must be unique", d.ID, filepath.Base(prev))})
 			continue
 		}
 		seen[d.ID] = p

@@ -76,6 +76,7 @@ type Tickets struct {
 	Label          string      `toml:"label"`
 	Poll           string      `toml:"poll"`
 	PollOverlap    string      `toml:"poll_overlap"`
+	PollLookback   string      `toml:"poll_lookback"`
 	RunTimeout     string      `toml:"run_timeout"`
 	ApproveLabel   string      `toml:"approve_label"`
 	Approvers      []string    `toml:"approvers"`
@@ -121,7 +122,7 @@ func Default() Config {
 			Local: Local{FirstRun: "lookback", Index: "main"},
 		},
 		Tickets: Tickets{
-			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", RunTimeout: "5m",
+			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
 			ApproveLabel: "patrol-approve", DoneTransition: "Done", Jira: jira.Defaults(),
 		},
 		Notify:  Notify{Backend: "log", Slack: slack.Defaults()},
@@ -167,6 +168,7 @@ func (c *Config) validate(r *detections.Reporter) {
 	checkDuration(r, "detections.run_timeout", c.Detections.RunTimeout, time.Second)
 	checkDuration(r, "search.max_window", c.Search.MaxWindow, time.Minute)
 	checkDuration(r, "tickets.poll_overlap", c.Tickets.PollOverlap, 0)
+	checkDuration(r, "tickets.poll_lookback", c.Tickets.PollLookback, 0)
 	checkDuration(r, "tickets.run_timeout", c.Tickets.RunTimeout, time.Second)
 	checkDuration(r, "enrich.timeout", c.Enrich.Timeout, time.Millisecond)
 
@@ -189,12 +191,11 @@ func (c *Config) validate(r *detections.Reporter) {
 	if f := c.Search.Local.FirstRun; f != "lookback" && f != "all" {
 		r.Add("search.local.first_run", "%q must be \"lookback\" or \"all\"", f)
 	}
-	if _, err := detections.NewMacros(c.Search.Macros, detections.MacroOptions{OrgCIDRs: c.Enrich.OrgCIDRs}); err != nil {
-		key := "search.macros"
-		if strings.HasPrefix(err.Error(), "org_cidrs") {
-			key = "enrich.org_cidrs"
-		}
-		r.Add(key, "%v", err)
+	if _, err := detections.NewMacros(c.Search.Macros, detections.MacroOptions{}); err != nil {
+		r.Add("search.macros", "%v", err)
+	}
+	if _, err := detections.NewMacros(nil, detections.MacroOptions{OrgCIDRs: c.Enrich.OrgCIDRs}); err != nil {
+		r.Add("enrich.org_cidrs", "%v", strings.TrimPrefix(err.Error(), "org_cidrs: "))
 	}
 	for name, path := range c.Search.Lookups {
 		if path == "" {
@@ -263,7 +264,7 @@ func checkDuration(r *detections.Reporter, key, v string, min time.Duration) {
 		return
 	}
 	if d < min {
-		r.Add(key, "must be at least %s", min)
+		r.Add(key, "must be at least %s", strings.TrimSuffix(strings.TrimSuffix(min.String(), "0s"), "0m"))
 	}
 }
 

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/state"
+)
+
+// app is a loaded configuration wired to its backends: the one place where
+// config becomes state, clients and jobs.
+type app struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	db        *state.DB
+	release   func() // the state lock, when held
+	dets      atomic.Pointer[[]*detections.Detection]
+	searcher  poller.Searcher
+	tracker   poller.Tracker
+	notifier  poller.Notifier
+	detector  *poller.Detector
+	responder *poller.Responder
+	errOut    io.Writer
+}
+
+type setupOptions struct {
+	lock     bool // take the single-writer lock (jobs will run)
+	jobs     bool // build the backends and jobs
+	detect   bool // load detections
+	searcher bool // build only the searcher
+}
+
+// loadConfig loads the config, printing its problems.
+func loadConfig(path string, errOut io.Writer) (*config.Config, int) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		printProblems(errOut, err)
+		return nil, exitInvalid
+	}
+	return cfg, exitOK
+}
+
+// setup loads config and what the command needs. It returns an exit code
+// when it cannot.
+func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Writer) (*app, int) {
+	cfg, code := loadConfig(cfgPath, errOut)
+	if cfg == nil {
+		return nil, code
+	}
+	a := &app{cfg: cfg, log: newLogger(errOut), errOut: errOut}
+	if opts.detect || opts.jobs {
+		ds, err := loadDetections(cfg)
+		if err != nil {
+			printProblems(errOut, err)
+			return nil, exitInvalid
+		}
+		a.dets.Store(&ds)
+	}
+	if opts.lock {
+		release, err := state.Lock(cfg.State.Path)
+		if err != nil {
+			fmt.Fprintf(errOut, "patrol: %v\n(another 'patrol run' or 'patrol once' is using this state; stop it or point --config at another state.path)\n", err)
+			return nil, exitFailed
+		}
+		a.release = release
+	}
+	if opts.jobs || opts.searcher || opts.lock {
+		db, err := state.Open(cfg.State.Path, nil)
+		if err != nil {
+			a.close()
+			fmt.Fprintf(errOut, "patrol: %v\n", err)
+			return nil, exitFailed
+		}
+		a.db = db
+	}
+	if opts.searcher || opts.jobs {
+		s, err := newSearcher(cfg, a.log, errOut)
+		if err != nil {
+			a.close()
+			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
+			return nil, exitFailed
+		}
+		a.searcher = s
+	}
+	if opts.jobs {
+		if err := a.buildJobs(ctx); err != nil {
+			a.close()
+			fmt.Fprintf(errOut, "patrol: %v\n", err)
+			return nil, exitFailed
+		}
+	}
+	return a, exitOK
+}
+
+func (a *app) close() {
+	if a.db != nil {
+		a.db.Close()
+	}
+	if a.release != nil {
+		a.release()
+	}
+}
+
+func loadDetections(cfg *config.Config) ([]*detections.Detection, error) {
+	return detections.Load(cfg.Detections.Dir, detections.LoadOptions{Macros: cfg.Macros(), CheckSPL: checkSPL(cfg)})
+}
+
+// detection returns the loaded detection with id, or nil.
+func (a *app) detection(id string) *detections.Detection {
+	for _, d := range *a.dets.Load() {
+		if d.ID == id {
+			return d
+		}
+	}
+	return nil
+}
+
+func (a *app) buildJobs(ctx context.Context) error {
+	cfg := a.cfg
+	var err error
+	if a.tracker, err = newTracker(ctx, cfg, a.db, a.log); err != nil {
+		return fmt.Errorf("ticket backend: %w", err)
+	}
+	if a.notifier, err = newNotifier(cfg, a.log, a.errOut); err != nil {
+		return fmt.Errorf("notify backend: %w", err)
+	}
+	actions, enrichers, err := newAWS(ctx, cfg, a.log)
+	if err != nil {
+		return fmt.Errorf("aws: %w", err)
+	}
+	var teams []poller.Team
+	for _, t := range cfg.Teams {
+		teams = append(teams, poller.Team{Name: t.Name, Accounts: t.Accounts, SlackChannel: t.SlackChannel, JiraComponent: t.JiraComponent, Assignee: t.Assignee})
+	}
+	a.responder = &poller.Responder{
+		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
+		Detection: a.detection,
+		Guard: poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
+			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour},
+		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
+		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
+		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log,
+	}
+	a.detector = &poller.Detector{
+		Searcher: a.searcher, Tracker: a.tracker, Store: a.db, Notifier: a.notifier,
+		Router: poller.Router{Teams: teams}, Label: cfg.Tickets.Label,
+		MaxWindow:   config.Duration(cfg.Search.MaxWindow),
+		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
+		Handoff:     a.responder.Handoff, Logger: a.log,
+	}
+	return nil
+}
+
+func newTracker(ctx context.Context, cfg *config.Config, db *state.DB, log *slog.Logger) (poller.Tracker, error) {
+	switch cfg.Tickets.Backend {
+	case "local":
+		return &local.Tracker{DB: db, Label: cfg.Tickets.Label}, nil
+	case "jira":
+		return newJira(ctx, cfg, log)
+	}
+	return nil, fmt.Errorf("unknown tickets.backend %q", cfg.Tickets.Backend)
+}
+
+func newNotifier(cfg *config.Config, log *slog.Logger, errOut io.Writer) (poller.Notifier, error) {
+	switch cfg.Notify.Backend {
+	case "log":
+		return &local.LogNotifier{W: errOut}, nil
+	case "slack":
+		return newSlack(cfg, log)
+	}
+	return nil, fmt.Errorf("unknown notify.backend %q", cfg.Notify.Backend)
+}
+
+// newLogger logs JSON when stderr is not a terminal (journald), text when it
+// is. PATROL_LOG_LEVEL=debug|info|warn|error sets the level.
+func newLogger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToLower(os.Getenv("PATROL_LOG_LEVEL")) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/patrolsec/patrol/state"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// patrol runs the CLI in-process and returns its exit code and output.
+func patrol(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := dispatch(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/patrol -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestValidateRepoConfig(t *testing.T) {
+	code, out, errOut := patrol(t, "validate", "--config", "../../config.toml")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestValidateBrokenInputs(t *testing.T) {
+	for _, name := range []string{"unknown_key", "syntax", "many", "bad_dets"} {
+		t.Run(name, func(t *testing.T) {
+			code, out, _ := patrol(t, "validate", "--config", "testdata/"+name+".toml")
+			if code != exitInvalid {
+				t.Fatalf("exit %d, want %d\n%s", code, exitInvalid, out)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if !strings.HasPrefix(line, "testdata/") {
+					t.Errorf("line does not start with the file: %q", line)
+				}
+			}
+			golden(t, "validate_"+name, out)
+		})
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, c := range commands {
+		code, _, errOut := patrol(t, c.name, "--help")
+		if code != exitOK || !strings.Contains(errOut, "Usage: patrol "+c.name) {
+			t.Errorf("%s --help: exit %d, %q", c.name, code, errOut)
+		}
+	}
+	if code, _, _ := patrol(t, "frobnicate"); code != exitInvalid {
+		t.Errorf("unknown command: exit %d", code)
+	}
+}
+
+// writeConfig writes a local-mode config over dir and returns its path.
+func writeConfig(t *testing.T, dir string) string {
+	t.Helper()
+	abs, _ := filepath.Abs("../../detections")
+	cfg := `[state]
+path = "patrol.db"
+[detections]
+dir = "` + abs + `"
+[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[search.local]
+paths = ["` + abs + `/samples"]
+first_run = "all"
+[tickets]
+backend = "local"
+approvers = ["alice"]
+`
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestSecondProcessRefusedByLock(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir)
+	release, err := state.Lock(filepath.Join(dir, "patrol.db")) // a running patrol holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for _, cmd := range []string{"once", "run"} {
+		code, _, errOut := patrol(t, cmd, "--config", cfg)
+		if code != exitFailed || !strings.Contains(errOut, "in use by another patrol process") {
+			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut)
+		}
+	}
+}
+
+func TestConfigStringHasNoSecrets(t *testing.T) {
+	t.Setenv("SPLUNK_TOKEN", "s3cr3t-token-value")
+	t.Setenv("JIRA_TOKEN", "jira-s3cr3t")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfgPath, []byte(`[search]
+backend = "splunk"
+[search.splunk]
+url = "https://splunk.example.com:8089"
+token_env = "SPLUNK_TOKEN"
+[tickets]
+backend = "jira"
+[tickets.jira]
+url = "https://example.atlassian.net"
+user_env = "JIRA_USER"
+token_env = "JIRA_TOKEN"
+project = "SEC"
+`), 0o644)
+	cfg, code := loadConfig(cfgPath, &bytes.Buffer{})
+	if cfg == nil {
+		t.Fatalf("load: exit %d", code)
+	}
+	s := cfg.String()
+	if strings.Contains(s, "s3cr3t") || !strings.Contains(s, "SPLUNK_TOKEN") {
+		t.Errorf("config string:\n%s", s)
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/patrolsec/patrol/detections"
+)
+
+func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
+	fs, cfgPath := flags("once", errOut)
+	var ids multiFlag
+	fs.Var(&ids, "detection", "run only this detection (repeatable); default: all")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true}, errOut)
+	if a == nil {
+		return code
+	}
+	defer a.close()
+	selected, err := selectDetections(*a.dets.Load(), ids)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol once: %v\n", err)
+		return exitInvalid
+	}
+	failed := false
+	for _, d := range selected {
+		start := time.Now()
+		st, err := a.detector.Run(ctx, d)
+		a.log.Info("detect run", "detection", d.ID, "window_start", st.Start, "window_end", st.End, "windows", st.Windows,
+			"results", st.Results, "new_alerts", st.Alerts, "repeats", st.Repeats, "tickets", st.Tickets,
+			"duration", time.Since(start).Round(time.Millisecond), "err", err)
+		status := "ok"
+		if err != nil {
+			failed, status = true, "FAILED: "+err.Error()
+		}
+		fmt.Fprintf(out, "detect  %-40s results=%-5d alerts=%-3d repeats=%-3d %s\n", d.ID, st.Results, st.Alerts, st.Repeats, status)
+		if ctx.Err() != nil {
+			return exitFailed
+		}
+	}
+	start := time.Now()
+	st, err := a.responder.Poll(ctx)
+	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
+		"duration", time.Since(start).Round(time.Millisecond), "err", err)
+	status := "ok"
+	if err != nil {
+		failed, status = true, "FAILED: "+err.Error()
+	}
+	fmt.Fprintf(out, "respond tickets=%d handled=%d actions=%d %s\n", st.Tickets, st.Handled, st.Actions, status)
+	if failed {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func selectDetections(all []*detections.Detection, ids []string) ([]*detections.Detection, error) {
+	if len(ids) == 0 {
+		return all, nil
+	}
+	byID := map[string]*detections.Detection{}
+	for _, d := range all {
+		byID[d.ID] = d
+	}
+	var out []*detections.Detection
+	for _, id := range ids {
+		d, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("no detection with id %q (see 'patrol status' for the loaded ones)", id)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
