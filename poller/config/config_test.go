@@ -1,0 +1,54 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRepoConfigLoads(t *testing.T) {
+	cfg, err := Load("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Search.Backend != "local" || cfg.Tickets.Backend != "local" || cfg.Notify.Backend != "log" || !cfg.AWS.DryRun {
+		t.Errorf("the shipped config must be local mode with dry run: %+v", cfg)
+	}
+	if !filepath.IsAbs(cfg.State.Path) || !strings.HasSuffix(cfg.Search.Local.Paths[0], "detections/samples") {
+		t.Errorf("paths not resolved against the config folder: %s %v", cfg.State.Path, cfg.Search.Local.Paths)
+	}
+	if got := Duration(cfg.Tickets.PollOverlap); got != 5*time.Minute {
+		t.Errorf("poll_overlap = %v", got)
+	}
+}
+
+func TestDefaultsAndMinimalFile(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	path := filepath.Join(dir, "c.toml")
+	os.WriteFile(path, []byte("[search.local]\npaths = [\"logs\"]\n"), 0o644)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.State.Path != filepath.Join(dir, "patrol.db") || cfg.Tickets.Label != "patrol" || cfg.AWS.MaxActionsPerHour != 20 || !cfg.AWS.DryRun {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.toml")
+	os.WriteFile(path, []byte("[search.local]\npaths = [\"nope\"]\n[search.lookups]\nintel = \"intel.csv\"\n[enrich]\naccounts_csv = \"a.csv\"\n"), 0o644)
+	_, err := Load(path)
+	for _, want := range []string{":2: search.local.paths: nope: no such file", ":4: search.lookups.intel: intel.csv: no such file", ":6: enrich.accounts_csv: a.csv"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "absent.toml")); err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Errorf("absent config: %v", err)
+	}
+}

@@ -1,0 +1,78 @@
+package local
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/state"
+)
+
+func TestTracker(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	db, err := state.Open(filepath.Join(t.TempDir(), "p.db"), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tr := &Tracker{DB: db, Label: "patrol"}
+	long := strings.Repeat("x", 300)
+	tk, err := tr.Create(ctx, poller.NewTicket{Summary: "line one\nline two " + long, Labels: []string{"patrol", "has space", "", "patrol-fp-1"},
+		Description: poller.Message{Title: "T", Sections: []poller.Section{{Fields: []poller.Field{{Name: "ip", Value: "\x1b]0;pwned\x07"}}}}},
+		Route:       poller.Route{Assignee: "alice", Component: "Payments"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Key != "LOCAL-1" || strings.Contains(tk.Summary, "\n") || len([]rune(tk.Summary)) != 255 {
+		t.Errorf("summary = %q", tk.Summary)
+	}
+	if strings.Join(tk.Labels, ",") != "patrol,has_space,patrol-fp-1" {
+		t.Errorf("labels = %v", tk.Labels)
+	}
+	lt, _ := db.LocalGet(ctx, tk.Key)
+	if strings.Contains(lt.Description, "\x1b") || lt.Assignee != "alice" {
+		t.Errorf("stored: %+v", lt)
+	}
+	if found, _ := tr.Find(ctx, "patrol-fp-1"); len(found) != 1 {
+		t.Errorf("find: %v", found)
+	}
+	now = now.Add(time.Minute)
+	db.LocalAddLabel(ctx, tk.Key, "patrol-approve", "bob")
+	ap, _ := tr.Approvals(ctx, tk.Key, "patrol-approve")
+	if len(ap) != 1 || ap[0].By != "bob" {
+		t.Errorf("approvals = %v", ap)
+	}
+	if polled, _ := tr.Poll(ctx, now); len(polled) != 1 || !polled[0].Updated.Equal(now) {
+		t.Errorf("poll = %+v", polled)
+	}
+	if polled, _ := tr.Poll(ctx, now.Add(time.Second)); len(polled) != 0 {
+		t.Errorf("poll after = %+v", polled)
+	}
+	if err := tr.Transition(ctx, tk.Key, "Done"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tr.Get(ctx, tk.Key); got.Status != "Done" {
+		t.Errorf("status = %s", got.Status)
+	}
+	if err := tr.Comment(ctx, "LOCAL-9", poller.Message{Title: "x"}); err == nil {
+		t.Error("comment on a missing ticket succeeded")
+	}
+}
+
+func TestLogNotifierThreads(t *testing.T) {
+	var b strings.Builder
+	n := &LogNotifier{W: &b}
+	ref, err := n.Notify(context.Background(), poller.Notification{Ticket: poller.Ticket{Key: "LOCAL-1"}, Severity: "high", Status: "open",
+		Message: poller.Message{Title: "hello <!channel>"}})
+	if err != nil || ref != "log:LOCAL-1" {
+		t.Fatalf("ref %q err %v", ref, err)
+	}
+	ref, _ = n.Notify(context.Background(), poller.Notification{Ticket: poller.Ticket{Key: "LOCAL-1"}, Thread: ref, Status: "done", Message: poller.Message{Title: "x"}})
+	if ref != "" || !strings.Contains(b.String(), "[HIGH] LOCAL-1 open") || !strings.Contains(b.String(), "LOCAL-1 update: done") {
+		t.Errorf("output:\n%s", b.String())
+	}
+}
