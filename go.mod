@@ -8,3 +8,8 @@ require (
 )
 
 require github.com/mattn/go-sqlite3 v1.14.24
+
+require (
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/prometheus/common v0.74.0 // indirect
+)

@@ -34,6 +34,9 @@ type Detection struct {
 	Lookback    time.Duration // the first window when there is no checkpoint
 	Suppress    time.Duration // repeats inside it update the alert, not a new ticket
 	Freshness   time.Duration // 0 = off
+	// FreshnessSearch (expanded) selects the detection's whole source: with
+	// Freshness set, patrol alerts when it returns nothing for that long.
+	FreshnessSearch string
 	MaxWindow   time.Duration // 0 = the config's search.max_window
 	TimeMode    string        // index | event
 	Search      string        // as written, macros unexpanded
@@ -102,6 +105,7 @@ type rawDetection struct {
 	Lookback    *string   `toml:"lookback"`
 	Suppress    *string   `toml:"suppress"`
 	Freshness   *string   `toml:"freshness"`
+	FreshSearch string    `toml:"freshness_search"`
 	MaxWindow   *string   `toml:"max_window"`
 	TimeMode    string    `toml:"time_mode"`
 	Search      string    `toml:"search"`

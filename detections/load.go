@@ -237,6 +237,11 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 			}
 		}
 	}
+	if d.Freshness > 0 {
+		validateFreshness(r, d, raw, opts)
+	} else if raw.FreshSearch != "" {
+		r.Add("freshness_search", "has no effect without freshness")
+	}
 	if len(raw.GroupBy) == 0 {
 		r.Add("group_by", "is required: name the fields whose values make one alert (e.g. [\"recipientAccountId\", \"requestParameters.name\"])")
 	}
@@ -249,6 +254,35 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	validateRemediation(r, d, raw)
 	validateTests(r, d, raw, dir)
 	return d
+}
+
+// validateFreshness sets the search that selects the detection's source:
+// freshness_search, or else the macro the search starts with (`cloudtrail`).
+func validateFreshness(r *Reporter, d *Detection, raw *rawDetection, opts LoadOptions) {
+	src := strings.TrimSpace(raw.FreshSearch)
+	if src == "" {
+		if s := strings.TrimSpace(raw.Search); strings.HasPrefix(s, "`") {
+			if end := strings.IndexByte(s[1:], '`'); end >= 0 {
+				src = s[:end+2]
+			}
+		}
+	}
+	if src == "" {
+		r.Add("freshness_search", "is required with freshness when the search does not start with a source macro: give a search for the whole source (e.g. \"`cloudtrail`\")")
+		return
+	}
+	if strings.Contains(src, "|") {
+		r.Add("freshness_search", "must be a plain search without pipes (patrol appends | head 1)")
+		return
+	}
+	d.FreshnessSearch = src
+	if opts.Macros != nil {
+		exp, err := opts.Macros.Expand(src)
+		if err != nil {
+			r.Add("freshness_search", "%v", err)
+		}
+		d.FreshnessSearch = exp
+	}
 }
 
 func duration(r *Reporter, key string, v *string, def time.Duration) time.Duration {

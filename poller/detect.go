@@ -31,8 +31,14 @@ type Detector struct {
 	FirstRunAll bool
 	// Handoff, when set, gets each new ticket at once (the respond job).
 	Handoff func(ctx context.Context, t Ticket)
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Health, when set, checks freshness and raises self-alerts after runs.
+	Health *Health
+	// RecoveryDelay holds back the lookup of a pending alert's ticket until
+	// the alert is this old: a tracker whose search lags its writes (Jira
+	// Cloud) must have had time to index a ticket created just before a crash.
+	RecoveryDelay time.Duration
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // DetectStats is what one run did.
@@ -43,8 +49,26 @@ type DetectStats struct {
 
 const hitBatch = 500
 
-// Run searches every window from the detection's checkpoint to now − settle.
+// Run searches every window from the detection's checkpoint to now − settle,
+// then checks the source's freshness and the detection's health.
 func (j *Detector) Run(ctx context.Context, d *detections.Detection) (DetectStats, error) {
+	st, err := j.run(ctx, d)
+	if j.Health == nil || ctx.Err() != nil {
+		return st, err
+	}
+	if err == nil {
+		err = j.Health.Freshness(ctx, j.Searcher, d, st.End)
+	}
+	if herr := j.Health.AfterRun(ctx, d, err); herr != nil {
+		j.logger().Error("self-alert", "detection", d.ID, "err", herr)
+	}
+	if ferr := j.FlushOutbox(ctx); ferr != nil && err == nil {
+		err = fmt.Errorf("%s: %w", d.ID, ferr)
+	}
+	return st, err
+}
+
+func (j *Detector) run(ctx context.Context, d *detections.Detection) (DetectStats, error) {
 	var st DetectStats
 	end := j.now().Add(-d.Settle).Truncate(time.Second)
 	start, ok, err := j.Store.Checkpoint(ctx, d.ID)
@@ -163,6 +187,9 @@ func (j *Detector) handleHit(ctx context.Context, d *detections.Detection, w Win
 	if a != nil && a.State == state.AlertPending {
 		// A previous run recorded the alert and may have created its ticket
 		// before it stopped: find that ticket before making one.
+		if age := j.now().Sub(a.Created); age < j.RecoveryDelay {
+			return false, fmt.Errorf("pending alert is %s old: its ticket is looked up once it is %s old (tracker search lag); retrying next run", age.Round(time.Second), j.RecoveryDelay)
+		}
 		return true, j.ensureTicket(ctx, d, a, true)
 	}
 	if a != nil && h.First.Sub(a.FirstSeen) < d.Suppress {

@@ -209,3 +209,11 @@ func (s *DB) MetaTime(ctx context.Context, key string) (time.Time, error) {
 func (s *DB) SetMetaTime(ctx context.Context, key string, t time.Time) error {
 	return s.SetMeta(ctx, key, ts(t))
 }
+
+// FailuresInRow counts a detection's failed runs since its last success.
+func (s *DB) FailuresInRow(ctx context.Context, detection string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = 'detect' AND detection = ?1 AND error != ''
+		AND id > coalesce((SELECT max(id) FROM runs WHERE job = 'detect' AND detection = ?1 AND error = '' AND finished_at IS NOT NULL), 0)`, detection).Scan(&n)
+	return n, err
+}
