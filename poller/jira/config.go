@@ -31,6 +31,10 @@ type Config struct {
 	// Reconcile asks Jira Cloud's search to include the issues this process
 	// created (reconcileIssues), because the search index lags behind.
 	Reconcile bool `toml:"reconcile"`
+	// IndexLag is how long Jira's search may take to show a change (Cloud's
+	// search is eventually consistent). After a create whose outcome is
+	// unknown, Find answers "cannot say" for this long rather than "none".
+	IndexLag string `toml:"index_lag"`
 	// Timeout bounds one HTTP request, e.g. "30s".
 	Timeout string `toml:"timeout"`
 	// MaxRetries is how often an idempotent request (GET, PUT) is retried
@@ -46,6 +50,7 @@ func Defaults() Config {
 		Flavor:     FlavorCloud,
 		IssueType:  "Task",
 		Reconcile:  true,
+		IndexLag:   "1m",
 		Timeout:    "30s",
 		MaxRetries: 4,
 		PageSize:   100,
@@ -103,6 +108,9 @@ func (c Config) Validate() []poller.FieldError {
 		if !fieldIDPattern.MatchString(id) {
 			add("fields."+event, "must be a Jira field id like customfield_10050, got %q", id)
 		}
+	}
+	if d, err := time.ParseDuration(c.IndexLag); err != nil || d < 0 {
+		add("index_lag", "must be a duration like \"1m\"")
 	}
 	if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
 		add("timeout", "must be a positive duration like \"30s\"")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/patrolsec/patrol/poller"
 )
@@ -85,7 +86,12 @@ func (t *Tracker) Create(ctx context.Context, nt poller.NewTicket) (poller.Ticke
 		Key string `json:"key"`
 	}
 	op := fmt.Sprintf("create %s issue in %s", nt.Detection, t.cfg.Project)
+	sent := t.now()
 	if err := t.call(ctx, op, http.MethodPost, path, map[string]any{"fields": f}, &out); err != nil {
+		var je *Error
+		if errors.As(err, &je) && je.Unknown {
+			t.markUnsure(f.Labels, sent)
+		}
 		return poller.Ticket{}, err
 	}
 	t.remember(created{id: out.ID, key: out.Key, labels: f.Labels})
@@ -99,6 +105,35 @@ func (t *Tracker) Create(ctx context.Context, nt poller.NewTicket) (poller.Ticke
 		return poller.Ticket{ID: out.ID, Key: out.Key, URL: t.browse(out.Key), Summary: f.Summary, Labels: f.Labels}, nil
 	}
 	return tk, nil
+}
+
+func (t *Tracker) markUnsure(labels []string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.unsure == nil {
+		t.unsure = map[string]time.Time{}
+	}
+	for _, l := range labels {
+		if l != t.label {
+			t.unsure[l] = at
+		}
+	}
+}
+
+// unsureUntil reports until when a search for label proves nothing.
+func (t *Tracker) unsureUntil(label string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.unsure[label]
+	if !ok {
+		return time.Time{}, false
+	}
+	until := at.Add(t.indexLag)
+	if !t.now().Before(until) {
+		delete(t.unsure, label)
+		return time.Time{}, false
+	}
+	return until, true
 }
 
 func (t *Tracker) remember(c created) {
@@ -150,6 +185,12 @@ func (t *Tracker) Find(ctx context.Context, label string) ([]poller.Ticket, erro
 	tickets, err := t.search(ctx, "find "+label, jql, t.reconcileIDs(label))
 	if err != nil {
 		return nil, err
+	}
+	if len(tickets) == 0 {
+		if until, ok := t.unsureUntil(label); ok {
+			return nil, &Error{Op: "find " + label, Err: fmt.Errorf(
+				"a create with this label had an unknown outcome and search may not show it until %s", until.Format(time.RFC3339))}
+		}
 	}
 	// What this process created is certain even where the index lags
 	// (and where reconcile is off): read those issues directly.

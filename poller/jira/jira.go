@@ -53,13 +53,20 @@ type Tracker struct {
 	label  string
 	base   string // the site URL without a trailing slash
 	client *gojira.Client
+	doer   *doer
 	log    *slog.Logger
 	now    func() time.Time
 	fields []string // fields every search and Get asks for
 
+	indexLag time.Duration
+
 	mu      sync.Mutex
 	zone    *time.Location // the Jira account's zone: JQL dates are read in it
 	created []created      // issues this process created, newest last
+	// unsure holds the labels of creates whose outcome is unknown, with
+	// when they were sent: until the index has caught up, a search that
+	// finds nothing for them proves nothing.
+	unsure map[string]time.Time
 }
 
 var _ poller.Tracker = (*Tracker)(nil)
@@ -113,8 +120,9 @@ func New(cfg Config, opts Options) (*Tracker, error) {
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	d := &doer{client: hc, auth: auth, maxRetries: cfg.MaxRetries, sleep: sleep, now: t.now, jitter: defaultJitter, log: t.log}
-	if t.client, err = gojira.NewClient(d, t.base+"/"); err != nil {
+	t.doer = &doer{client: hc, auth: auth, maxRetries: cfg.MaxRetries, sleep: sleep, now: t.now, jitter: defaultJitter, log: t.log}
+	t.indexLag, _ = time.ParseDuration(cfg.IndexLag)
+	if t.client, err = gojira.NewClient(t.doer, t.base+"/"); err != nil {
 		return nil, fmt.Errorf("jira url: %w", err)
 	}
 	t.fields = []string{"summary", "status", "labels", "created", "updated"}

@@ -99,14 +99,14 @@ func (t *Tracker) searchCloud(ctx context.Context, op, jql string, reconcile []i
 			return nil, goJiraError(op, resp, err, t.now())
 		}
 		for _, is := range issues {
-			if seen[is.ID] {
+			if seen[is.ID+"/"+is.Key] {
 				continue
 			}
 			tk, err := t.ticket(is)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", op, err)
 			}
-			seen[is.ID] = true
+			seen[is.ID+"/"+is.Key] = true
 			out = append(out, tk)
 		}
 		if resp.IsLast {

@@ -1,7 +1,6 @@
 package jira
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 
@@ -111,14 +110,12 @@ func RenderADF(m poller.Message) ADFDoc {
 	return doc
 }
 
-// adfSize is the document's length as Jira measures the field: the
-// characters of its JSON.
+// adfSize is the document's length as the field limit sees it: the
+// characters of its JSON as sent (with "<" written as \u003c, an upper
+// bound on however Jira re-serialises it).
 func adfSize(doc ADFDoc) int {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(doc)
-	return jiraLen(strings.TrimSuffix(buf.String(), "\n"))
+	b, _ := json.Marshal(doc)
+	return jiraLen(string(b))
 }
 
 // fitADF renders m within Jira's field limit, cutting it with a marker
