@@ -190,4 +190,3 @@ func TestFitMessage(t *testing.T) {
 		t.Error("a short message was changed")
 	}
 }
-
