@@ -2,12 +2,16 @@ module github.com/patrolsec/patrol
 
 go 1.26.8
 
-require github.com/andygrunwald/go-jira v1.17.0
+require (
+	github.com/andygrunwald/go-jira v1.17.0
+	github.com/slack-go/slack v0.35.0
+)
 
 require (
 	github.com/fatih/structs v1.1.0 // indirect
 	github.com/golang-jwt/jwt/v4 v4.5.2 // indirect
 	github.com/google/go-querystring v1.1.0 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/trivago/tgo v1.0.7 // indirect
 )
