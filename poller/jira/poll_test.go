@@ -349,3 +349,45 @@ func TestPollReplaysRecordedPages(t *testing.T) {
 		t.Errorf("first = %+v, second = %+v", got[0], got[1])
 	}
 }
+
+// TestPollDataCenterIssuesMovingWhilePaging updates issues between pages:
+// with ORDER BY updated, each moves to the end and shifts the rest back,
+// which plain startAt paging would turn into a skipped issue.
+func TestPollDataCenterIssuesMovingWhilePaging(t *testing.T) {
+	tests := []struct {
+		name  string
+		moves map[int][]int // search number → indexes of issues to update before it
+	}{
+		{"one moves", map[int][]int{2: {0}}},
+		{"several move on several pages", map[int][]int{2: {0, 1}, 3: {2}}},
+		{"more move than the overlap covers", map[int][]int{2: {0, 1, 2, 3, 4, 5, 6}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := setup(t, jiratest.DataCenter, jiratest.Options{MaxPage: 4})
+			keys := seed(t, e, "patrol", -9*time.Minute, -8*time.Minute, -7*time.Minute, -6*time.Minute, -5*time.Minute, -4*time.Minute, -3*time.Minute, -2*time.Minute, -time.Minute, 0)
+			e.fake.OnSearch(func(n int) {
+				for _, i := range tt.moves[n] {
+					e.clock.Advance(time.Second)
+					_ = e.fake.AddLabel(keys[i], fmt.Sprintf("moved-%d", n), "alice")
+				}
+			})
+			got, err := e.tr.Poll(context.Background(), e.clock.Now().Add(-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, tk := range got {
+				if seen[tk.Key] {
+					t.Errorf("%s returned twice", tk.Key)
+				}
+				seen[tk.Key] = true
+			}
+			for _, k := range keys {
+				if !seen[k] {
+					t.Errorf("%s skipped; polled %s", k, keysOf(got))
+				}
+			}
+		})
+	}
+}

@@ -107,7 +107,10 @@ type Server struct {
 	zone *time.Location
 	srv  *httptest.Server
 
+	onSearch func(n int) // called before the nth search is answered
+
 	mu       sync.Mutex
+	searches int
 	issues   []*issue
 	faults   []*Fault
 	requests []Request
@@ -162,6 +165,14 @@ func Start(opts Options) (*Server, error) {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve)) // binds 127.0.0.1
 	s.URL = s.srv.URL
 	return s, nil
+}
+
+// OnSearch sets a hook run before each search (/search, /search/jql) is
+// answered, with its 1-based number: tests change issues between pages.
+func (s *Server) OnSearch(f func(n int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onSearch = f
 }
 
 // Close stops the server.
@@ -278,8 +289,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	case p == "/myself" && r.Method == http.MethodGet:
 		s.myself(w)
 	case p == "/search":
+		s.beforeSearch()
 		s.searchLegacy(w, r, body)
 	case p == "/search/jql":
+		s.beforeSearch()
 		s.searchJQL(w, r, body)
 	case p == "/issue" && r.Method == http.MethodPost:
 		s.create(w, version, body)
@@ -304,6 +317,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.changelog(w, r, parts[1])
 	default:
 		notFound(w)
+	}
+}
+
+func (s *Server) beforeSearch() {
+	s.mu.Lock()
+	s.searches++
+	n, f := s.searches, s.onSearch
+	s.mu.Unlock()
+	if f != nil {
+		f(n)
 	}
 }
 
