@@ -37,14 +37,14 @@ type Detection struct {
 	// FreshnessSearch (expanded) selects the detection's whole source: with
 	// Freshness set, patrol alerts when it returns nothing for that long.
 	FreshnessSearch string
-	MaxWindow   time.Duration // 0 = the config's search.max_window
-	TimeMode    string        // index | event
-	Search      string        // as written, macros unexpanded
-	Expanded    string        // macros expanded: what backends run
-	GroupBy     []string
-	Ticket      TicketSpec
-	Remediation *Remediation // nil when the detection has none
-	Tests       []TestCase
+	MaxWindow       time.Duration // 0 = the config's search.max_window
+	TimeMode        string        // index | event
+	Search          string        // as written, macros unexpanded
+	Expanded        string        // macros expanded: what backends run
+	GroupBy         []string
+	Ticket          TicketSpec
+	Remediation     *Remediation // nil when the detection has none
+	Tests           []TestCase
 
 	File string // path of the TOML file
 	Dir  string // its folder: test event paths are relative to it

@@ -1,8 +1,9 @@
-// Package slack is patrol's Slack notifier.
 package slack
 
 import (
 	"net/url"
+	"regexp"
+	"time"
 
 	"github.com/patrolsec/patrol/poller"
 )
@@ -11,12 +12,22 @@ import (
 type Config struct {
 	TokenEnv  string `toml:"token_env"`
 	TokenFile string `toml:"token_file"`
-	APIURL    string `toml:"api_url"`
-	Channel   string `toml:"channel"`
+	// APIURL overrides Slack's Web API base URL (tests, proxies), e.g.
+	// "http://127.0.0.1:8080/api/"; a missing trailing slash is added.
+	APIURL  string `toml:"api_url"`
+	Channel string `toml:"channel"` // the default channel: name (#x) or ID (C123)
+	// MaxRetries is how often a rate-limited (429) call is retried after
+	// the Retry-After Slack gives. Other failures are never retried: a
+	// post that timed out or got a 5xx may have gone out.
+	MaxRetries int `toml:"max_retries"`
+	// Timeout bounds one HTTP request, e.g. "10s".
+	Timeout string `toml:"timeout"`
 }
 
 // Defaults returns the section's defaults.
-func Defaults() Config { return Config{} }
+func Defaults() Config { return Config{MaxRetries: 3, Timeout: "10s"} }
+
+var channelPattern = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]*|[CGD][A-Z0-9]+)$`)
 
 // Validate checks the section when Slack is the selected notifier.
 func (c Config) Validate() []poller.FieldError {
@@ -24,13 +35,24 @@ func (c Config) Validate() []poller.FieldError {
 	if c.TokenEnv == "" && c.TokenFile == "" {
 		errs = append(errs, poller.FieldError{Key: "token_env", Msg: "set token_env or token_file (a bot token)"})
 	}
+	if c.TokenEnv != "" && c.TokenFile != "" {
+		errs = append(errs, poller.FieldError{Key: "token_file", Msg: "set token_env or token_file, not both"})
+	}
 	if c.Channel == "" {
 		errs = append(errs, poller.FieldError{Key: "channel", Msg: "is required (the default channel)"})
+	} else if !channelPattern.MatchString(c.Channel) {
+		errs = append(errs, poller.FieldError{Key: "channel", Msg: "must be a channel name like #security-alerts or an ID like C0123456"})
 	}
 	if c.APIURL != "" {
-		if u, err := url.Parse(c.APIURL); err != nil || u.Scheme == "" || u.Host == "" {
-			errs = append(errs, poller.FieldError{Key: "api_url", Msg: "must be an absolute URL"})
+		if u, err := url.Parse(c.APIURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			errs = append(errs, poller.FieldError{Key: "api_url", Msg: "must be an absolute http(s) URL"})
 		}
+	}
+	if c.MaxRetries < 0 || c.MaxRetries > 10 {
+		errs = append(errs, poller.FieldError{Key: "max_retries", Msg: "must be between 0 and 10"})
+	}
+	if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
+		errs = append(errs, poller.FieldError{Key: "timeout", Msg: "must be a positive duration like \"10s\""})
 	}
 	return errs
 }
