@@ -357,6 +357,13 @@ func flushOutbox(ctx context.Context, store Store, n Notifier, log *slog.Logger)
 			}
 		}
 		thread, err := n.Notify(ctx, note)
+		if thread != "" && row != nil && row.Thread == "" {
+			// Kept even when the notifier also reports an error: the first
+			// message went out, so a retry must go to its thread.
+			if uerr := store.UpdateTicket(ctx, it.TicketKey, state.TicketUpdate{Thread: &thread}); uerr != nil {
+				return uerr
+			}
+		}
 		if err != nil {
 			blocked[it.TicketKey] = true
 			errs = append(errs, fmt.Errorf("notify %s: %w", it.TicketKey, err))
@@ -367,11 +374,6 @@ func flushOutbox(ctx context.Context, store Store, n Notifier, log *slog.Logger)
 		}
 		if err := store.OutboxSent(ctx, it.ID); err != nil {
 			return err
-		}
-		if thread != "" && row != nil && row.Thread == "" {
-			if err := store.UpdateTicket(ctx, it.TicketKey, state.TicketUpdate{Thread: &thread}); err != nil {
-				return err
-			}
 		}
 	}
 	if len(errs) > 0 {

@@ -156,6 +156,10 @@ func (a *app) buildJobs(ctx context.Context) error {
 		MaxWindow:   config.Duration(cfg.Search.MaxWindow),
 		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
 		Handoff:     a.responder.Handoff, Logger: a.log,
+		RecoveryDelay: recoveryDelay(cfg),
+		Health: &poller.Health{Tracker: a.tracker, Store: a.db, Label: cfg.Tickets.Label,
+			FailuresBeforeAlert: cfg.Health.FailuresBeforeAlert, MaxLag: config.Duration(cfg.Health.MaxLag),
+			Runs: a.db.FailuresInRow, Logger: a.log},
 	}
 	return nil
 }

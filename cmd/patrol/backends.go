@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/patrolsec/patrol/detections"
 
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/jira"
+	"github.com/patrolsec/patrol/poller/slack"
 )
 
 var errNotBuilt = errors.New("this backend is not part of this build yet")
@@ -22,12 +25,39 @@ func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer) (poll
 // checkSPL returns the offline parser detections are validated with, or nil.
 func checkSPL(cfg *config.Config) func(string) error { return nil }
 
+// newJira builds the Jira tracker and checks the server answers as the
+// configured flavor, with working credentials.
 func newJira(ctx context.Context, cfg *config.Config, log *slog.Logger) (poller.Tracker, error) {
-	return nil, errNotBuilt
+	t, err := jira.New(cfg.Tickets.Jira, jira.Options{Label: cfg.Tickets.Label, BaseDir: cfg.Dir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Check(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// recoveryDelay is how long a pending alert waits before its ticket is
+// looked up: the tracker's search lag.
+func recoveryDelay(cfg *config.Config) time.Duration {
+	if cfg.Tickets.Backend == "jira" {
+		return config.Duration(cfg.Tickets.Jira.IndexLag)
+	}
+	return 0
 }
 
 func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
-	return nil, errNotBuilt
+	n, err := slack.New(cfg.Notify.Slack, slack.Options{BaseDir: cfg.Dir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Check(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]poller.Action, []poller.Enricher, error) {

@@ -36,7 +36,17 @@ type Config struct {
 	AWS        aws.Config `toml:"aws"`
 	Enrich     Enrich     `toml:"enrich"`
 	Metrics    Metrics    `toml:"metrics"`
+	Health     Health     `toml:"health"`
 	Teams      []Team     `toml:"teams"`
+}
+
+// Health is [health]: the self-alerts patrol raises about itself.
+type Health struct {
+	// FailuresBeforeAlert failed runs in a row of one detection raise one
+	// self-alert (0 = off).
+	FailuresBeforeAlert int `toml:"failures_before_alert"`
+	// MaxLag: a checkpoint older than this raises one self-alert ("0" = off).
+	MaxLag string `toml:"max_lag"`
 }
 
 // State is [state].
@@ -129,6 +139,7 @@ func Default() Config {
 		AWS:     aws.Defaults(),
 		Enrich:  Enrich{Timeout: "10s"},
 		Metrics: Metrics{},
+		Health:  Health{FailuresBeforeAlert: 3, MaxLag: "2h"},
 	}
 }
 
@@ -171,6 +182,10 @@ func (c *Config) validate(r *detections.Reporter) {
 	checkDuration(r, "tickets.poll_lookback", c.Tickets.PollLookback, 0)
 	checkDuration(r, "tickets.run_timeout", c.Tickets.RunTimeout, time.Second)
 	checkDuration(r, "enrich.timeout", c.Enrich.Timeout, time.Millisecond)
+	checkDuration(r, "health.max_lag", c.Health.MaxLag, 0)
+	if c.Health.FailuresBeforeAlert < 0 {
+		r.Add("health.failures_before_alert", "must not be negative (0 turns it off)")
+	}
 
 	switch c.Search.Backend {
 	case "splunk":
