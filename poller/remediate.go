@@ -93,6 +93,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
 			return 0, err
 		}
+		r.observe(plan.Action, "refused")
 		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation refused: %s. Nothing was changed; respond by hand.\n\n%s", why, planText(plan)))
 	}
 	if rem.Mode == detections.ModeApprove {
@@ -110,6 +111,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 			if row.Stage == state.StageDeferred {
 				return 0, nil // already said so
 			}
+			r.observe(plan.Action, "deferred")
 			return 0, r.stop(ctx, t, row, d, state.StageDeferred, fmt.Sprintf("Remediation held back: the hourly budget of %d actions is used up. patrol runs it when the budget allows.\n\n%s", r.Guard.MaxPerHour, planText(plan)))
 		}
 	}
@@ -118,6 +120,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
 			return 0, err
 		}
+		r.observe(plan.Action, "dry_run")
 		return 0, r.stop(ctx, t, row, d, state.StageDone, "Dry run (aws.dry_run = true): patrol would do the following and changed nothing.\n\n"+planText(plan))
 	}
 	return 1, r.apply(ctx, t, row, d, act, plan, ev)
@@ -139,6 +142,7 @@ func (r *Responder) apply(ctx context.Context, t Ticket, row *state.TicketRow, d
 		if _, rerr := r.Store.AppendAction(rctx, ev); rerr != nil {
 			return fmt.Errorf("record action failure (%v): %w", err, rerr)
 		}
+		r.observe(plan.Action, "failed")
 		return r.stop(rctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s FAILED: %v\nIt is not retried automatically; check the resource and respond by hand.\n\n%s", plan.Action, err, planText(plan)))
 	}
 	ev.Phase, ev.Detail, ev.Snapshot = state.PhaseSucceeded, out.Detail, out.Snapshot
@@ -149,6 +153,7 @@ func (r *Responder) apply(ctx context.Context, t Ticket, row *state.TicketRow, d
 	if _, err := r.Store.AppendAction(rctx, ev); err != nil {
 		return fmt.Errorf("record action result: %w", err)
 	}
+	r.observe(plan.Action, map[string]string{state.PhaseSucceeded: "succeeded", state.PhaseFailed: "unverified"}[ev.Phase])
 	if ev.Phase == state.PhaseFailed {
 		return r.stop(rctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was applied but its verification did not confirm it: %s. Check by hand.", plan.Action, out.Detail))
 	}
@@ -164,6 +169,12 @@ func (r *Responder) apply(ctx context.Context, t Ticket, row *state.TicketRow, d
 	return nil
 }
 
+func (r *Responder) observe(action, outcome string) {
+	if r.OnAction != nil {
+		r.OnAction(action, outcome)
+	}
+}
+
 // resumeAttempt handles a ticket whose action was already attempted: it is
 // never run again.
 func (r *Responder) resumeAttempt(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, ev state.ActionEvent, prior []state.ActionEvent) error {
@@ -174,6 +185,7 @@ func (r *Responder) resumeAttempt(ctx context.Context, t Ticket, row *state.Tick
 		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
 			return err
 		}
+		r.observe(ev.Action, "interrupted")
 		return r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was started but patrol stopped before it finished. It is not run again: check %s by hand.", ev.Action, ev.Target))
 	case state.PhaseSucceeded, state.PhaseReverted:
 		return r.finish(ctx, row, state.StageDone, "remediation "+last.Phase)

@@ -40,8 +40,10 @@ type Responder struct {
 	// watermark yet.
 	FirstPoll     time.Duration
 	EnrichTimeout time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// OnAction, when set, hears each action outcome (metrics).
+	OnAction func(action, outcome string)
+	Now      func() time.Time
+	Logger   *slog.Logger
 
 	mu sync.Mutex // one ticket at a time: the hand-off and the poll may race
 }

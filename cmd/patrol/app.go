@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -30,6 +32,9 @@ type app struct {
 	detector  *poller.Detector
 	responder *poller.Responder
 	errOut    io.Writer
+	metrics   *metrics.Metrics
+	locksMu   sync.Mutex
+	locks     map[string]*sync.Mutex // one run per detection at a time
 }
 
 type setupOptions struct {
@@ -56,7 +61,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 	if cfg == nil {
 		return nil, code
 	}
-	a := &app{cfg: cfg, log: newLogger(errOut), errOut: errOut}
+	a := &app{cfg: cfg, log: newLogger(errOut), errOut: errOut, metrics: metrics.New()}
 	if opts.detect || opts.jobs {
 		ds, err := loadDetections(cfg)
 		if err != nil {
@@ -89,7 +94,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
 			return nil, exitFailed
 		}
-		a.searcher = s
+		a.searcher = a.metrics.Searcher(s, cfg.Search.Backend)
 	}
 	if opts.jobs {
 		if err := a.buildJobs(ctx); err != nil {
@@ -137,6 +142,10 @@ func (a *app) buildJobs(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
+	a.tracker = a.metrics.Tracker(a.tracker, cfg.Tickets.Backend)
+	a.notifier = a.metrics.Notifier(a.notifier, cfg.Notify.Backend)
+	actions = a.metrics.Actions(actions)
+	a.metrics.Detections(len(*a.dets.Load()))
 	var teams []poller.Team
 	for _, t := range cfg.Teams {
 		teams = append(teams, poller.Team{Name: t.Name, Accounts: t.Accounts, SlackChannel: t.SlackChannel, JiraComponent: t.JiraComponent, Assignee: t.Assignee})
@@ -148,7 +157,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour},
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
-		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log,
+		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,
 	}
 	a.detector = &poller.Detector{
 		Searcher: a.searcher, Tracker: a.tracker, Store: a.db, Notifier: a.notifier,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/patrolsec/patrol/detections"
 )
@@ -28,11 +27,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	failed := false
 	for _, d := range selected {
-		start := time.Now()
-		st, err := a.detector.Run(ctx, d)
-		a.log.Info("detect run", "detection", d.ID, "window_start", st.Start, "window_end", st.End, "windows", st.Windows,
-			"results", st.Results, "new_alerts", st.Alerts, "repeats", st.Repeats, "tickets", st.Tickets,
-			"duration", time.Since(start).Round(time.Millisecond), "err", err)
+		st, err := a.detectOnce(ctx, d)
 		status := "ok"
 		if err != nil {
 			failed, status = true, "FAILED: "+err.Error()
@@ -42,10 +37,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 			return exitFailed
 		}
 	}
-	start := time.Now()
-	st, err := a.responder.Poll(ctx)
-	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
-		"duration", time.Since(start).Round(time.Millisecond), "err", err)
+	st, err := a.respondOnce(ctx)
 	status := "ok"
 	if err != nil {
 		failed, status = true, "FAILED: "+err.Error()

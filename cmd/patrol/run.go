@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
+
+	"github.com/robfig/cron/v3"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
-	"github.com/robfig/cron/v3"
 )
 
 func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -22,46 +27,174 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return code
 	}
 	defer a.close()
+	if a.cfg.Metrics.Listen != "" {
+		addr, err := a.metrics.Serve(ctx, a.cfg.Metrics.Listen)
+		if err != nil {
+			fmt.Fprintf(errOut, "patrol run: %v\n", err)
+			return exitFailed
+		}
+		a.log.Info("metrics served", "addr", addr.String())
+	}
 	sched := poller.NewScheduler(a.log)
 	a.schedule(sched)
 	poll, _ := cron.ParseStandard(a.cfg.Tickets.Poll)
 	sched.Add("respond", poll, config.Duration(a.cfg.Tickets.RunTimeout), func(ctx context.Context) error {
-		start := time.Now()
-		st, err := a.responder.Poll(ctx)
-		a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
-			"duration", time.Since(start).Round(time.Millisecond), "err", err)
+		_, err := a.respondOnce(ctx)
 		return err
 	})
 	sched.Start(ctx)
+	a.writeMetrics()
 	a.log.Info("patrol running", "detections", len(*a.dets.Load()), "config", a.cfg.File,
 		"search", a.cfg.Search.Backend, "tickets", a.cfg.Tickets.Backend, "notify", a.cfg.Notify.Backend, "dry_run", a.cfg.AWS.DryRun)
-	<-ctx.Done()
-	a.log.Info("stopping: waiting for running jobs")
-	sched.Stop()
-	a.log.Info("stopped")
-	return exitOK
-}
+	if err := sdNotify("READY=1\nSTATUS=running"); err != nil {
+		a.log.Warn("sd_notify", "err", err)
+	}
 
-// schedule adds every loaded detection to sched.
-func (a *app) schedule(sched *poller.Scheduler) {
-	timeout := config.Duration(a.cfg.Detections.RunTimeout)
-	for _, d := range *a.dets.Load() {
-		id := d.ID
-		sched.Add("detect:"+id, d.Cron, timeout, func(ctx context.Context) error {
-			d := a.detection(id)
-			if d == nil {
-				return fmt.Errorf("detection %s is no longer loaded", id)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var watchdog <-chan time.Time
+	if d := watchdogInterval(); d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			sdNotify("STOPPING=1")
+			a.log.Info("stopping: waiting for running jobs")
+			sched.Stop()
+			a.writeMetrics()
+			a.log.Info("stopped")
+			return exitOK
+		case <-hup:
+			sdNotify("RELOADING=1")
+			if err := a.reload(sched); err != nil {
+				a.log.Error("reload refused: the running configuration stays", "err", err)
 			}
-			return a.detectOnce(ctx, d)
-		})
+			sdNotify("READY=1")
+		case <-watchdog:
+			sdNotify("WATCHDOG=1")
+		}
 	}
 }
 
-func (a *app) detectOnce(ctx context.Context, d *detections.Detection) error {
+// schedule adds every loaded detection to sched and removes detections no
+// longer loaded.
+func (a *app) schedule(sched *poller.Scheduler) {
+	timeout := config.Duration(a.cfg.Detections.RunTimeout)
+	want := map[string]bool{"respond": true}
+	for _, d := range *a.dets.Load() {
+		id := d.ID
+		want["detect:"+id] = true
+		sched.Add("detect:"+id, d.Cron, timeout, func(ctx context.Context) error {
+			d := a.detection(id)
+			if d == nil {
+				return nil // removed by a reload after this run was scheduled
+			}
+			_, err := a.detectOnce(ctx, d)
+			return err
+		})
+	}
+	for _, name := range sched.Names() {
+		if !want[name] {
+			sched.Remove(name)
+		}
+	}
+}
+
+// detectOnce runs one detection, unless it is already running (a reload
+// replaced its schedule while a run was going): one run per detection at a
+// time, whatever the scheduler does.
+func (a *app) detectOnce(ctx context.Context, d *detections.Detection) (poller.DetectStats, error) {
+	mu := a.runLock(d.ID)
+	if !mu.TryLock() {
+		a.log.Warn("detection still running: this run is skipped", "detection", d.ID)
+		return poller.DetectStats{}, nil
+	}
+	defer mu.Unlock()
 	start := time.Now()
 	st, err := a.detector.Run(ctx, d)
 	a.log.Info("detect run", "detection", d.ID, "window_start", st.Start, "window_end", st.End, "windows", st.Windows,
 		"results", st.Results, "new_alerts", st.Alerts, "repeats", st.Repeats, "tickets", st.Tickets,
 		"duration", time.Since(start).Round(time.Millisecond), "err", err)
-	return err
+	cp, _, _ := a.db.Checkpoint(context.WithoutCancel(ctx), d.ID)
+	a.metrics.Detect(d.ID, st, err, cp, time.Now())
+	a.writeMetrics()
+	return st, err
+}
+
+func (a *app) respondOnce(ctx context.Context) (poller.RespondStats, error) {
+	start := time.Now()
+	st, err := a.responder.Poll(ctx)
+	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
+		"duration", time.Since(start).Round(time.Millisecond), "err", err)
+	a.metrics.Respond(st, err)
+	a.writeMetrics()
+	return st, err
+}
+
+func (a *app) runLock(id string) *sync.Mutex {
+	a.locksMu.Lock()
+	defer a.locksMu.Unlock()
+	if a.locks == nil {
+		a.locks = map[string]*sync.Mutex{}
+	}
+	if a.locks[id] == nil {
+		a.locks[id] = &sync.Mutex{}
+	}
+	return a.locks[id]
+}
+
+func (a *app) writeMetrics() {
+	if a.cfg.Metrics.Textfile == "" {
+		return
+	}
+	if err := a.metrics.WriteTextfile(a.cfg.Metrics.Textfile); err != nil {
+		a.log.Warn("metrics textfile", "err", err)
+	}
+}
+
+// reload re-reads the config and the detections and swaps the detections in
+// only if both are valid. Checkpoints are keyed by detection id, so added,
+// removed and rescheduled detections keep theirs. Backend settings need a
+// restart; a change to them is logged.
+func (a *app) reload(sched *poller.Scheduler) error {
+	cfg, err := config.Load(a.cfg.File)
+	if err != nil {
+		a.metrics.Reload(false)
+		return err
+	}
+	ds, err := loadDetections(cfg)
+	if err != nil {
+		a.metrics.Reload(false)
+		return err
+	}
+	for _, changed := range restartNeeded(a.cfg, cfg) {
+		a.log.Warn("config change needs a restart to apply", "section", changed)
+	}
+	a.dets.Store(&ds)
+	a.schedule(sched)
+	a.metrics.Reload(true)
+	a.metrics.Detections(len(ds))
+	a.log.Info("reloaded", "detections", len(ds))
+	return nil
+}
+
+// restartNeeded names the sections that differ and are only read at start.
+func restartNeeded(old, cur *config.Config) []string {
+	var out []string
+	for name, pair := range map[string][2]any{
+		"search":  {old.Search.Splunk, cur.Search.Splunk},
+		"tickets": {old.Tickets, cur.Tickets},
+		"notify":  {old.Notify, cur.Notify},
+		"aws":     {fmt.Sprint(old.AWS), fmt.Sprint(cur.AWS)},
+		"state":   {old.State, cur.State},
+	} {
+		if fmt.Sprint(pair[0]) != fmt.Sprint(pair[1]) {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/jira"
+	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/splunk"
 )
@@ -250,6 +251,11 @@ func (c *Config) validate(r *detections.Reporter) {
 		r.Add("notify.backend", "%q must be \"slack\" or \"log\"", c.Notify.Backend)
 	}
 	section(r, "aws", c.AWS.Validate())
+	if c.Metrics.Listen != "" {
+		if err := metrics.CheckLoopback(c.Metrics.Listen); err != nil {
+			r.Add("metrics.listen", "%v: patrol never listens where the network can reach it", err)
+		}
+	}
 	if c.Enrich.AccountsCSV != "" {
 		c.mustExist(r, "enrich.accounts_csv", c.Enrich.AccountsCSV)
 	}

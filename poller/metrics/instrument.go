@@ -1,0 +1,130 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/patrolsec/patrol/poller"
+)
+
+// Searcher counts a searcher's failures as request errors of backend.
+func (m *Metrics) Searcher(s poller.Searcher, backend string) poller.Searcher {
+	return searcher{s, m, backend}
+}
+
+type searcher struct {
+	poller.Searcher
+	m       *Metrics
+	backend string
+}
+
+func (s searcher) Search(ctx context.Context, q poller.Query, emit func(poller.Result) error) error {
+	return s.m.count(s.backend, s.Searcher.Search(ctx, q, emit))
+}
+
+func (m *Metrics) count(backend string, err error) error {
+	if err != nil {
+		m.RequestError(backend, err)
+	}
+	return err
+}
+
+// Notifier counts a notifier's failures as request errors of backend.
+func (m *Metrics) Notifier(n poller.Notifier, backend string) poller.Notifier {
+	return notifier{n, m, backend}
+}
+
+type notifier struct {
+	poller.Notifier
+	m       *Metrics
+	backend string
+}
+
+func (n notifier) Notify(ctx context.Context, note poller.Notification) (string, error) {
+	ref, err := n.Notifier.Notify(ctx, note)
+	return ref, n.m.count(n.backend, err)
+}
+
+// Tracker counts a tracker's failures as request errors of backend.
+func (m *Metrics) Tracker(t poller.Tracker, backend string) poller.Tracker {
+	return tracker{t, m, backend}
+}
+
+type tracker struct {
+	t       poller.Tracker
+	m       *Metrics
+	backend string
+}
+
+func (t tracker) Create(ctx context.Context, nt poller.NewTicket) (poller.Ticket, error) {
+	tk, err := t.t.Create(ctx, nt)
+	return tk, t.m.count(t.backend, err)
+}
+
+func (t tracker) Find(ctx context.Context, label string) ([]poller.Ticket, error) {
+	tks, err := t.t.Find(ctx, label)
+	return tks, t.m.count(t.backend, err)
+}
+
+func (t tracker) Poll(ctx context.Context, since time.Time) ([]poller.Ticket, error) {
+	tks, err := t.t.Poll(ctx, since)
+	return tks, t.m.count(t.backend, err)
+}
+
+func (t tracker) Get(ctx context.Context, key string) (poller.Ticket, error) {
+	tk, err := t.t.Get(ctx, key)
+	return tk, t.m.count(t.backend, err)
+}
+
+func (t tracker) Comment(ctx context.Context, key string, msg poller.Message) error {
+	return t.m.count(t.backend, t.t.Comment(ctx, key, msg))
+}
+
+func (t tracker) Transition(ctx context.Context, key, name string) error {
+	return t.m.count(t.backend, t.t.Transition(ctx, key, name))
+}
+
+func (t tracker) Approvals(ctx context.Context, key, label string) ([]poller.Approval, error) {
+	a, err := t.t.Approvals(ctx, key, label)
+	return a, t.m.count(t.backend, err)
+}
+
+func (t tracker) SetRoute(ctx context.Context, key string, r poller.Route) error {
+	return t.m.count(t.backend, t.t.SetRoute(ctx, key, r))
+}
+
+// Actions counts the actions' AWS failures as request errors of "aws".
+func (m *Metrics) Actions(in map[string]poller.Action) map[string]poller.Action {
+	out := make(map[string]poller.Action, len(in))
+	for name, a := range in {
+		out[name] = action{a, m}
+	}
+	return out
+}
+
+type action struct {
+	a poller.Action
+	m *Metrics
+}
+
+func (a action) Plan(ctx context.Context, req poller.ActionRequest) (poller.Plan, error) {
+	return a.a.Plan(ctx, req)
+}
+
+func (a action) Apply(ctx context.Context, p poller.Plan) (poller.Outcome, error) {
+	out, err := a.a.Apply(ctx, p)
+	return out, a.m.count("aws", err)
+}
+
+// Revert passes through to the action when it can revert.
+func (a action) Revert(ctx context.Context, p poller.Plan, snapshot string) (poller.Outcome, error) {
+	r, ok := a.a.(poller.Reverter)
+	if !ok {
+		return poller.Outcome{}, errNotReversible
+	}
+	out, err := r.Revert(ctx, p, snapshot)
+	return out, a.m.count("aws", err)
+}
+
+// Unwrap returns the instrumented action.
+func (a action) Unwrap() poller.Action { return a.a }

@@ -1,0 +1,205 @@
+// Package metrics exposes patrol's health as Prometheus metrics without
+// opening a port: written atomically to a node_exporter textfile-collector
+// file, and served on a loopback listener only when asked.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/patrolsec/patrol/poller"
+)
+
+// Metrics holds patrol's collectors in their own registry.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	detectRuns      *prometheus.CounterVec
+	detectFailures  *prometheus.CounterVec
+	lastSuccess     *prometheus.GaugeVec
+	lag             *prometheus.GaugeVec
+	results         *prometheus.CounterVec
+	alerts          *prometheus.CounterVec
+	suppressed      *prometheus.CounterVec
+	ticketsCreated  prometheus.Counter
+	respondRuns     prometheus.Counter
+	respondFailures prometheus.Counter
+	actions         *prometheus.CounterVec
+	requestErrors   *prometheus.CounterVec
+	reloads         *prometheus.CounterVec
+	detections      prometheus.Gauge
+}
+
+// New registers patrol's metrics.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	det := []string{"detection"}
+	m.detectRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_runs_total", Help: "Detection runs."}, det)
+	m.detectFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_failures_total", Help: "Detection runs that failed."}, det)
+	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "patrol_detection_last_success_timestamp_seconds", Help: "When the detection last ran successfully."}, det)
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "patrol_detection_window_lag_seconds", Help: "Now minus the detection's checkpoint."}, det)
+	m.results = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_results_total", Help: "Search results handled."}, det)
+	m.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_alerts_total", Help: "New alerts (each with a ticket)."}, det)
+	m.suppressed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_suppressed_total", Help: "Repeats folded into an existing alert."}, det)
+	m.ticketsCreated = prometheus.NewCounter(prometheus.CounterOpts{Name: "patrol_tickets_created_total", Help: "Tickets created."})
+	m.respondRuns = prometheus.NewCounter(prometheus.CounterOpts{Name: "patrol_respond_runs_total", Help: "Respond passes."})
+	m.respondFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "patrol_respond_failures_total", Help: "Respond passes that failed."})
+	m.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_actions_total", Help: "Remediation actions by outcome."}, []string{"action", "outcome"})
+	m.requestErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_request_errors_total", Help: "Failed requests to a backend, by kind."}, []string{"backend", "kind"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_reloads_total", Help: "Config reloads (SIGHUP) by result."}, []string{"result"})
+	m.detections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "patrol_detections", Help: "Detections loaded."})
+	for _, c := range []prometheus.Collector{m.detectRuns, m.detectFailures, m.lastSuccess, m.lag, m.results, m.alerts, m.suppressed,
+		m.ticketsCreated, m.respondRuns, m.respondFailures, m.actions, m.requestErrors, m.reloads, m.detections} {
+		f(c)
+	}
+	return m
+}
+
+// Registry is the metrics' registry.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Detect records a detection run; checkpoint is its checkpoint after it.
+func (m *Metrics) Detect(id string, st poller.DetectStats, err error, checkpoint, now time.Time) {
+	m.detectRuns.WithLabelValues(id).Inc()
+	if err != nil {
+		m.detectFailures.WithLabelValues(id).Inc()
+	} else {
+		m.lastSuccess.WithLabelValues(id).Set(float64(now.Unix()))
+	}
+	if !checkpoint.IsZero() {
+		m.lag.WithLabelValues(id).Set(now.Sub(checkpoint).Seconds())
+	}
+	m.results.WithLabelValues(id).Add(float64(st.Results))
+	m.alerts.WithLabelValues(id).Add(float64(st.Alerts))
+	m.suppressed.WithLabelValues(id).Add(float64(st.Repeats))
+	m.ticketsCreated.Add(float64(st.Tickets))
+}
+
+// Respond records a respond pass.
+func (m *Metrics) Respond(st poller.RespondStats, err error) {
+	m.respondRuns.Inc()
+	if err != nil {
+		m.respondFailures.Inc()
+	}
+}
+
+// Action records a remediation outcome (succeeded, failed, refused, dry_run, interrupted, deferred).
+func (m *Metrics) Action(action, outcome string) { m.actions.WithLabelValues(action, outcome).Inc() }
+
+// Reload records a SIGHUP reload.
+func (m *Metrics) Reload(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("ok").Inc()
+	} else {
+		m.reloads.WithLabelValues("error").Inc()
+	}
+}
+
+// Detections sets how many detections are loaded.
+func (m *Metrics) Detections(n int) { m.detections.Set(float64(n)) }
+
+// RequestError counts a failed backend call by kind.
+func (m *Metrics) RequestError(backend string, err error) {
+	m.requestErrors.WithLabelValues(backend, Kind(err)).Inc()
+}
+
+// Kind classifies an error: timeout, cancelled, retryable (429, 5xx,
+// quota) or permanent.
+func Kind(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case poller.Retryable(err):
+		return "retryable"
+	}
+	return "permanent"
+}
+
+// WriteTextfile writes the metrics to path for node_exporter's textfile
+// collector: to a temporary file in the same folder, then renamed over
+// path, so the collector never reads a half-written file.
+func (m *Metrics) WriteTextfile(path string) error {
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("metrics textfile: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	enc := expfmt.NewEncoder(tmp, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			tmp.Close()
+			return fmt.Errorf("metrics textfile: %w", err)
+		}
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Serve serves /metrics on addr, which must be a loopback address, until
+// ctx ends. It returns once the listener is bound (or failed to bind).
+func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
+	if err := CheckLoopback(addr); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	return ln.Addr(), nil
+}
+
+// CheckLoopback accepts host:port only for a loopback host: patrol never
+// listens where the network can reach it.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address (use 127.0.0.1:PORT or [::1]:PORT)", addr)
+	}
+	return nil
+}
+
+var errNotReversible = errors.New("this action cannot be undone")
