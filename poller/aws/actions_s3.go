@@ -98,7 +98,8 @@ func (a blockPublicAccess) Apply(ctx context.Context, pl poller.Plan) (poller.Ou
 	return verifyPAB(ctx, c, r, &pabAllOn, out)
 }
 
-// Revert implements poller.Reverter.
+// Revert implements poller.Reverter. It refuses when the configuration is
+// no longer the one patrol set.
 func (a blockPublicAccess) Revert(ctx context.Context, pl poller.Plan, snapshot string) (poller.Outcome, error) {
 	var snap bucketSnapshot
 	if err := decodeSnapshot(snapshot, pl, &snap); err != nil {
@@ -117,13 +118,21 @@ func (a blockPublicAccess) Revert(ctx context.Context, pl poller.Plan, snapshot 
 		return poller.Outcome{}, err
 	}
 	out := poller.Outcome{Snapshot: encodeSnapshot(bucketSnapshot{snapshotHeader: a.p.header(pl), Bucket: r.bucket, Region: snap.Region, Config: now})}
-	if snap.Config == nil {
+	switch {
+	case (now == nil && snap.Config == nil) || (now != nil && snap.Config != nil && *now == *snap.Config):
+		out.Detail = fmt.Sprintf("bucket %s: public access block already as before; nothing changed", r.bucket)
+		return verifyPAB(ctx, c, r, snap.Config, out)
+	case now == nil || *now != pabAllOn:
+		// Someone changed the block after patrol set it; putting back the
+		// old one would undo their decision, perhaps re-exposing the bucket.
+		return out, fmt.Errorf("revert %s: bucket %s's public access block changed after patrol set it; not reverting over that change", ActionBlockPublicAccess, r.bucket)
+	case snap.Config == nil:
 		_, err := c.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: aws.String(r.bucket), ExpectedBucketOwner: aws.String(r.account)})
 		if err != nil {
 			return out, awsError("s3:DeletePublicAccessBlock "+r.bucket, err)
 		}
 		out.Detail = fmt.Sprintf("bucket %s: public access block removed, as before", r.bucket)
-	} else {
+	default:
 		if err := putPAB(ctx, c, r, *snap.Config); err != nil {
 			return out, err
 		}

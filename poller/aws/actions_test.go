@@ -163,6 +163,17 @@ func TestBlockPublicAccess(t *testing.T) {
 			if got == nil || !aws.ToBool(got.BlockPublicAcls) || !aws.ToBool(got.IgnorePublicAcls) || !aws.ToBool(got.BlockPublicPolicy) || !aws.ToBool(got.RestrictPublicBuckets) {
 				t.Fatalf("after apply: %+v, want all four on", got)
 			}
+			// Someone loosens the block after patrol: a revert must not
+			// silently overwrite that decision.
+			loose := &s3types.PublicAccessBlockConfiguration{BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
+				BlockPublicPolicy: aws.Bool(false), RestrictPublicBuckets: aws.Bool(true)}
+			must(s.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket), PublicAccessBlockConfiguration: loose}))(t)
+			if _, err := p.Actions()[ActionBlockPublicAccess].(poller.Reverter).Revert(ctx, pl, out.Snapshot); err == nil || !strings.Contains(err.Error(), "changed after patrol set it") {
+				t.Fatalf("revert over a later change: %v", err)
+			}
+			must(s.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: aws.String(bucket), PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+				BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true)}}))(t)
+
 			revert(t, p, pl, out.Snapshot)
 			got = get(bucket)
 			switch {
