@@ -67,12 +67,14 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 
 	var out poller.Enrichment
 	var errs []error
+	answered := false // whether any IAM lookup succeeded
 	// A long-term key with no user named: ask IAM whose it is.
 	if who.kind == "" && accessKeyRE.MatchString(key) {
 		o, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(key)})
 		if err != nil {
 			errs = append(errs, awsError("iam:GetAccessKeyLastUsed "+key, err))
 		} else if u := aws.ToString(o.UserName); u != "" {
+			answered = true
 			who = actor{kind: "user", account: who.account, name: u}
 			out.Facts = append(out.Facts, poller.Field{Name: "access key", Value: key + " belongs to user " + u})
 		}
@@ -88,6 +90,7 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 		if err != nil {
 			errs = append(errs, err)
 		} else {
+			answered = true
 			out.Facts = append(out.Facts, pf.facts("principal")...)
 			if pf.team != "" {
 				out.Route = p.teams.RouteForTeam(pf.team)
@@ -107,13 +110,14 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 			if err != nil {
 				errs = append(errs, err)
 			} else {
+				answered = true
 				out.Facts = append(out.Facts, pf.facts("target user")...)
 			}
 		}
 	}
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		if len(out.Facts) == 0 {
+		if !answered {
 			return poller.Enrichment{}, fmt.Errorf("principal: %w", err)
 		}
 		out.Note = "some IAM lookups failed: " + strings.ReplaceAll(err.Error(), "\n", "; ")
