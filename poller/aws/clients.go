@@ -201,6 +201,7 @@ func (p *Provider) assumed(role, session string) *aws.CredentialsCache {
 		window := max(time.Minute, p.cfg.SessionDuration/10)
 		s = &roleSession{creds: aws.NewCredentialsCache(prov, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window })}
 		p.sessions[key] = s
+		p.log.Debug("aws role session", "role", role, "session", session)
 	}
 	s.used = now
 	return s.creds

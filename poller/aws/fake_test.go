@@ -32,17 +32,10 @@ func (f fakeSet) IAM() iamAPI                     { return f.iam }
 func (f fakeSet) S3(string) s3API                 { return f.s3 }
 func (f fakeSet) EC2(string) ec2API               { panic("no EC2 expected") }
 func (f fakeSet) CloudTrail(string) cloudtrailAPI { return f.ct }
+
+// apiErr is an AWS API error with code, as the SDK returns them.
 func apiErr(code string) error {
 	return &smithy.GenericAPIError{Code: code, Message: code + " says no"}
-}
-func (f *fakeIAM) called(op string) { f.mu.Lock(); f.calls = append(f.calls, op); f.mu.Unlock() }
-func (f *fakeS3) record(op string, owner *string) {
-	f.mu.Lock()
-	f.owners[op] = aws.ToString(owner)
-	f.mu.Unlock()
-}
-func (f *fakeCT) StartLogging(context.Context, *cloudtrail.StartLoggingInput, ...func(*cloudtrail.Options)) (*cloudtrail.StartLoggingOutput, error) {
-	return &cloudtrail.StartLoggingOutput{}, nil // accepted, but never takes effect
 }
 
 // fakeIAM answers ListAccessKeys with one active key and fails or ignores
@@ -52,6 +45,12 @@ type fakeIAM struct {
 	updateErr error
 	mu        sync.Mutex
 	calls     []string
+}
+
+func (f *fakeIAM) called(op string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, op)
+	f.mu.Unlock()
 }
 
 func (f *fakeIAM) ListAccessKeys(context.Context, *iam.ListAccessKeysInput, ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
@@ -71,6 +70,12 @@ type fakeS3 struct {
 	mu     sync.Mutex
 	owners map[string]string
 	pab    *s3types.PublicAccessBlockConfiguration
+}
+
+func (f *fakeS3) record(op string, owner *string) {
+	f.mu.Lock()
+	f.owners[op] = aws.ToString(owner)
+	f.mu.Unlock()
 }
 
 func (f *fakeS3) GetBucketLocation(_ context.Context, in *s3.GetBucketLocationInput, _ ...func(*s3.Options)) (*s3.GetBucketLocationOutput, error) {
@@ -100,6 +105,10 @@ func (f *fakeS3) DeletePublicAccessBlock(_ context.Context, in *s3.DeletePublicA
 
 // fakeCT reports a trail that never starts logging.
 type fakeCT struct{}
+
+func (fakeCT) StartLogging(context.Context, *cloudtrail.StartLoggingInput, ...func(*cloudtrail.Options)) (*cloudtrail.StartLoggingOutput, error) {
+	return &cloudtrail.StartLoggingOutput{}, nil // accepted, but never takes effect
+}
 
 func (fakeCT) GetTrailStatus(context.Context, *cloudtrail.GetTrailStatusInput, ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error) {
 	return &cloudtrail.GetTrailStatusOutput{IsLogging: aws.Bool(false)}, nil
