@@ -50,7 +50,11 @@ func enricher(t *testing.T, p *Provider, name string) poller.Enricher {
 func TestAccountEnricherOrganizations(t *testing.T) {
 	t.Parallel()
 	org := organizations.NewFromConfig(adminConfig(t, defaultAccount))
-	must(org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}))(t)
+	// One emulator serves the whole run (and -count=N repeats): the
+	// organization may exist already.
+	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}); err != nil && errorCode(err) != "AlreadyInOrganizationException" {
+		t.Fatal(err)
+	}
 	st := must(org.CreateAccount(ctx, &organizations.CreateAccountInput{
 		AccountName: aws.String("payments-prod"), Email: aws.String("aws+payments@example.com"),
 		Tags: []orgtypes.Tag{{Key: aws.String("Owner"), Value: aws.String("alice@example.com")}, {Key: aws.String("team"), Value: aws.String("payments")},
