@@ -32,13 +32,17 @@ var EventPrincipalFields = []string{"userIdentity.arn", "user_arn"}
 func (g Guard) refusal(p Plan, fields Result) string {
 	for _, pat := range g.ProtectedPrincipals {
 		re := arnPattern(pat)
-		if p.Principal != "" && re.MatchString(p.Principal) {
-			return fmt.Sprintf("the principal it would change, %s, is protected (matches %s)", p.Principal, pat)
+		for _, v := range principalForms(p.Principal) {
+			if re.MatchString(v) {
+				return fmt.Sprintf("the principal it would change, %s, is protected (matches %s)", p.Principal, pat)
+			}
 		}
 		for _, f := range EventPrincipalFields {
-			for _, v := range fields[f] {
-				if re.MatchString(v) {
-					return fmt.Sprintf("the event was made by protected principal %s (matches %s)", v, pat)
+			for _, arn := range fields[f] {
+				for _, v := range principalForms(arn) {
+					if re.MatchString(v) {
+						return fmt.Sprintf("the event was made by protected principal %s (matches %s)", arn, pat)
+					}
 				}
 			}
 		}
@@ -51,12 +55,36 @@ func (g Guard) refusal(p Plan, fields Result) string {
 	return ""
 }
 
+// principalForms lists the ARNs a principal is matched as: itself, without
+// its IAM path (user/admins/break-glass is user/break-glass), and an assumed
+// role session as the role it assumed.
+func principalForms(arn string) []string {
+	if arn == "" {
+		return nil
+	}
+	out := []string{arn}
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 {
+		return out
+	}
+	res := strings.Split(parts[5], "/")
+	switch {
+	case parts[2] == "iam" && len(res) > 2 && (res[0] == "user" || res[0] == "role"):
+		out = append(out, strings.Join(parts[:5], ":")+":"+res[0]+"/"+res[len(res)-1])
+	case parts[2] == "sts" && len(res) >= 2 && res[0] == "assumed-role":
+		out = append(out, parts[0]+":"+parts[1]+":iam::"+parts[4]+":role/"+res[1])
+	}
+	return out
+}
+
+// arnPattern compiles a protected-principal pattern: * matches anything,
+// and ARNs compare case-insensitively (IAM names are unique regardless of case).
 func arnPattern(p string) *regexp.Regexp {
 	parts := strings.Split(p, "*")
 	for i := range parts {
 		parts[i] = regexp.QuoteMeta(parts[i])
 	}
-	return regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
+	return regexp.MustCompile("(?i)^" + strings.Join(parts, ".*") + "$")
 }
 
 // remediate applies the detection's remediation to a ticket: at most once

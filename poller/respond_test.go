@@ -167,17 +167,27 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestProtectedPrincipalRefused(t *testing.T) {
+	mallory := "arn:aws:iam::111122223333:user/mallory"
 	tests := []struct {
 		name      string
-		principal string
+		principal string // the principal the action would change
+		actor     string // the event's userIdentity.arn
 		patterns  []string
 	}{
-		{"principal the action changes", "arn:aws:iam::111122223333:user/break-glass", []string{"arn:aws:iam::*:user/break-glass"}},
-		{"principal that made the event", "", []string{"arn:aws:iam::111122223333:user/mal*"}},
+		{"principal the action changes", "arn:aws:iam::111122223333:user/break-glass", mallory, []string{"arn:aws:iam::*:user/break-glass"}},
+		{"principal that made the event", "", mallory, []string{"arn:aws:iam::111122223333:user/mal*"}},
+		{"case and IAM path do not matter", "arn:aws:iam::111122223333:user/admins/Break-Glass", mallory, []string{"arn:aws:iam::*:user/break-glass"}},
+		{"an assumed role session is its role", "", "arn:aws:sts::111122223333:assumed-role/OrganizationAccountAccessRole/ops", []string{"arn:aws:iam::*:role/OrganizationAccountAccessRole"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newTicket(t, "auto", false)
+			h := newHarness(t, "auto")
+			ev := stop(h.clock.Now().Add(-5*time.Minute), "main")
+			ev.fields["userIdentity.arn"] = []string{tc.actor}
+			h.search.add(ev)
+			if _, err := h.detect(); err != nil {
+				t.Fatal(err)
+			}
 			h.action.principal = tc.principal
 			h.resp.Guard.ProtectedPrincipals = tc.patterns
 			h.poll()
@@ -194,6 +204,14 @@ func TestProtectedPrincipalRefused(t *testing.T) {
 				t.Errorf("stage = %s", h.stage("SEC-1"))
 			}
 		})
+	}
+	// Not protected: a different user runs.
+	h := newTicket(t, "auto", false)
+	h.resp.Guard.ProtectedPrincipals = []string{"arn:aws:iam::*:user/break-glass"}
+	h.action.principal = "arn:aws:iam::111122223333:user/break-glass-2"
+	h.poll()
+	if h.action.count() != 1 {
+		t.Error("a principal that only shares a prefix was refused")
 	}
 }
 

@@ -11,7 +11,9 @@ import (
 	"github.com/patrolsec/patrol/detections"
 
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/slack"
 )
@@ -60,8 +62,34 @@ func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
 	return n, nil
 }
 
+// newAWS builds the remediation actions and the enrichers. With
+// enrich.aws off (local mode), enrichment uses accounts.csv and org_cidrs
+// only and makes no AWS calls; the actions make none until applied, which
+// dry run never does.
 func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]poller.Action, []poller.Enricher, error) {
-	return map[string]poller.Action{}, nil, nil
+	var teams enrich.Teams
+	for _, t := range cfg.Teams {
+		teams = append(teams, enrich.Team{Name: t.Name, Accounts: t.Accounts, SlackChannel: t.SlackChannel, JiraComponent: t.JiraComponent})
+	}
+	p, err := aws.New(ctx, cfg.AWS, aws.Options{BaseDir: cfg.Dir, Logger: log, Teams: teams,
+		AccountsCSV: cfg.Enrich.AccountsCSV, OrgCIDRs: cfg.Enrich.OrgCIDRs})
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Enrich.AWS {
+		return p.Actions(), p.Enrichers(), nil
+	}
+	nets, err := enrich.NewNetworks(cfg.Enrich.OrgCIDRs)
+	if err != nil {
+		return nil, nil, err
+	}
+	var accounts enrich.Accounts
+	if cfg.Enrich.AccountsCSV != "" {
+		if accounts, err = enrich.LoadAccounts(cfg.Enrich.AccountsCSV); err != nil {
+			return nil, nil, err
+		}
+	}
+	return p.Actions(), []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, nil
 }
 
 // newFileSearcher searches one events file (detection tests).

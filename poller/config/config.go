@@ -106,6 +106,10 @@ type Enrich struct {
 	OrgCIDRs    []string `toml:"org_cidrs"`
 	AccountsCSV string   `toml:"accounts_csv"`
 	Timeout     string   `toml:"timeout"`
+	// AWS turns on enrichers that call AWS (IAM principal tags and MFA,
+	// Organizations accounts); off, enrichment uses accounts_csv and
+	// org_cidrs only.
+	AWS bool `toml:"aws"`
 }
 
 // Metrics is [metrics].
