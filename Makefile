@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/patrol
 CONFIG  ?= config.toml
 
-.PHONY: build test check fmt-check vet run bench install clean
+.PHONY: build test check fmt-check vet run bench install check-unit clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/patrol
@@ -28,3 +28,24 @@ run: build
 
 clean:
 	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
+
+# Install the binary, the unit, the detection pack and an example config
+# (DESTDIR-aware; an existing /etc/patrol/config.toml is never overwritten).
+PREFIX  ?= /usr/local
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/patrol
+	install -D -m 0644 cmd/patrol/patrol.service $(DESTDIR)/etc/systemd/system/patrol.service
+	install -d -m 0755 $(DESTDIR)/etc/patrol $(DESTDIR)$(PREFIX)/share/patrol
+	install -d -m 0700 $(DESTDIR)/etc/patrol/credentials
+	cp -r detections $(DESTDIR)$(PREFIX)/share/patrol/
+	rm -f $(DESTDIR)$(PREFIX)/share/patrol/detections/*.go
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/patrol/README.md
+	install -m 0644 config.toml $(DESTDIR)$(PREFIX)/share/patrol/config.local.toml
+	test -e $(DESTDIR)/etc/patrol/config.toml || install -m 0640 cmd/patrol/config.production.toml $(DESTDIR)/etc/patrol/config.toml
+
+# Verify the unit file and print its systemd-analyze security exposure score.
+check-unit: build
+	@command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (apt-get install systemd)"; exit 1; }
+	@tmp=$$(mktemp -d); sed "s#/usr/local/bin/patrol#$$PWD/$(BIN)#" cmd/patrol/patrol.service > $$tmp/patrol.service; \
+	 systemd-analyze verify $$tmp/patrol.service && echo "systemd-analyze verify: ok"; \
+	 systemd-analyze security --offline=yes $$tmp/patrol.service | tail -1; rm -rf $$tmp
