@@ -35,6 +35,8 @@ PREFIX  ?= /usr/local
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/patrol
 	install -D -m 0644 cmd/patrol/patrol.service $(DESTDIR)/etc/systemd/system/patrol.service
+	install -D -m 0644 cmd/patrol/patrol.sysusers $(DESTDIR)/usr/lib/sysusers.d/patrol.conf
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers /usr/lib/sysusers.d/patrol.conf; fi
 	install -d -m 0755 $(DESTDIR)/etc/patrol $(DESTDIR)$(PREFIX)/share/patrol
 	install -d -m 0700 $(DESTDIR)/etc/patrol/credentials
 	cp -r detections $(DESTDIR)$(PREFIX)/share/patrol/
@@ -42,6 +44,7 @@ install: build
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/patrol/README.md
 	install -m 0644 config.toml $(DESTDIR)$(PREFIX)/share/patrol/config.local.toml
 	test -e $(DESTDIR)/etc/patrol/config.toml || install -m 0640 cmd/patrol/config.production.toml $(DESTDIR)/etc/patrol/config.toml
+	-chgrp patrol $(DESTDIR)/etc/patrol/config.toml 2>/dev/null
 
 # Verify the unit file and print its systemd-analyze security exposure score.
 check-unit: build
