@@ -212,11 +212,11 @@ func (p *parser) parsePrimary() (expr, error) {
 		}
 		return x, nil
 	case tWord:
+		if n, _ := p.peekE(); n.k == tLParen && !t.isKeyword("not") {
+			return p.parseCall(t) // like(x, y) is a function too
+		}
 		if isWordOp(t.s) {
 			return nil, p.errorf(t.pos, "%s needs an operand before it", strings.ToUpper(t.s))
-		}
-		if n, _ := p.peekE(); n.k == tLParen {
-			return p.parseCall(t)
 		}
 		return fieldExpr{name: t.s, pos: t.pos}, nil
 	case tEOF, tPipe, tRBrack:

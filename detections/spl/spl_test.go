@@ -44,7 +44,7 @@ var testProps = mustProps(`
 # a few of the CloudTrail add-on's fields
 src_ip = sourceIPAddress
 errorCode = coalesce(errorCode, "success")
-user = coalesce('userIdentity.userName', mvindex(split('userIdentity.arn', "/"), -1))
+user = coalesce('userIdentity.userName', mvindex(split(mvindex(split('userIdentity.arn', ":"), -1), "/"), -1))
 `)
 
 func mustProps(s string) *Props {
