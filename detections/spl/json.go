@@ -429,3 +429,7 @@ func splitSpath(path string) []spathSeg {
 	}
 	return segs
 }
+
+// JSONField returns one field of a JSON object, named as Splunk's JSON
+// extraction names it (userIdentity.arn, resources{}.ARN).
+func JSONField(d []byte, name string) (Value, error) { return jsonField(d, name) }
