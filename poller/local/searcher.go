@@ -154,3 +154,6 @@ func toResult(r spl.Row, loc *time.Location) (poller.Result, error) {
 	}
 	return res, nil
 }
+
+// validateSPL checks a query without running it.
+func validateSPL(query string) error { return spl.Validate(query) }
