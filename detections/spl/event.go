@@ -104,8 +104,9 @@ func (e *Event) meta(f func(*Meta) string) Value {
 	return Null
 }
 
-// propsCtx evaluates calculated fields; they must not depend on the clock.
-var propsCtx = newEvalCtx(time.Unix(0, 0), time.UTC)
+// propsCtx evaluates calculated fields; they must not depend on the
+// clock. It is shared by concurrent runs, so it has no regexp cache.
+var propsCtx = &evalCtx{now: time.Unix(0, 0), loc: time.UTC}
 
 // rawView reads an event's own fields and default fields, not its
 // calculated ones: a calculated field sees the record as written (so that

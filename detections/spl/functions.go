@@ -33,6 +33,9 @@ func newEvalCtx(now time.Time, loc *time.Location) *evalCtx {
 
 // regexp compiles a pattern from a field value, caching it for the run.
 func (c *evalCtx) regexp(pat string) (*regexp.Regexp, error) {
+	if c.cache == nil { // a context shared between runs: no cache
+		return compileRegexp(pat)
+	}
 	if re, ok := c.cache[pat]; ok {
 		return re, nil
 	}

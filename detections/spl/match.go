@@ -6,7 +6,9 @@ import (
 )
 
 // pattern is a search value with * wildcards, matched against a whole
-// field value ignoring case, as the search command does.
+// field value ignoring case, as the search command does. Case is folded
+// for ASCII letters only, the same folding the raw-text prefilter uses, so
+// the two can never disagree.
 type pattern struct {
 	text  string   // as written
 	parts []string // lower-cased literal runs between the stars
@@ -39,11 +41,11 @@ func (p pattern) matchAll() bool {
 
 func (p pattern) match(s string) bool {
 	if !p.wild {
-		return len(s) == len(p.text) && strings.EqualFold(s, p.text)
+		return len(s) == len(p.parts[0]) && equalFoldLower(s, p.parts[0])
 	}
 	parts := p.parts
 	first, last := parts[0], parts[len(parts)-1]
-	if len(s) < len(first) || !strings.EqualFold(s[:len(first)], first) {
+	if len(s) < len(first) || !equalFoldLower(s[:len(first)], first) {
 		return false
 	}
 	s = s[len(first):]
@@ -54,7 +56,7 @@ func (p pattern) match(s string) bool {
 		}
 		s = s[i+len(mid):]
 	}
-	return len(s) >= len(last) && strings.EqualFold(s[len(s)-len(last):], last)
+	return len(s) >= len(last) && equalFoldLower(s[len(s)-len(last):], last)
 }
 
 // lowerASCII lowers ASCII letters only: search terms are compared with

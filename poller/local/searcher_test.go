@@ -342,3 +342,22 @@ func TestOtherFormats(t *testing.T) {
 		}
 	})
 }
+
+func TestConcurrentSearches(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "ct.json", []byte(recStop+"\n"+recLogin+"\n"+recSG+"\n"))
+	s := NewSearcher(Options{Paths: []string{p}})
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			spl := []string{"* | stats count by action", "eventName=ConsoleLogin | table user status", "* | eval x=if(match(user, user), 1, 0) | stats sum(x)"}[i%3]
+			_, err := search(t, s, spl, poller.Window{})
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
