@@ -1,0 +1,353 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/patrolsec/patrol/detections/spl"
+)
+
+// inputFile is one file to read.
+type inputFile struct {
+	path string
+	size int64
+	mod  time.Time
+}
+
+// logExtensions are the files a folder scan reads; a file named directly
+// in Paths is read whatever its name.
+var logExtensions = []string{".json", ".gz", ".jsonl", ".ndjson", ".log", ".txt"}
+
+// listFiles expands the configured paths into files, folders walked
+// recursively in name order. CloudTrail digest files (signatures, not
+// events) and hidden files are skipped.
+func (s *Searcher) listFiles() ([]inputFile, error) {
+	var out []inputFile
+	seen := map[string]bool{}
+	add := func(path string, info fs.FileInfo) {
+		if !seen[path] {
+			seen[path] = true
+			out = append(out, inputFile{path: path, size: info.Size(), mod: info.ModTime()})
+		}
+	}
+	for _, p := range s.opts.Paths {
+		path := p
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(s.opts.BaseDir, path)
+		}
+		path, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", p, err)
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", p, err)
+		}
+		if !info.IsDir() {
+			add(path, info)
+			continue
+		}
+		var files []inputFile
+		err = filepath.WalkDir(path, func(fp string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return fmt.Errorf("input %s: %w", fp, err)
+			}
+			name := d.Name()
+			if fp != path && strings.HasPrefix(name, ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if name == "CloudTrail-Digest" {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() || !hasLogExtension(name) {
+				return nil
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return fmt.Errorf("input %s: %w", fp, err)
+			}
+			files = append(files, inputFile{path: fp, size: fi.Size(), mod: fi.ModTime()})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+		for _, f := range files {
+			if !seen[f.path] {
+				seen[f.path] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+func hasLogExtension(name string) bool {
+	name = strings.ToLower(name)
+	for _, e := range logExtensions {
+		if strings.HasSuffix(name, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// window is the span of _time a search reads: after start (exclusive),
+// up to end (inclusive), each bound optional.
+type window struct {
+	start, end       float64
+	hasStart, hasEnd bool
+	// the query's own earliest (inclusive) and latest (exclusive)
+	earliest, latest       float64
+	hasEarliest, hasLatest bool
+}
+
+func (w window) contains(t float64) bool {
+	return (!w.hasStart || t > w.start) && (!w.hasEnd || t <= w.end) &&
+		(!w.hasEarliest || t >= w.earliest) && (!w.hasLatest || t < w.latest)
+}
+
+// source is the spl.Source of one search: the files, the window, and
+// counters for progress.
+type source struct {
+	s     *Searcher
+	files []inputFile
+	win   window
+	stats scanStats
+}
+
+type scanStats struct {
+	files, events, matched int
+	bytes                  int64
+	start                  time.Time
+	lastReport             time.Time
+}
+
+// Scan reads every file in order and hands over the events in the window
+// that pass the query's cheap filters.
+func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) error) error {
+	win := src.win
+	if !f.Earliest.IsZero() {
+		win.earliest, win.hasEarliest = epoch(f.Earliest), true
+	}
+	if !f.Latest.IsZero() {
+		win.latest, win.hasLatest = epoch(f.Latest), true
+	}
+	src.stats.start = time.Now()
+	for _, file := range src.files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := src.scanFile(ctx, file, f, win, fn); err != nil {
+			return err
+		}
+		src.stats.files++
+		src.stats.bytes += file.size
+		src.progress(false)
+	}
+	src.progress(true)
+	return nil
+}
+
+// epoch is a time in epoch seconds, computed as the engine computes _time
+// so that window bounds and event times compare exactly.
+func epoch(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
+
+// progress prints a line to Progress at most once a second, and a summary
+// at the end of scans that took long enough to need one.
+func (src *source) progress(final bool) {
+	w := src.s.opts.Progress
+	if w == nil {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(src.stats.lastReport) < time.Second {
+		return
+	}
+	if final && now.Sub(src.stats.start) < time.Second && src.stats.files < 10 {
+		return
+	}
+	src.stats.lastReport = now
+	verb := "scanning"
+	if final {
+		verb = "scanned"
+	}
+	fmt.Fprintf(w, "local search: %s %d/%d files, %.1f MB, %d events read, %d passed the search filter, %s\n",
+		verb, src.stats.files, len(src.files), float64(src.stats.bytes)/1e6, src.stats.events, src.stats.matched,
+		now.Sub(src.stats.start).Round(time.Millisecond))
+}
+
+// open opens a file, decompressing it when it starts with gzip's magic
+// bytes (whatever its name).
+func open(path string) (io.Reader, func() error, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(f, 256<<10)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		ra := newReadAhead(zr)
+		return ra, func() error { ra.Close(); zr.Close(); return f.Close() }, nil
+	}
+	return br, f.Close, nil
+}
+
+func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error) error {
+	r, closeFile, err := open(file.path)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", file.path, err)
+	}
+	defer closeFile()
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := peekNonSpace(br)
+	if err != nil {
+		return fmt.Errorf("input %s: read: %w", file.path, err)
+	}
+	if len(head) == 0 {
+		return nil // an empty file
+	}
+	var recs records
+	var fmtr *format
+	if head[0] == '{' || head[0] == '[' {
+		jr := newJSONRecords(br)
+		first, off, err := jr.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fileError(file.path, err)
+		}
+		fmtr = detect(true, first)
+		recs = &pendingJSON{jr: jr, first: first, off: off}
+	} else {
+		line := head
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		if fmtr = detect(false, line); fmtr == nil {
+			return fmt.Errorf("input %s: not JSON (it starts with %q) and not a known text log format", file.path, clip(line, 40))
+		}
+		if recs, err = fmtr.open(br); err != nil {
+			return fmt.Errorf("input %s: %w", file.path, err)
+		}
+	}
+	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: file.path, Host: src.s.host(), Props: fmtr.props}
+	rf := f.ForSource(meta)
+	if rf.Never() {
+		return nil // index/sourcetype/source/host rule the whole file out
+	}
+	fallback := epoch(file.mod)
+	ev := &spl.Event{}
+	for {
+		raw, off, fields, err := recs.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fileError(file.path, err)
+		}
+		src.stats.events++
+		if !rf.Match(raw) {
+			continue
+		}
+		*ev = spl.Event{Raw: raw, Meta: meta, JSON: fmtr.json, Fields: fields, Offset: off}
+		t, ok, err := fmtr.time(ev)
+		if err != nil {
+			return fmt.Errorf("input %s: record at byte %d: %w", file.path, off, err)
+		}
+		if !ok {
+			t = fallback
+		}
+		if !win.contains(t) {
+			continue
+		}
+		ev.Time = t
+		src.stats.matched++
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// pendingJSON hands back the record read to detect the format, then the
+// rest of the file.
+type pendingJSON struct {
+	jr    *jsonRecords
+	first []byte
+	off   int64
+	done  bool
+}
+
+func (p *pendingJSON) next() ([]byte, int64, []spl.Field, error) {
+	if !p.done {
+		p.done = true
+		return p.first, p.off, nil, nil
+	}
+	raw, off, err := p.jr.next()
+	return raw, off, nil, err
+}
+
+// peekNonSpace skips leading white space (and a byte order mark) and
+// returns the buffered start of the rest, empty for an empty stream.
+func peekNonSpace(br *bufio.Reader) ([]byte, error) {
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n', 0xef, 0xbb, 0xbf:
+			br.ReadByte()
+			continue
+		}
+		head, err := br.Peek(4096)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+		return head, nil
+	}
+}
+
+func clip(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+// fileError names the file and says whether it is not JSON or could not
+// be read.
+func fileError(path string, err error) error {
+	var se *syntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("input %s: not valid JSON: %w", path, err)
+	}
+	return fmt.Errorf("input %s: %w", path, err)
+}

@@ -1,0 +1,106 @@
+package local
+
+import (
+	"io"
+)
+
+// readAhead reads its source in a goroutine, a few chunks ahead of the
+// consumer, so that decompressing a gzip file and searching it use two
+// cores instead of taking turns on one.
+type readAhead struct {
+	chunks chan []byte
+	free   chan []byte
+	errc   chan error
+	base   []byte // the chunk being read, whole
+	cur    []byte // its unread part
+	err    error
+	done   chan struct{}
+	exited chan struct{}
+}
+
+const (
+	readAheadChunk = 256 << 10
+	readAheadDepth = 4
+)
+
+func newReadAhead(r io.Reader) *readAhead {
+	ra := &readAhead{
+		chunks: make(chan []byte, readAheadDepth),
+		free:   make(chan []byte, readAheadDepth+2),
+		errc:   make(chan error, 1),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	for range readAheadDepth + 2 {
+		ra.free <- make([]byte, readAheadChunk)
+	}
+	go ra.run(r)
+	return ra
+}
+
+func (ra *readAhead) run(r io.Reader) {
+	defer close(ra.exited)
+	defer close(ra.chunks)
+	for {
+		var buf []byte
+		select {
+		case buf = <-ra.free:
+		case <-ra.done:
+			return
+		}
+		buf = buf[:cap(buf)]
+		n := 0
+		var err error
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = r.Read(buf[n:])
+			n += m
+		}
+		if n > 0 {
+			select {
+			case ra.chunks <- buf[:n]:
+			case <-ra.done:
+				return
+			}
+		}
+		if err != nil {
+			ra.errc <- err
+			return
+		}
+	}
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur) == 0 {
+		if ra.err != nil {
+			return 0, ra.err
+		}
+		chunk, ok := <-ra.chunks
+		if !ok {
+			ra.err = <-ra.errc
+			continue
+		}
+		ra.base, ra.cur = chunk, chunk
+	}
+	n := copy(p, ra.cur)
+	ra.cur = ra.cur[n:]
+	if len(ra.cur) == 0 {
+		// hand the whole buffer back for reuse
+		select {
+		case ra.free <- ra.base[:cap(ra.base)]:
+		default:
+		}
+	}
+	return n, nil
+}
+
+// Close stops the reading goroutine and waits for it, so that the
+// source can be closed safely.
+func (ra *readAhead) Close() {
+	select {
+	case <-ra.done:
+	default:
+		close(ra.done)
+	}
+	<-ra.exited
+}
