@@ -9,23 +9,56 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/detections/spl"
 
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
+	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/slack"
 )
 
 var errNotBuilt = errors.New("this backend is not part of this build yet")
 
 func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer) (poller.Searcher, error) {
+	switch cfg.Search.Backend {
+	case "local":
+		return local.NewSearcher(local.Options{Paths: cfg.Search.Local.Paths, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups,
+			Index: cfg.Search.Local.Index, Progress: progressWriter(progress)}), nil
+	}
 	return nil, errNotBuilt
 }
 
-// checkSPL returns the offline parser detections are validated with, or nil.
-func checkSPL(cfg *config.Config) func(string) error { return nil }
+// progressWriter passes progress lines through only to a terminal.
+func progressWriter(w io.Writer) io.Writer {
+	if isTerminal(w) {
+		return w
+	}
+	return nil
+}
+
+// checkSPL returns the offline check detections are validated with: the
+// local engine parses the search and every lookup it uses must be
+// configured. Splunk-only SPL fails it, so on Splunk it is not applied.
+func checkSPL(cfg *config.Config) func(string) error {
+	if cfg.Search.Backend != "local" {
+		return nil
+	}
+	return func(q string) error {
+		parsed, err := spl.Parse(q)
+		if err != nil {
+			return err
+		}
+		for _, name := range parsed.Lookups() {
+			if _, ok := cfg.Search.Lookups[name]; !ok {
+				return fmt.Errorf("lookup %q is not in [search.lookups]", name)
+			}
+		}
+		return nil
+	}
+}
 
 // newJira builds the Jira tracker and checks the server answers as the
 // configured flavor, with working credentials.
@@ -92,9 +125,10 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[stri
 	return p.Actions(), []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, nil
 }
 
-// newFileSearcher searches one events file (detection tests).
+// newFileSearcher searches one events file (detection tests) with the
+// config's lookups, whatever the production backend.
 func newFileSearcher(cfg *config.Config, path string) (poller.Searcher, error) {
-	return nil, errNotBuilt
+	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index}), nil
 }
 
 func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.Detection, out, errOut io.Writer) int {

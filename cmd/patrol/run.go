@@ -118,7 +118,7 @@ func (a *app) detectOnce(ctx context.Context, d *detections.Detection) (poller.D
 	st, err := a.detector.Run(ctx, d)
 	a.log.Info("detect run", "detection", d.ID, "window_start", st.Start, "window_end", st.End, "windows", st.Windows,
 		"results", st.Results, "new_alerts", st.Alerts, "repeats", st.Repeats, "tickets", st.Tickets,
-		"duration", time.Since(start).Round(time.Millisecond), "err", err)
+		"duration_ms", time.Since(start).Milliseconds(), "err", err)
 	cp, _, _ := a.db.Checkpoint(context.WithoutCancel(ctx), d.ID)
 	a.metrics.Detect(d.ID, st, err, cp, time.Now())
 	a.writeMetrics()
@@ -129,7 +129,7 @@ func (a *app) respondOnce(ctx context.Context) (poller.RespondStats, error) {
 	start := time.Now()
 	st, err := a.responder.Poll(ctx)
 	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
-		"duration", time.Since(start).Round(time.Millisecond), "err", err)
+		"duration_ms", time.Since(start).Milliseconds(), "err", err)
 	a.metrics.Respond(st, err)
 	a.writeMetrics()
 	return st, err

@@ -124,12 +124,12 @@ func BenchmarkFilterGzip(b *testing.B) { benchSearch(b, benchFilter, true) }
 func BenchmarkStats(b *testing.B)      { benchSearch(b, benchStats, false) }
 func BenchmarkStatsGzip(b *testing.B)  { benchSearch(b, benchStats, true) }
 
-// TestBenchGenerate and TestBenchRun are the steps of scripts/bench.sh,
+// TestBenchGenerate and TestBenchRun are the steps of poller/local/bench.sh,
 // driven by environment variables; they skip in ordinary test runs.
 func TestBenchGenerate(t *testing.T) {
 	out := os.Getenv("PATROL_BENCH_GENERATE")
 	if out == "" {
-		t.Skip("set PATROL_BENCH_GENERATE=file (scripts/bench.sh does)")
+		t.Skip("set PATROL_BENCH_GENERATE=file (poller/local/bench.sh does)")
 	}
 	mb, _ := strconv.Atoi(os.Getenv("PATROL_BENCH_MB"))
 	if mb == 0 {
@@ -145,7 +145,7 @@ func TestBenchGenerate(t *testing.T) {
 func TestBenchRun(t *testing.T) {
 	file, spl := os.Getenv("PATROL_BENCH_FILE"), os.Getenv("PATROL_BENCH_SPL")
 	if file == "" || spl == "" {
-		t.Skip("set PATROL_BENCH_FILE and PATROL_BENCH_SPL (scripts/bench.sh does)")
+		t.Skip("set PATROL_BENCH_FILE and PATROL_BENCH_SPL (poller/local/bench.sh does)")
 	}
 	raw, _ := strconv.ParseInt(os.Getenv("PATROL_BENCH_RAW_BYTES"), 10, 64)
 	s := NewSearcher(Options{Paths: []string{file}, Host: "bench"})

@@ -3,11 +3,11 @@
 # gzipped) against jq on the same filter, and prints events/s, MB/s and
 # peak memory. Data goes to a temporary folder that is removed afterwards.
 #
-#   bash scripts/bench.sh            # 256 MB of CloudTrail
-#   BENCH_MB=512 bash scripts/bench.sh
+#   bash poller/local/bench.sh            # 256 MB of CloudTrail
+#   BENCH_MB=512 bash poller/local/bench.sh
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 MB=${BENCH_MB:-256}
 JQ=${JQ:-$(command -v jq || true)}
 TIME=/usr/bin/time
