@@ -14,8 +14,6 @@ import (
 	"github.com/patrolsec/patrol/poller/aws/awstest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // defaultAccount is the account moto gives static test credentials.
@@ -38,7 +36,7 @@ func uniq(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid()%10000, seq.Add(1))
 }
 
-var testCreds = credentials.NewStaticCredentialsProvider("AKIAPATROLTEST000001", "test-secret", "")
+var testCreds = awstest.Creds
 
 // testClock is a settable clock.
 type testClock struct {
@@ -82,27 +80,7 @@ func motoProvider(t *testing.T, mod func(*Config, *Options)) *Provider {
 
 // adminConfig is an SDK config acting in account on the emulator, for
 // setting up and inspecting resources behind the provider's back.
-func adminConfig(t *testing.T, account string) aws.Config {
-	t.Helper()
-	cfg := aws.Config{
-		Region:       "us-east-1",
-		Credentials:  testCreds,
-		BaseEndpoint: aws.String(motoURL(t)),
-	}
-	if account == defaultAccount {
-		return cfg
-	}
-	out, err := sts.NewFromConfig(cfg).AssumeRole(context.Background(), &sts.AssumeRoleInput{
-		RoleArn:         aws.String("arn:aws:iam::" + account + ":role/patrol-test-admin"),
-		RoleSessionName: aws.String("patrol-test-setup"),
-	})
-	if err != nil {
-		t.Fatalf("assume into %s: %v", account, err)
-	}
-	c := out.Credentials
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
-	return cfg
-}
+func adminConfig(t *testing.T, account string) aws.Config { return awstest.Config(t, account) }
 
 // must turns a (value, error) result into the value, failing the test on
 // error: must(c.CreateUser(ctx, in))(t).

@@ -4,6 +4,7 @@
 package awstest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 var moto struct {
@@ -138,4 +143,28 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Creds are the static credentials tests use against the emulator.
+var Creds = credentials.NewStaticCredentialsProvider("AKIAPATROLTEST000001", "test-secret", "")
+
+// Config returns an SDK config for account on the emulator: the default
+// account directly, any other through an assumed role (moto scopes calls by
+// the assumed account).
+func Config(t testing.TB, account string) aws.Config {
+	t.Helper()
+	cfg := aws.Config{Region: "us-east-1", Credentials: Creds, BaseEndpoint: aws.String(URL(t))}
+	if account == DefaultAccount {
+		return cfg
+	}
+	out, err := sts.NewFromConfig(cfg).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn:         aws.String("arn:aws:iam::" + account + ":role/patrol-test-admin"),
+		RoleSessionName: aws.String("patrol-test-setup"),
+	})
+	if err != nil {
+		t.Fatalf("assume into %s: %v", account, err)
+	}
+	c := out.Credentials
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	return cfg
 }

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/patrolsec/patrol/poller/aws/awstest"
+)
+
+func TestMain(m *testing.M) {
+	awstest.IsolateEnv()
+	code := m.Run()
+	awstest.Stop()
+	os.Exit(code)
+}
+
+const e2eAccount = "111122223333"
+
+// e2eDetections are a StopLogging detection (auto) and an external API use
+// detection (approve), written for this test so it does not depend on the
+// shipped pack.
+const e2eStop = `id = "e2e-stop-logging"
+title = "CloudTrail logging stopped"
+severity = "critical"
+schedule = "@every 5m"
+search = '''
+` + "`cloudtrail`" + ` eventName=StopLogging errorCode=success
+| table _time eventName recipientAccountId awsRegion userIdentity.arn sourceIPAddress requestParameters.name
+'''
+group_by = ["recipientAccountId", "requestParameters.name"]
+[ticket]
+summary = "CloudTrail {eventName} on {requestParameters.name}"
+[remediation]
+action = "cloudtrail.start_logging"
+mode = "auto"
+params = { account = "{recipientAccountId}", region = "{awsRegion}", trail = "{requestParameters.name}" }
+`
+
+const e2eKey = `id = "e2e-external-key"
+title = "Access key used from outside the organization"
+severity = "high"
+schedule = "@every 5m"
+search = '''
+` + "`cloudtrail`" + ` userIdentity.type=IAMUser errorCode=success
+| where NOT ` + "`org_networks(sourceIPAddress)`" + `
+| table _time eventName recipientAccountId userIdentity.arn userIdentity.userName userIdentity.accessKeyId sourceIPAddress
+'''
+group_by = ["userIdentity.accessKeyId"]
+[ticket]
+summary = "Key {userIdentity.accessKeyId} of {userIdentity.userName} used from {sourceIPAddress}"
+[remediation]
+action = "iam.disable_access_key"
+mode = "approve"
+params = { account = "{recipientAccountId}", user = "{userIdentity.userName}", key = "{userIdentity.accessKeyId}" }
+`
+
+func record(name, user, key, ip string, params map[string]any) map[string]any {
+	return map[string]any{
+		"eventVersion": "1.09", "eventTime": "2026-11-01T09:07:30Z", "eventSource": "cloudtrail.amazonaws.com",
+		"eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": ip, "recipientAccountId": e2eAccount,
+		"eventID": "e2e-" + name, "userAgent": "aws-cli/2",
+		"userIdentity": map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::" + e2eAccount + ":user/" + user,
+			"accountId": e2eAccount, "userName": user, "accessKeyId": key},
+		"requestParameters": params,
+	}
+}
+
+func TestEndToEndAWS(t *testing.T) {
+	endpoint := awstest.URL(t)
+	ctx := context.Background()
+	cfg := awstest.Config(t, e2eAccount)
+
+	// The affected account: a trail whose logging was stopped, and a user whose key leaked.
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("e2e-trail-logs")}); err != nil {
+		t.Fatal(err)
+	}
+	ct := cloudtrail.NewFromConfig(cfg)
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("org-trail"), S3BucketName: aws.String("e2e-trail-logs")}); err != nil {
+		t.Fatal(err)
+	}
+	ic := iam.NewFromConfig(cfg)
+	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("mallory")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("mallory")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := aws.ToString(key.AccessKey.AccessKeyId)
+
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
+	os.WriteFile(filepath.Join(dir, "detections", "b_key.toml"), []byte(e2eKey), 0o644)
+	events := map[string]any{"Records": []any{
+		record("StopLogging", "mallory", keyID, "192.0.2.66", map[string]any{"name": "org-trail"}),
+	}}
+	b, _ := json.Marshal(events)
+	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
+	os.WriteFile(filepath.Join(dir, "config.toml"), []byte(fmt.Sprintf(`
+[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[search.local]
+paths = ["logs"]
+first_run = "all"
+[tickets]
+backend = "local"
+approvers = ["alice"]
+[aws]
+endpoint_url = %q
+role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+dry_run = false
+protected_principals = ["arn:aws:iam::*:user/break-glass"]
+[enrich]
+org_cidrs = ["203.0.113.0/24"]
+aws = true
+`, endpoint)), 0o644)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	conf := filepath.Join(dir, "config.toml")
+
+	code, out, errOut := patrol(t, "once", "--config", conf)
+	if code != exitOK {
+		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
+	}
+	status, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("org-trail")})
+	if err != nil || !aws.ToBool(status.IsLogging) {
+		t.Fatalf("trail not logging after remediation: %v %v", status, err)
+	}
+	tickets := ticketsJSON(t, conf)
+	stopT, keyT := tickets["e2e-stop-logging"], tickets["e2e-external-key"]
+	if stopT.Status != "Done" || stopT.Stage != "done" || strings.Join(stopT.Actions, ",") != "cloudtrail.start_logging:planned,cloudtrail.start_logging:started,cloudtrail.start_logging:succeeded" {
+		t.Errorf("stop-logging ticket: %+v", stopT)
+	}
+	_, show, _ := patrol(t, "tickets", "--config", conf, stopT.Key)
+	for _, want := range []string{"== Enrichment", "sourceIPAddress: 192.0.2.66: external", "done and verified", "IsLogging"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("ticket %s lacks %q:\n%s", stopT.Key, want, show)
+		}
+	}
+
+	// The key detection waits for approval; a non-approver's label does nothing.
+	if keyT.Stage != "approval" || keyStatus(t, ic, keyID) != "Active" {
+		t.Fatalf("key ticket before approval: %+v", keyT)
+	}
+	patrol(t, "approve", "--config", conf, "--as", "mallory", keyT.Key)
+	patrol(t, "once", "--config", conf)
+	if keyStatus(t, ic, keyID) != "Active" {
+		t.Fatal("a non-approver's label disabled the key")
+	}
+	patrol(t, "approve", "--config", conf, "--as", "alice", keyT.Key)
+	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {
+		t.Fatalf("once after approval: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := keyStatus(t, ic, keyID); got != "Inactive" {
+		t.Fatalf("key %s after approval", got)
+	}
+	if kt := ticketsJSON(t, conf)["e2e-external-key"]; kt.Status != "Done" || kt.Stage != "done" {
+		t.Errorf("key ticket after approval: %+v", kt)
+	}
+	// Nothing runs twice: another pass changes nothing.
+	patrol(t, "once", "--config", conf)
+	if got := ticketsJSON(t, conf)["e2e-external-key"].Actions; len(got) != 3 {
+		t.Errorf("actions after a further pass: %v", got)
+	}
+}
+
+func keyStatus(t *testing.T, ic *iam.Client, id string) string {
+	t.Helper()
+	out, err := ic.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("mallory")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range out.AccessKeyMetadata {
+		if aws.ToString(k.AccessKeyId) == id {
+			return string(k.Status)
+		}
+	}
+	return "missing"
+}
+
+// ticketsJSON returns `patrol tickets --json` keyed by detection.
+func ticketsJSON(t *testing.T, conf string) map[string]ticketView {
+	t.Helper()
+	code, out, errOut := patrol(t, "tickets", "--config", conf, "--json")
+	if code != exitOK {
+		t.Fatalf("tickets: %d %s", code, errOut)
+	}
+	views := map[string]ticketView{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v ticketView
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		views[v.Detection] = v
+	}
+	return views
+}
