@@ -46,13 +46,12 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 	a.writeMetrics()
 	a.log.Info("patrol running", "detections", len(*a.dets.Load()), "config", a.cfg.File,
 		"search", a.cfg.Search.Backend, "tickets", a.cfg.Tickets.Backend, "notify", a.cfg.Notify.Backend, "dry_run", a.cfg.AWS.DryRun)
-	if err := sdNotify("READY=1\nSTATUS=running"); err != nil {
-		a.log.Warn("sd_notify", "err", err)
-	}
-
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if err := sdNotify("READY=1\nSTATUS=running"); err != nil {
+		a.log.Warn("sd_notify", "err", err)
+	}
 	var watchdog <-chan time.Time
 	if d := watchdogInterval(); d > 0 {
 		t := time.NewTicker(d)
