@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -152,4 +153,63 @@ func TestProductionConfigExample(t *testing.T) {
 			t.Errorf("unexpected problem: %s", line)
 		}
 	}
+}
+
+// TestLocalTrial is `make run` twice: the shipped detections over the shipped
+// samples make tickets once, and never again.
+func TestLocalTrial(t *testing.T) {
+	cfg := repoConfigCopy(t)
+	code, out, errOut := patrol(t, "once", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
+	}
+	tickets := ticketsJSON(t, cfg)
+	if len(tickets) == 0 {
+		t.Fatal("the trial made no tickets")
+	}
+	for _, v := range tickets {
+		if v.Key == "" || v.Detection == "" || v.Summary == "" || v.Status == "" || len(v.Labels) == 0 {
+			t.Errorf("ticket lacks contract fields: %+v", v)
+		}
+	}
+	code, out, _ = patrol(t, "once", "--config", cfg)
+	if code != exitOK || strings.Contains(out, "alerts=1") {
+		t.Errorf("second once: exit %d\n%s", code, out)
+	}
+	if again := ticketsJSON(t, cfg); len(again) != len(tickets) {
+		t.Errorf("second once made tickets: %d then %d", len(tickets), len(again))
+	}
+	code, out, _ = patrol(t, "status", "--config", cfg, "--json")
+	var rep statusReport
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Detections) == 0 || rep.Detections[0].LastSuccess.IsZero() {
+		t.Errorf("status --json: exit %d\n%s", code, out)
+	}
+	if code, out, _ := patrol(t, "status", "--config", cfg); code != exitOK || !strings.Contains(out, "DETECTION") {
+		t.Errorf("status: %s", out)
+	}
+	code, out, errOut = patrol(t, "search", "--config", cfg, "`cloudtrail` eventName=StopLogging | table eventName recipientAccountId")
+	if code != exitOK || !strings.Contains(out, `"eventName":"StopLogging"`) {
+		t.Errorf("search: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := patrol(t, "search", "--config", cfg, "| tstats count"); code != exitInvalid || !strings.Contains(errOut, "tstats") {
+		t.Errorf("unsupported search: exit %d %s", code, errOut)
+	}
+}
+
+// repoConfigCopy is the shipped config.toml in a temporary folder, with the
+// repo's detections beside it: the trial as shipped, with its own state.
+func repoConfigCopy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs("../../detections")
+	if err := os.Symlink(abs, filepath.Join(dir, "detections")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.toml")
+	os.WriteFile(path, src, 0o644)
+	return path
 }
