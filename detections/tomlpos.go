@@ -155,26 +155,23 @@ func parseKeyPath(s string) []string {
 
 // assignIndex finds the '=' of a key/value line, outside quoted keys.
 func assignIndex(line string) int {
-	var quote byte
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '=':
-			return i
-		case c == '#' || c == '[' || c == '{':
-			return -1
-		}
+	i := indexUnquoted(line, "=#[{")
+	if i < 0 || line[i] != '=' {
+		return -1
 	}
-	return -1
+	return i
 }
 
 func stripComment(s string) string {
+	if i := indexUnquoted(s, "#"); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+// indexUnquoted returns the index of the first byte of chars in s outside
+// single- or double-quoted strings, or -1.
+func indexUnquoted(s, chars string) int {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -185,11 +182,11 @@ func stripComment(s string) string {
 			}
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '#':
-			return strings.TrimSpace(s[:i])
+		case strings.IndexByte(chars, c) >= 0:
+			return i
 		}
 	}
-	return s
+	return -1
 }
 
 func splitTopLevel(s string, sep byte) []string {

@@ -2,6 +2,7 @@ package spl
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -114,30 +115,13 @@ func (p *parser) parseCmp() (expr, error) {
 	return binExpr{op: op, a: a, b: b, pos: t.pos}, nil
 }
 
-func (p *parser) parseAdd() (expr, error) {
-	a, err := p.parseMul()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		t, err := p.peekE()
-		if err != nil {
-			return nil, err
-		}
-		if !(t.k == tOp && (t.s == "+" || t.s == "-" || t.s == ".")) {
-			return a, nil
-		}
-		p.nextE()
-		b, err := p.parseMul()
-		if err != nil {
-			return nil, err
-		}
-		a = binExpr{op: t.s, a: a, b: b, pos: t.pos}
-	}
-}
+func (p *parser) parseAdd() (expr, error) { return p.parseLeft(p.parseMul, "+", "-", ".") }
 
-func (p *parser) parseMul() (expr, error) {
-	a, err := p.parseUnary()
+func (p *parser) parseMul() (expr, error) { return p.parseLeft(p.parseUnary, "*", "/", "%") }
+
+// parseLeft parses a left-associative chain of operands joined by ops.
+func (p *parser) parseLeft(operand func() (expr, error), ops ...string) (expr, error) {
+	a, err := operand()
 	if err != nil {
 		return nil, err
 	}
@@ -146,11 +130,11 @@ func (p *parser) parseMul() (expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !(t.k == tOp && (t.s == "*" || t.s == "/" || t.s == "%")) {
+		if t.k != tOp || !slices.Contains(ops, t.s) {
 			return a, nil
 		}
 		p.nextE()
-		b, err := p.parseUnary()
+		b, err := operand()
 		if err != nil {
 			return nil, err
 		}
