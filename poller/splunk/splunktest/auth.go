@@ -60,6 +60,7 @@ func (s *Server) login(a *answer, r *http.Request) {
 	key := hex.EncodeToString(b)
 	s.mu.Lock()
 	s.sessions[key] = s.opts.Now()
+	s.issued = append(s.issued, key)
 	s.logins++
 	s.mu.Unlock()
 	if a.json {
@@ -74,4 +75,12 @@ func (s *Server) ExpireSessions() {
 	s.mu.Lock()
 	clear(s.sessions)
 	s.mu.Unlock()
+}
+
+// SessionKeys returns every session key the fake has issued, expired or
+// not, so tests can check a client never logs one.
+func (s *Server) SessionKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued...)
 }

@@ -73,6 +73,7 @@ type Server struct {
 	plans       []JobPlan
 	faults      []Fault
 	sessions    map[string]time.Time
+	issued      []string
 	requests    []Request
 	dispatches  []url.Values
 	sids        []string
