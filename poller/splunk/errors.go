@@ -103,10 +103,13 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("splunk ")
-	b.WriteString(e.Op)
-	if e.SID != "" {
-		b.WriteString(" job ")
-		b.WriteString(e.SID)
+	switch {
+	case e.SID == "":
+		b.WriteString(e.Op)
+	case e.Op == "job":
+		b.WriteString("job " + e.SID)
+	default:
+		b.WriteString("job " + e.SID + " " + e.Op)
 	}
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)

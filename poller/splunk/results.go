@@ -59,7 +59,9 @@ func (s *Searcher) results(ctx context.Context, sid string, total int, emit func
 
 // page fetches and emits the rows from offset; ready is false on 204.
 func (s *Searcher) page(ctx context.Context, sid string, offset, total int, emit func(poller.Result) error) (int, bool, error) {
-	count := min(s.pageSize, total-offset)
+	// On the last page ask for one row more than the job reported: a row
+	// that comes back anyway shows resultCount was short.
+	count := min(s.pageSize, total-offset+1)
 	resp, err := s.send(ctx, call{
 		op: "results", sid: sid, method: http.MethodGet,
 		path:  "search/jobs/" + url.PathEscape(sid) + "/results",

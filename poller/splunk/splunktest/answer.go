@@ -83,6 +83,7 @@ type Stats struct {
 	Dispatched  int // jobs created and exports started
 	LiveJobs    int // jobs created and not yet deleted
 	InFlight    int // live jobs plus exports still streaming
+	Held        int // status polls waiting on a JobPlan's Hold right now
 	MaxInFlight int // the most InFlight has been
 	Logins      int
 	XMLAnswers  int // answers in XML because output_mode=json was missing
@@ -94,6 +95,7 @@ func (s *Server) statsLocked() Stats {
 		Dispatched:  len(s.dispatches),
 		LiveJobs:    len(s.jobs),
 		InFlight:    s.inFlight,
+		Held:        s.held,
 		MaxInFlight: s.maxInFlight,
 		Logins:      s.logins,
 		XMLAnswers:  s.xml,

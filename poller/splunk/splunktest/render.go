@@ -20,9 +20,18 @@ func (s *Server) status(a *answer, r *http.Request, sid string) {
 		return
 	}
 	if j.plan.Hold != nil {
+		s.mu.Lock()
+		s.held++
+		s.mu.Unlock()
+		s.notify()
 		select {
 		case <-j.plan.Hold:
 		case <-r.Context().Done():
+		}
+		s.mu.Lock()
+		s.held--
+		s.mu.Unlock()
+		if r.Context().Err() != nil {
 			return
 		}
 	}
@@ -57,15 +66,21 @@ func (s *Server) status(a *answer, r *http.Request, sid string) {
 		}
 		return n
 	}
-	var msgs any = j.plan.Messages
+	// A plan's messages appear with its final state, so a test sees the
+	// state and the messages together.
+	var planned []Message
+	if done {
+		planned = j.plan.Messages
+	}
+	var msgs any = planned
 	if j.plan.MessagesAsDict {
 		dict := map[string][]string{}
-		for _, m := range j.plan.Messages {
+		for _, m := range planned {
 			k := strings.ToLower(m.Type)
 			dict[k] = append(dict[k], m.Text)
 		}
 		msgs = dict
-	} else if j.plan.Messages == nil {
+	} else if planned == nil {
 		msgs = []Message{}
 	}
 	content := map[string]any{

@@ -79,6 +79,7 @@ type Server struct {
 	sids        []string
 	seq         int
 	inFlight    int
+	held        int
 	maxInFlight int
 	logins      int
 	xml         int
