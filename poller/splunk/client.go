@@ -52,6 +52,9 @@ func (s *Searcher) send(ctx context.Context, c call) (*http.Response, error) {
 		}
 		var se *Error
 		errors.As(err, &se)
+		if se != nil && se.Op == "login" && c.op != "login" {
+			return nil, err // the login itself failed: logging in again cannot help
+		}
 		if se != nil && se.Status == http.StatusUnauthorized && s.auth.mode == AuthSession && !c.noAuth {
 			if relogged {
 				se.Reason = "still unauthorized after logging in again"

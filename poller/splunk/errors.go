@@ -3,6 +3,7 @@ package splunk
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -247,7 +248,9 @@ func jobError(op, sid, reason string, ms []Message, retryable bool) *Error {
 
 // netError wraps a transport failure (refused, reset, TLS, timeout). Context
 // cancellation is not retryable: someone asked to stop.
+// A certificate that does not verify will not verify on the next try either.
 func netError(op, sid string, err error) *Error {
-	retry := !errors.Is(err, context.Canceled)
+	var cert *tls.CertificateVerificationError
+	retry := !errors.Is(err, context.Canceled) && !errors.As(err, &cert)
 	return &Error{Op: op, SID: sid, Err: err, retryable: retry}
 }

@@ -14,6 +14,8 @@ package splunktest
 import (
 	"context"
 	"encoding/pem"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -114,6 +116,8 @@ func New(tb testing.TB, opts Options) *Server {
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Listener.Close()
 	s.srv.Listener = ln
+	// A client refusing the certificate is a test passing, not news.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if opts.TLS {
 		s.srv.StartTLS()
 	} else {
