@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -113,18 +114,27 @@ func (s *Searcher) status(ctx context.Context, sid string) (jobStatus, bool, err
 	if resp.StatusCode == http.StatusNoContent {
 		return st, false, nil
 	}
+	st, err = decodeStatus(resp.Body)
+	if err != nil {
+		return st, false, &Error{Op: "status", SID: sid, Status: resp.StatusCode, Reason: "unreadable job status", Err: err, retryable: true}
+	}
+	return st, true, nil
+}
+
+// decodeStatus reads the job entry from a status answer.
+func decodeStatus(r io.Reader) (jobStatus, error) {
 	var env struct {
 		Entry []struct {
 			Content jobStatus `json:"content"`
 		} `json:"entry"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		return st, false, &Error{Op: "status", SID: sid, Status: resp.StatusCode, Reason: "unreadable job status", Err: err, retryable: true}
+	if err := json.NewDecoder(r).Decode(&env); err != nil {
+		return jobStatus{}, err
 	}
 	if len(env.Entry) == 0 {
-		return st, false, &Error{Op: "status", SID: sid, Status: resp.StatusCode, Reason: "job status has no entry", retryable: true}
+		return jobStatus{}, errors.New("no entry")
 	}
-	return env.Entry[0].Content, true, nil
+	return env.Entry[0].Content, nil
 }
 
 // judge decides from one status whether the job is done (and its results

@@ -39,6 +39,9 @@ func (s *Server) export(a *answer, r *http.Request) {
 	s.enter()
 	defer s.leave()
 	plan := s.nextPlan()
+	if !s.waitHold(r, plan.Hold) {
+		return
+	}
 	n := len(rows)
 	if gen != nil {
 		n = gen.n

@@ -54,8 +54,9 @@ type JobPlan struct {
 	// Queued is how many status polls answer 204 (QUEUED, then PARSING)
 	// before the job shows; Running how many then show RUNNING.
 	Queued, Running int
-	// Hold, when set, makes status polls wait until it is closed (or the
-	// request ends) before answering: a slow job, without a clock.
+	// Hold, when set, makes status polls (or an export, before it streams)
+	// wait until it is closed or the request ends: a slow job, without a
+	// clock. Stats.Held counts the requests waiting.
 	Hold <-chan struct{}
 	// State is the final dispatchState; default DONE.
 	State                                     string

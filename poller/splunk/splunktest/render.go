@@ -19,21 +19,8 @@ func (s *Server) status(a *answer, r *http.Request, sid string) {
 		a.messages(http.StatusNotFound, "FATAL", "Unknown sid.")
 		return
 	}
-	if j.plan.Hold != nil {
-		s.mu.Lock()
-		s.held++
-		s.mu.Unlock()
-		s.notify()
-		select {
-		case <-j.plan.Hold:
-		case <-r.Context().Done():
-		}
-		s.mu.Lock()
-		s.held--
-		s.mu.Unlock()
-		if r.Context().Err() != nil {
-			return
-		}
+	if !s.waitHold(r, j.plan.Hold) {
+		return
 	}
 	s.mu.Lock()
 	j.polls++
@@ -252,4 +239,26 @@ func (s *Server) writeXMLResults(a *answer, j *job, from, to int) {
 	}
 	b.WriteString("</results>\n")
 	a.xmlBody(http.StatusOK, b.String())
+}
+
+// waitHold blocks until hold is closed; false when the request ended first.
+func (s *Server) waitHold(r *http.Request, hold <-chan struct{}) bool {
+	if hold == nil {
+		return true
+	}
+	s.mu.Lock()
+	s.held++
+	s.mu.Unlock()
+	s.notify()
+	defer func() {
+		s.mu.Lock()
+		s.held--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-hold:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
