@@ -8,13 +8,10 @@ import (
 	"strings"
 )
 
-// exportLine is one NDJSON line of an export stream.
-type exportLine struct {
-	Preview  bool           `json:"preview"`
-	Offset   *int           `json:"offset,omitempty"`
-	LastRow  bool           `json:"lastrow,omitempty"`
-	Result   map[string]any `json:"result,omitempty"`
-	Messages []Message      `json:"messages,omitempty"`
+// messageLine is an export line carrying messages instead of a result.
+type messageLine struct {
+	Preview  bool      `json:"preview"`
+	Messages []Message `json:"messages"`
 }
 
 // export implements search/jobs/export with output_mode=json: one JSON
@@ -59,11 +56,22 @@ func (s *Server) export(a *answer, r *http.Request) {
 	}
 	bw := bufio.NewWriterSize(a.w, 64<<10)
 	defer bw.Flush()
-	enc := json.NewEncoder(bw)
+	enc := &rowEncoder{zone: s.opts.Zone}
+	line := func(preview, lastRow bool, offset int, result []byte) {
+		bw.WriteString(`{"preview":`)
+		bw.WriteString(strconv.FormatBool(preview))
+		bw.WriteString(`,"offset":`)
+		bw.WriteString(strconv.Itoa(offset))
+		if lastRow {
+			bw.WriteString(`,"lastrow":true`)
+		}
+		bw.WriteString(`,"result":`)
+		bw.Write(result)
+		bw.WriteString("}\n")
+	}
 	if plan.ExportPreview && n > 0 {
 		for i := range min(n, 2) {
-			off := i
-			_ = enc.Encode(exportLine{Preview: true, Offset: &off, LastRow: i == min(n, 2)-1, Result: s.render(j, i)})
+			line(true, i == min(n, 2)-1, i, enc.row(j.row(i)))
 		}
 	}
 	field := countField(j.spl)
@@ -75,19 +83,19 @@ func (s *Server) export(a *answer, r *http.Request) {
 		if plan.ExportCutAfter > 0 && i >= plan.ExportCutAfter {
 			return
 		}
-		off := i
-		_ = enc.Encode(exportLine{Offset: &off, LastRow: i == last, Result: s.render(j, i)})
+		line(false, i == last, i, enc.row(j.row(i)))
 		if i%1000 == 999 {
 			bw.Flush()
 			a.w.Flush()
 		}
 	}
 	if len(plan.ResultMessages) > 0 {
-		_ = enc.Encode(exportLine{Messages: plan.ResultMessages})
+		_ = json.NewEncoder(bw).Encode(messageLine{Messages: plan.ResultMessages})
 	}
 	if field != "" {
-		off := n
-		_ = enc.Encode(exportLine{Offset: &off, LastRow: true, Result: map[string]any{field: strconv.Itoa(n)}})
+		row := appendString([]byte("{"), field)
+		row = appendString(append(row, ':'), strconv.Itoa(n))
+		line(false, true, n, append(row, '}'))
 	}
 }
 

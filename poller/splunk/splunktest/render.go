@@ -165,12 +165,12 @@ func (s *Server) writeResults(a *answer, j *job, form url.Values) {
 		fmt.Fprintf(bw, `{"name":%q}`, name)
 	}
 	bw.WriteString(`],"results":[`)
-	enc := json.NewEncoder(bw)
+	enc := &rowEncoder{zone: s.opts.Zone}
 	for i := offset; i < end; i++ {
 		if i > offset {
 			bw.WriteByte(',')
 		}
-		_ = enc.Encode(s.render(j, i))
+		bw.Write(enc.row(j.row(i)))
 	}
 	bw.WriteString(`],"highlighted":{}}`)
 }
@@ -206,9 +206,7 @@ func (s *Server) fieldNames(j *job, from, to int) []string {
 	return names
 }
 
-// render makes row i as Splunk sends it: every value a string, multivalue
-// fields as arrays, absent fields left out, _time in ISO-8601 with the
-// user's offset, _indextime as epoch seconds.
+// render makes row i as a map, for the XML answers.
 func (s *Server) render(j *job, i int) map[string]any {
 	e := j.row(i)
 	m := make(map[string]any, len(e.Fields)+2)
@@ -221,7 +219,7 @@ func (s *Server) render(j *job, i int) map[string]any {
 			m[k] = v
 		}
 	}
-	m["_time"] = e.Time.In(s.opts.Zone).Format("2006-01-02T15:04:05.000-07:00")
+	m["_time"] = e.Time.In(s.opts.Zone).Format(timeLayout)
 	m["_indextime"] = strconv.FormatInt(e.indexTime().Unix(), 10)
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,5 +293,24 @@ func TestQuotaAndExport(t *testing.T) {
 	code, _, body = c2.do(http.MethodPost, "/services/search/jobs/export", "Bearer "+token, jsonForm("search", "search *"))
 	if code != http.StatusOK || strings.TrimSpace(body) != "" {
 		t.Fatalf("runtime error export: %d %q", code, body)
+	}
+}
+
+func TestRowEncoding(t *testing.T) {
+	weird := []string{`quote " and \ back`, "new\nline\ttab\x01", "ünï cødé ✓", "<script>&", ""}
+	e := Event{Time: time.Unix(1700000000, 123e6), IndexTime: time.Unix(1700000005, 0), Fields: map[string][]string{
+		"a": {weird[0]}, "b": {weird[1]}, "c": {weird[2]}, "d": {weird[3]}, "mv": weird[:3], "empty": {}, "k\"ey": {"v"},
+	}}
+	enc := &rowEncoder{zone: time.UTC}
+	var got map[string]any
+	if err := json.Unmarshal(enc.row(e), &got); err != nil {
+		t.Fatalf("%s: %v", enc.row(e), err)
+	}
+	want := map[string]any{
+		"_time": "2023-11-14T22:13:20.123+00:00", "_indextime": "1700000005",
+		"a": weird[0], "b": weird[1], "c": weird[2], "d": weird[3], "mv": []any{weird[0], weird[1], weird[2]}, "k\"ey": "v",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %v\nwant %v", got, want)
 	}
 }
