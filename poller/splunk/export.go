@@ -26,11 +26,11 @@ const rowCountField = "__patrol_rows"
 
 // exportLine is one NDJSON line of search/jobs/export?output_mode=json.
 type exportLine struct {
-	Preview  flexBool            `json:"preview"`
-	Offset   *flexInt            `json:"offset"`
-	Result   map[string]values   `json:"result"`
-	Results  []map[string]values `json:"results"`
-	Messages messages            `json:"messages"`
+	Preview  flexBool          `json:"preview"`
+	Offset   *flexInt          `json:"offset"`
+	Result   json.RawMessage   `json:"result"`
+	Results  []json.RawMessage `json:"results"`
+	Messages messages          `json:"messages"`
 }
 
 // runExport streams spl's results from search/jobs/export, emitting only
@@ -51,14 +51,19 @@ func (s *Searcher) runExport(ctx context.Context, detection, spl string, params 
 	}
 	dec := json.NewDecoder(resp.Body)
 	n, counted := 0, -1
-	handle := func(row map[string]values, offset *flexInt) error {
+	rows := newRowParser()
+	handle := func(raw json.RawMessage, offset *flexInt) error {
 		if counted >= 0 {
 			return fail("rows after the row count", nil, true, nil)
 		}
+		row, err := rows.parse(raw)
+		if err != nil {
+			return fail(fmt.Sprintf("row %d", n), nil, true, err)
+		}
 		if v, ok := row[rowCountField]; ok && len(row) == 1 {
-			c, err := strconv.Atoi(firstOf(v))
-			if err != nil {
-				return fail("unreadable row count "+strconv.Quote(firstOf(v)), nil, true, nil)
+			c, err := strconv.Atoi(row.Get(rowCountField))
+			if err != nil || len(v) != 1 {
+				return fail("unreadable row count "+strconv.Quote(row.Get(rowCountField)), nil, true, nil)
 			}
 			counted = c
 			return nil
@@ -66,14 +71,8 @@ func (s *Searcher) runExport(ctx context.Context, detection, spl string, params 
 		if offset != nil && int(*offset) != n {
 			return fail(fmt.Sprintf("row %d arrived with offset %d", n, *offset), nil, true, nil)
 		}
-		res := make(poller.Result, len(row))
-		for k, v := range row {
-			if v != nil {
-				res[k] = v
-			}
-		}
 		n++
-		return emit(res)
+		return emit(row)
 	}
 	for {
 		var line exportLine
@@ -106,13 +105,6 @@ func (s *Searcher) runExport(ctx context.Context, detection, spl string, params 
 		return fail(fmt.Sprintf("received %d rows but the search counted %d", n, counted), nil, true, nil)
 	}
 	return nil
-}
-
-func firstOf(v values) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return v[0]
 }
 
 // Parse asks Splunk to parse spl (GET search/parser, parse_only) without

@@ -115,7 +115,8 @@ func decodeResults(r io.Reader, offset, total int, emit func(poller.Result) erro
 		return 0, fmt.Errorf("results: want a JSON object, got %v", tok)
 	}
 	n, sawResults := 0, false
-	row := map[string]values{}
+	var raw json.RawMessage // reused: Decode appends into its buffer
+	rows := newRowParser()
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -132,15 +133,12 @@ func decodeResults(r io.Reader, offset, total int, emit func(poller.Result) erro
 				if offset+n >= total {
 					return n, &Error{Reason: fmt.Sprintf("more results than the %d the job reported", total), retryable: true}
 				}
-				clear(row)
-				if err := dec.Decode(&row); err != nil {
+				if err := dec.Decode(&raw); err != nil {
 					return n, fmt.Errorf("result %d: %w", offset+n, err)
 				}
-				res := make(poller.Result, len(row))
-				for k, v := range row {
-					if v != nil {
-						res[k] = v
-					}
+				res, err := rows.parse(raw)
+				if err != nil {
+					return n, fmt.Errorf("result %d: %w", offset+n, err)
 				}
 				n++
 				if err := emit(res); err != nil {
