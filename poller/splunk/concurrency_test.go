@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/splunk/splunktest"
 )
 
@@ -47,7 +48,7 @@ func TestConcurrencyLimit(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			_, err := e.searchCtx(ctx, query("*"))
-			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "free search slot") {
+			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "free search slot") || poller.Retryable(err) {
 				t.Errorf("waiting search: err = %v, want it to give up with its context", err)
 			}
 			close(hold)

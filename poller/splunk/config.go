@@ -154,6 +154,9 @@ func (c Config) Validate() []poller.FieldError {
 	if strings.ContainsAny(c.App+c.Owner, "/?#") {
 		add("app", "app and owner are path segments: no /, ? or #")
 	}
+	if c.Owner != "" && c.App == "" {
+		add("owner", "needs app: the namespace is /servicesNS/{owner}/{app}/")
+	}
 	if _, err := parseSpan(c.EventTimeSpan); err != nil {
 		add("event_time_span", err.Error())
 	}

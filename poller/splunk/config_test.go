@@ -34,6 +34,7 @@ func TestConfigValidate(t *testing.T) {
 		{"both token sources", func(c *Config) { c.TokenFile = "t" }, []string{"token_file"}},
 		{"insecure with ca", func(c *Config) { c.InsecureSkipVerify, c.CAFile = true, "ca.pem" }, []string{"insecure_skip_verify"}},
 		{"app with slash", func(c *Config) { c.App = "a/b" }, []string{"app"}},
+		{"owner without app", func(c *Config) { c.Owner = "nobody" }, []string{"owner"}},
 		{"bad spans", func(c *Config) {
 			c.EventTimeSpan, c.EventTimeAhead, c.Timeout, c.PollInterval = "7 days", "-1h", "0", "0"
 		},

@@ -147,7 +147,9 @@ func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.acquire(ctx); err != nil {
-		return fmt.Errorf("splunk search %s: waiting for a free search slot (max_concurrent): %w", q.Detection, err)
+		e := netError("search", "", err)
+		e.Reason = "waiting for a free search slot (max_concurrent)"
+		return e
 	}
 	defer s.release()
 	if err := s.auth.load(); err != nil {
