@@ -182,7 +182,7 @@ func (s *Server) nextPlan() JobPlan {
 
 // dispatch implements POST search/jobs.
 func (s *Server) dispatch(a *answer, r *http.Request) {
-	form := r.PostForm
+	form := r.Form // splunkd reads parameters from the query string too
 	rows, gen, status, msg := s.search(form)
 	if status != 0 {
 		a.messages(status, "FATAL", msg)

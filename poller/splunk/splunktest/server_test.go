@@ -314,3 +314,35 @@ func TestRowEncoding(t *testing.T) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
 }
+
+func TestMatchAndTerms(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	s, c := newFake(t, Options{})
+	s.Add(Event{Time: at, Fields: map[string][]string{"index": {"aws"}, "eventName": {"StopLogging"}}},
+		Event{Time: at, Fields: map[string][]string{"index": {"aws"}, "eventName": {"DeleteTrail"}}},
+		Event{Time: at, Fields: map[string][]string{"index": {"other"}, "eventName": {"StopLogging"}}})
+	count := func(spl string) string {
+		sid := createJob(t, c, "search", spl)
+		_, _, body := c.do(http.MethodGet, "/services/search/jobs/"+sid, "Bearer "+token, jsonForm())
+		i := strings.Index(body, `"resultCount":`)
+		return strings.SplitN(body[i+len(`"resultCount":`):], ",", 2)[0]
+	}
+	for spl, want := range map[string]string{
+		"search index=aws":                                   "2",
+		`search index=aws eventName="StopLogging"`:           "1",
+		"search index=aws eventName=Stop* | table eventName": "1",
+		"search *": "3",
+	} {
+		if got := count(spl); got != want {
+			t.Errorf("%q: %s results, want %s", spl, got, want)
+		}
+	}
+
+	s2, c2 := newFake(t, Options{Match: func(spl string, e Event) bool { return e.Fields["index"][0] == "other" }})
+	s2.Add(Event{Time: at, Fields: map[string][]string{"index": {"aws"}}}, Event{Time: at, Fields: map[string][]string{"index": {"other"}}})
+	sid := createJob(t, c2, "search", "search index=aws")
+	_, _, body := c2.do(http.MethodGet, "/services/search/jobs/"+sid, "Bearer "+token, jsonForm())
+	if !strings.Contains(body, `"resultCount":1,`) {
+		t.Errorf("Match not used: %s", body)
+	}
+}
