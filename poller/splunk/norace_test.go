@@ -1,0 +1,5 @@
+//go:build !race
+
+package splunk
+
+const raceDetector = false
