@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,17 +17,18 @@ import (
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/slack"
+	"github.com/patrolsec/patrol/poller/splunk"
 )
-
-var errNotBuilt = errors.New("this backend is not part of this build yet")
 
 func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer) (poller.Searcher, error) {
 	switch cfg.Search.Backend {
 	case "local":
 		return local.NewSearcher(local.Options{Paths: cfg.Search.Local.Paths, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups,
 			Index: cfg.Search.Local.Index, Progress: progressWriter(progress)}), nil
+	case "splunk":
+		return splunk.New(cfg.Search.Splunk, cfg.Dir, log)
 	}
-	return nil, errNotBuilt
+	return nil, fmt.Errorf("unknown search.backend %q", cfg.Search.Backend)
 }
 
 // progressWriter passes progress lines through only to a terminal.
@@ -131,7 +131,27 @@ func newFileSearcher(cfg *config.Config, path string) (poller.Searcher, error) {
 	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index}), nil
 }
 
+// validateRemote asks Splunk to parse each detection's expanded search and
+// prints file: search: message for each it rejects.
 func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.Detection, out, errOut io.Writer) int {
-	fmt.Fprintln(errOut, "patrol validate --remote: needs the Splunk backend, which is not part of this build yet")
-	return exitFailed
+	if cfg.Search.Backend != "splunk" {
+		fmt.Fprintln(errOut, "patrol validate --remote: search.backend is not \"splunk\"")
+		return exitInvalid
+	}
+	s, err := splunk.New(cfg.Search.Splunk, cfg.Dir, newLogger(errOut))
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol validate --remote: %v\n", err)
+		return exitFailed
+	}
+	bad := 0
+	for _, d := range ds {
+		if err := s.Parse(ctx, d.Expanded); err != nil {
+			bad++
+			fmt.Fprintf(out, "%s: search: Splunk: %v\n", d.File, err)
+		}
+	}
+	if bad > 0 {
+		return exitInvalid
+	}
+	return exitOK
 }
