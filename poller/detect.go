@@ -47,7 +47,10 @@ type DetectStats struct {
 	Start, End                                 time.Time
 }
 
-const hitBatch = 500
+const (
+	hitBatch  = 500
+	maxStaged = 100_000
+)
 
 // Run searches every window from the detection's checkpoint to now − settle,
 // then checks the source's freshness and the detection's health.
@@ -126,14 +129,26 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 		batch = batch[:0]
 		return err
 	}
+	// Only a fingerprint's first result is kept (as JSON): repeats within the
+	// window skip the encoding. The set is bounded; past it, encoding is
+	// merely repeated, never wrong.
+	staged := map[string]bool{}
 	err = j.Searcher.Search(ctx, q, func(r Result) error {
 		run.Results++
 		t := ResultTime(r, w.End)
-		raw, err := json.Marshal(r)
-		if err != nil {
-			return err
+		fp := Fingerprint(d.ID, d.GroupBy, r)
+		hit := state.Hit{Fingerprint: fp, Count: 1, First: t, Last: t}
+		if !staged[fp] {
+			raw, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			hit.Result = string(raw)
+			if len(staged) < maxStaged {
+				staged[fp] = true
+			}
 		}
-		batch = append(batch, state.Hit{Fingerprint: Fingerprint(d.ID, d.GroupBy, r), Count: 1, First: t, Last: t, Result: string(raw)})
+		batch = append(batch, hit)
 		if len(batch) == hitBatch {
 			return flush()
 		}

@@ -4,10 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/state"
 
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/splunk/splunktest"
@@ -140,6 +146,56 @@ func TestMemoryFlat(t *testing.T) {
 			const slack = 8 << 20
 			if heapLarge > heapSmall+slack {
 				t.Errorf("live heap grew from %d to %d bytes with 10x the results", heapSmall, heapLarge)
+			}
+		})
+	}
+}
+
+// BenchmarkDetectPipeline measures results/s from the fake through the
+// Searcher, fingerprinting, the window staging and the alert ledger (SQLite),
+// with the peak heap: `patrol once` on a 100k-result window.
+func BenchmarkDetectPipeline(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("results=%d", n), func(b *testing.B) {
+			s := benchSearcher(b, n, false)
+			d := &detections.Detection{ID: "stop-logging", Title: "t", Severity: "high", Suppress: time.Hour,
+				Expanded: "index=aws", TimeMode: detections.TimeIndex, GroupBy: []string{"eventID"}}
+			d.Ticket.Summary, _ = detections.ParseTemplate("StopLogging {eventID}")
+			for i := 0; i < b.N; i++ {
+				db, err := state.Open(filepath.Join(b.TempDir(), "patrol.db"), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				j := &poller.Detector{Searcher: s, Tracker: &local.Tracker{DB: db, Label: "patrol"}, Store: db, Label: "patrol",
+					FirstRunAll: true, Logger: slog.New(slog.DiscardHandler)}
+				var peak atomic.Uint64
+				stop := make(chan struct{})
+				sampled := make(chan struct{})
+				go func() {
+					defer close(sampled)
+					var ms runtime.MemStats
+					for {
+						runtime.ReadMemStats(&ms)
+						peak.Store(max(peak.Load(), ms.HeapInuse))
+						select {
+						case <-stop:
+							return
+						case <-time.After(5 * time.Millisecond):
+						}
+					}
+				}()
+				start := time.Now()
+				st, err := j.Run(context.Background(), d)
+				elapsed := time.Since(start)
+				close(stop)
+				<-sampled
+				if err != nil || st.Results != n {
+					b.Fatalf("run: %v, %d results", err, st.Results)
+				}
+				b.ReportMetric(float64(n)/elapsed.Seconds(), "results/s")
+				b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(st.Alerts), "alerts")
+				db.Close()
 			}
 		})
 	}
