@@ -35,6 +35,7 @@ type Store interface {
 
 	AppendAction(ctx context.Context, a state.ActionEvent) (int64, error)
 	AttemptEvents(ctx context.Context, attempt string) ([]state.ActionEvent, error)
+	Action(ctx context.Context, id int64) (*state.ActionEvent, error)
 	StartedSince(ctx context.Context, t time.Time) (int, error)
 
 	Enqueue(ctx context.Context, key string, payloads ...string) error

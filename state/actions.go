@@ -11,13 +11,15 @@ import (
 // appended rows: planned, then started, then succeeded or failed; or
 // planned then refused; a dry run is one 'planned' row with dry_run set.
 const (
-	PhasePlanned     = "planned"
-	PhaseStarted     = "started"
-	PhaseSucceeded   = "succeeded"
-	PhaseFailed      = "failed"
-	PhaseRefused     = "refused"
-	PhaseInterrupted = "interrupted" // started but never finished (a crash): not retried
-	PhaseReverted    = "reverted"
+	PhasePlanned       = "planned"
+	PhaseStarted       = "started"
+	PhaseSucceeded     = "succeeded"
+	PhaseFailed        = "failed"
+	PhaseRefused       = "refused"
+	PhaseInterrupted   = "interrupted"    // started but never finished (a crash): not retried
+	PhaseRevertStarted = "revert_started" // patrol undo began: never run twice
+	PhaseReverted      = "reverted"
+	PhaseRevertFailed  = "revert_failed"
 )
 
 // ActionEvent is one row of the append-only action ledger.

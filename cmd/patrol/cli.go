@@ -36,6 +36,7 @@ var commands = []command{
 	{"search", "[--config FILE] [--from T] [--to T] 'SPL'", "run an ad-hoc search; print one JSON object per result"},
 	{"tickets", "[--config FILE] [--json] [KEY]", "list the tickets patrol made or handled, or show one"},
 	{"approve", "[--config FILE] --as USER KEY", "approve a pending remediation on a local ticket"},
+	{"undo", "[--config FILE] [--as USER] ACTION_ID", "revert a remediation from the snapshot taken before it ran"},
 }
 
 func runner(name string) func(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -56,6 +57,8 @@ func runner(name string) func(ctx context.Context, args []string, out, errOut io
 		return cmdTickets
 	case "approve":
 		return cmdApprove
+	case "undo":
+		return cmdUndo
 	}
 	return nil
 }

@@ -175,6 +175,21 @@ aws = true
 	if got := ticketsJSON(t, conf)["e2e-external-key"].Actions; len(got) != 3 {
 		t.Errorf("actions after a further pass: %v", got)
 	}
+
+	// Undo restores the snapshot, once; StartLogging has no undo.
+	code, out, errOut = patrol(t, "undo", "--config", conf, "--as", "alice", "6")
+	if code != exitOK || keyStatus(t, ic, keyID) != "Active" {
+		t.Fatalf("undo: exit %d %s %s; key %s", code, out, errOut, keyStatus(t, ic, keyID))
+	}
+	if code, _, errOut := patrol(t, "undo", "--config", conf, "6"); code != exitFailed || !strings.Contains(errOut, "already undone") {
+		t.Errorf("second undo: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := patrol(t, "undo", "--config", conf, "3"); code != exitFailed || !strings.Contains(errOut, "cannot be undone") {
+		t.Errorf("undo of start_logging: exit %d %s", code, errOut)
+	}
+	if got := ticketsJSON(t, conf)["e2e-external-key"].Actions; strings.Join(got[3:], ",") != "iam.disable_access_key:revert_started,iam.disable_access_key:reverted" {
+		t.Errorf("ledger after undo: %v", got)
+	}
 }
 
 func keyStatus(t *testing.T, ic *iam.Client, id string) string {
