@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
@@ -341,10 +342,16 @@ func windowString(w Window) string {
 	return "(" + start + ", " + w.End.Format(time.RFC3339) + "]"
 }
 
+// outboxMu serialises flushes: detect runs, hand-offs and respond passes
+// all flush, and two flushes reading the same queue would send twice.
+var outboxMu sync.Mutex
+
 func flushOutbox(ctx context.Context, store Store, n Notifier, log *slog.Logger) error {
 	if n == nil {
 		return nil
 	}
+	outboxMu.Lock()
+	defer outboxMu.Unlock()
 	items, err := store.PendingOutbox(ctx, 500)
 	if err != nil {
 		return fmt.Errorf("read outbox: %w", err)

@@ -299,3 +299,21 @@ func TestNotificationsQueuedUntilSent(t *testing.T) {
 		t.Error("a sent notification was sent again")
 	}
 }
+
+func TestConcurrentFlushesSendOnce(t *testing.T) {
+	h := newHarness(t, "")
+	h.search.add(stop(h.clock.Now().Add(-5*time.Minute), "a"), stop(h.clock.Now().Add(-4*time.Minute), "b"))
+	h.notifier.fail = errors.New("down")
+	h.detect()
+	h.notifier.fail = nil
+	done := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		go func() { h.detector.FlushOutbox(context.Background()); done <- struct{}{} }()
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	if len(h.notifier.sent) != 2 {
+		t.Errorf("sent %d notifications, want 2", len(h.notifier.sent))
+	}
+}
