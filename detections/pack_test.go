@@ -161,3 +161,50 @@ func TestPackShape(t *testing.T) {
 		})
 	}
 }
+
+// samplesWant is what the one-command trial (make run) finds in
+// detections/samples: each scenario once, and nothing from the benign
+// background around it.
+var samplesWant = map[string]int{
+	"access-key-used-outside-org":           1, // mallory's key from 192.0.2.66
+	"cloudtrail-logging-stopped":            1,
+	"cloudtrail-trail-deleted":              1,
+	"cloudtrail-trail-weakened":             1,
+	"console-login-failures":                1, // the spray from 192.0.2.150; alice's two typos stay quiet
+	"console-login-without-mfa":             1, // svc-backup, right after its password was set
+	"dns-threat-domain":                     2,
+	"ec2-password-data-burst":               1,
+	"ec2-security-group-open-to-world":      2, // SSH and RDP groups; the public HTTPS listener stays quiet
+	"ec2-snapshot-or-ami-shared-externally": 2, // a public AMI, a foreign snapshot; the share with an own account stays quiet
+	"ec2-unusual-instance-launch":           1,
+	"ec2-userdata-modified":                 1,
+	"iam-access-key-created-for-other-user": 1,
+	"iam-admin-policy-granted":              1,
+	"iam-login-profile-for-other-user":      1,
+	"iam-user-created-outside-iac":          1, // deploy-pipeline's svc-reports stays quiet
+	"role-session-used-outside-org":         1, // app-server from 192.0.2.99; its VPC endpoint calls stay quiet
+	"root-account-used":                     1,
+	"s3-bucket-made-public":                 1, // one bucket, three changes
+	"security-tooling-disabled":             3,
+	"vpcflow-admin-port-from-internet":      1,
+	"vpcflow-threat-ip":                     1,
+}
+
+// TestPackSamples checks the trial: the shipped samples show every
+// detection once per scenario and the background stays quiet.
+func TestPackSamples(t *testing.T) {
+	cfg, ds := loadPack(t)
+	for _, d := range ds {
+		got, err := alerts(context.Background(), d, searcher(cfg, cfg.Search.Lookups, cfg.Search.Local.Paths...))
+		if err != nil {
+			t.Fatalf("%s: %v", d.ID, err)
+		}
+		if want, ok := samplesWant[d.ID]; !ok || len(got) != want {
+			var lines []string
+			for _, r := range got {
+				lines = append(lines, d.Ticket.Summary.Render(r.Lookup))
+			}
+			t.Errorf("%s: %d alert(s) on the samples, want %d (samplesWant):\n%s", d.ID, len(got), want, strings.Join(lines, "\n"))
+		}
+	}
+}
