@@ -77,14 +77,16 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	}
 }
 
-// writeConfig writes a local-mode config over dir and returns its path.
+// writeConfig writes a local-mode config over dir and returns its path. Its
+// detections are a fixture that needs only the cloudtrail macro: the shipped
+// pack needs the macros and lookups of the repository's config.toml.
 func writeConfig(t *testing.T, dir string) string {
 	t.Helper()
 	abs, _ := filepath.Abs("../../detections")
 	cfg := `[state]
 path = "patrol.db"
 [detections]
-dir = "` + abs + `"
+dir = "` + abs + `/testdata/good"
 [search.macros]
 cloudtrail = "sourcetype=aws:cloudtrail"
 [search.local]
