@@ -30,7 +30,10 @@ func sharedTestdata(t *testing.T) string {
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared")
 	}
-	td := filepath.Join(dir, "testdata")
+	td, err := filepath.Abs(filepath.Join(dir, "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(td, "SOURCES.md")); err != nil {
 		t.Skipf("no shared test data at %s (set PATROL_SHARED to the folder holding testdata/): %v", dir, err)
 	}
