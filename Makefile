@@ -46,8 +46,9 @@ install: build
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers /usr/lib/sysusers.d/patrol.conf; fi
 	install -d -m 0755 $(DESTDIR)/etc/patrol $(DESTDIR)$(PREFIX)/share/patrol
 	install -d -m 0700 $(DESTDIR)/etc/patrol/credentials
-	cp -r detections $(DESTDIR)$(PREFIX)/share/patrol/
-	rm -f $(DESTDIR)$(PREFIX)/share/patrol/detections/*.go
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/patrol/detections
+	install -m 0644 detections/*.toml $(DESTDIR)$(PREFIX)/share/patrol/detections/
+	cp -r detections/tests detections/lookups detections/samples $(DESTDIR)$(PREFIX)/share/patrol/detections/
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/patrol/README.md
 	install -m 0644 config.toml $(DESTDIR)$(PREFIX)/share/patrol/config.local.toml
 	test -e $(DESTDIR)/etc/patrol/config.toml || install -m 0640 cmd/patrol/config.production.toml $(DESTDIR)/etc/patrol/config.toml
