@@ -34,6 +34,9 @@ type Detector struct {
 	Handoff func(ctx context.Context, t Ticket)
 	// Health, when set, checks freshness and raises self-alerts after runs.
 	Health *Health
+	// MaxNewAlerts caps the new alerts (tickets) one window may open; a
+	// window over it fails without any ticket (0 = no cap).
+	MaxNewAlerts int
 	// RecoveryDelay holds back the lookup of a pending alert's ticket until
 	// the alert is this old: a tracker whose search lags its writes (Jira
 	// Cloud) must have had time to index a ticket created just before a crash.
@@ -162,28 +165,30 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	if err != nil {
 		return fmt.Errorf("%s: search %s: %w", d.ID, windowString(w), err)
 	}
-	var after *state.Hit
-	for {
-		hits, err := j.Store.Hits(ctx, d.ID, after, 200)
+	if j.MaxNewAlerts > 0 {
+		n, err := j.countNew(ctx, d)
 		if err != nil {
 			return fmt.Errorf("%s: read window: %w", d.ID, err)
 		}
-		if len(hits) == 0 {
-			break
+		if n > j.MaxNewAlerts {
+			return j.flood(ctx, d, w, n)
 		}
-		for _, h := range hits {
-			created, err := j.handleHit(ctx, d, w, h)
-			if err != nil {
-				return fmt.Errorf("%s: alert %s: %w", d.ID, h.Fingerprint, err)
-			}
-			if created {
-				run.Alerts++
-				run.Tickets++
-			} else {
-				st.Repeats++
-			}
+	}
+	err = j.eachHit(ctx, d, func(h state.Hit) error {
+		created, err := j.handleHit(ctx, d, w, h)
+		if err != nil {
+			return fmt.Errorf("%s: alert %s: %w", d.ID, h.Fingerprint, err)
 		}
-		after = &hits[len(hits)-1]
+		if created {
+			run.Alerts++
+			run.Tickets++
+		} else {
+			st.Repeats++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	st.Alerts += run.Alerts
 	st.Tickets += run.Tickets
@@ -191,6 +196,61 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 		return fmt.Errorf("%s: write checkpoint: %w", d.ID, err)
 	}
 	return nil
+}
+
+// eachHit calls fn for every staged hit of the window, in order, a page at
+// a time.
+func (j *Detector) eachHit(ctx context.Context, d *detections.Detection, fn func(state.Hit) error) error {
+	var after *state.Hit
+	for {
+		hits, err := j.Store.Hits(ctx, d.ID, after, 200)
+		if err != nil {
+			return fmt.Errorf("%s: read window: %w", d.ID, err)
+		}
+		if len(hits) == 0 {
+			return nil
+		}
+		for _, h := range hits {
+			if err := fn(h); err != nil {
+				return err
+			}
+		}
+		after = &hits[len(hits)-1]
+	}
+}
+
+// countNew counts the window's hits that would open a new alert (and ticket).
+func (j *Detector) countNew(ctx context.Context, d *detections.Detection) (int, error) {
+	n := 0
+	err := j.eachHit(ctx, d, func(h state.Hit) error {
+		a, err := j.Store.LatestAlert(ctx, h.Fingerprint)
+		if err != nil {
+			return err
+		}
+		if a == nil || (a.State != state.AlertPending && h.First.Sub(a.FirstSeen) >= d.Suppress) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// flood refuses a window that would open more tickets than MaxNewAlerts: a
+// detection gone wrong must not bury the tracker. Nothing is lost: the
+// checkpoint stays, and the window is searched again once the detection or
+// the limit is changed.
+func (j *Detector) flood(ctx context.Context, d *detections.Detection, w Window, n int) error {
+	err := fmt.Errorf("%s: window %s would open %d new alerts, more than detections.max_new_alerts (%d): no ticket was made and the window will be searched again; fix the detection's search or group_by, or raise the limit",
+		d.ID, windowString(w), n, j.MaxNewAlerts)
+	if j.Health != nil {
+		if herr := j.Health.Raise(ctx, "flood:"+d.ID, fmt.Sprintf("patrol: detection %s matched %d new alerts in one window", d.ID, n), Message{Sections: []Section{{
+			Text:   "patrol made no ticket for this window, so the tracker is not flooded, and holds the detection's checkpoint: nothing is lost. Fix the detection's search or group_by (or raise detections.max_new_alerts), then the window is searched again.",
+			Fields: []Field{{Name: "Detection", Value: d.ID}, {Name: "New alerts", Value: fmt.Sprint(n)}, {Name: "Limit", Value: fmt.Sprint(j.MaxNewAlerts)}},
+		}}}); herr != nil {
+			j.logger().Error("self-alert", "detection", d.ID, "err", herr)
+		}
+	}
+	return err
 }
 
 // handleHit turns one fingerprint's results in a window into a new alert and

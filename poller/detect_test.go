@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +316,42 @@ func TestConcurrentFlushesSendOnce(t *testing.T) {
 	}
 	if len(h.notifier.sent) != 2 {
 		t.Errorf("sent %d notifications, want 2", len(h.notifier.sent))
+	}
+}
+
+func TestFloodOfNewAlertsMakesNoTickets(t *testing.T) {
+	h := newHarness(t, "")
+	withHealth(h)
+	h.detector.MaxNewAlerts = 2
+	start := h.clock.Now().Add(-time.Hour)
+	h.db.CompleteWindow(context.Background(), h.det.ID, start)
+	for i := 0; i < 3; i++ {
+		h.search.add(stop(h.clock.Now().Add(-time.Duration(10+i)*time.Minute), fmt.Sprintf("trail-%d", i)))
+	}
+	_, err := h.detect()
+	if err == nil || !strings.Contains(err.Error(), "more than detections.max_new_alerts (2)") {
+		t.Fatalf("err = %v", err)
+	}
+	if h.tracker.count() != 1 || !h.tracker.ticket("SEC-1").HasLabel(SelfLabel) {
+		t.Fatalf("tickets = %d, want only the self-alert", h.tracker.count())
+	}
+	if !h.checkpoint().Equal(start) {
+		t.Error("checkpoint moved past a refused window")
+	}
+	// Raised once, however often the window is refused.
+	h.detect()
+	if h.tracker.count() != 1 {
+		t.Errorf("tickets = %d", h.tracker.count())
+	}
+	// The limit raised: the window is searched again and every alert gets its ticket.
+	h.detector.MaxNewAlerts = 10
+	if _, err := h.detect(); err != nil {
+		t.Fatal(err)
+	}
+	if h.tracker.count() != 4 {
+		t.Errorf("tickets = %d, want the self-alert and 3", h.tracker.count())
+	}
+	if c := h.tracker.comments("SEC-1"); len(c) != 1 {
+		t.Errorf("self-alert not cleared: %q", c)
 	}
 }

@@ -75,8 +75,14 @@ func (h *Health) Clear(ctx context.Context, key, text string) error {
 	return h.Store.Enqueue(ctx, open, string(note))
 }
 
-// AfterRun raises or clears a detection's failing and lagging alerts.
+// AfterRun raises or clears a detection's failing and lagging alerts, and
+// clears a flood alert once the detection runs cleanly again.
 func (h *Health) AfterRun(ctx context.Context, d *detections.Detection, runErr error) error {
+	if runErr == nil {
+		if err := h.Clear(ctx, "flood:"+d.ID, "The detection ran again within detections.max_new_alerts."); err != nil {
+			return err
+		}
+	}
 	if h.FailuresBeforeAlert > 0 && h.Runs != nil {
 		n, err := h.Runs(ctx, d.ID)
 		if err != nil {

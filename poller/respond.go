@@ -40,6 +40,9 @@ type Responder struct {
 	// watermark yet.
 	FirstPoll     time.Duration
 	EnrichTimeout time.Duration
+	// Retention prunes run history and sent notifications older than this,
+	// once a day (0 = keep everything). The audit trail is never pruned.
+	Retention time.Duration
 	// OnAction, when set, hears each action outcome (metrics).
 	OnAction func(action, outcome string)
 	Now      func() time.Time
@@ -137,7 +140,28 @@ func (r *Responder) poll(ctx context.Context, st *RespondStats) error {
 	if err := flushOutbox(ctx, r.Store, r.Notifier, r.logger()); err != nil {
 		errs = append(errs, err)
 	}
+	if err := r.prune(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+const pruneKey = "last_prune"
+
+func (r *Responder) prune(ctx context.Context) error {
+	if r.Retention <= 0 {
+		return nil
+	}
+	last, err := r.Store.MetaTime(ctx, pruneKey)
+	if err != nil || r.now().Sub(last) < 24*time.Hour {
+		return err
+	}
+	n, err := r.Store.Prune(ctx, r.now().Add(-r.Retention))
+	if err != nil {
+		return fmt.Errorf("prune state: %w", err)
+	}
+	r.logger().Info("pruned old run history and notifications", "rows", n, "retention", r.Retention.String())
+	return r.Store.SetMetaTime(ctx, pruneKey, r.now())
 }
 
 // Handoff handles a ticket the detect job just created, without waiting for

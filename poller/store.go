@@ -43,6 +43,8 @@ type Store interface {
 	OutboxSent(ctx context.Context, id int64) error
 	OutboxFailed(ctx context.Context, id int64, msg string) error
 
+	Prune(ctx context.Context, before time.Time) (int64, error)
+
 	Meta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error
 	MetaTime(ctx context.Context, key string) (time.Time, error)

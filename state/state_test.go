@@ -199,3 +199,29 @@ func TestLocalTickets(t *testing.T) {
 		t.Errorf("comment on missing ticket: %v", err)
 	}
 }
+
+func TestPruneKeepsLatestAndAuditTrail(t *testing.T) {
+	ctx := context.Background()
+	db, now := openTest(t)
+	for i, errText := range []string{"", "boom", "", "boom"} {
+		id, _ := db.StartRun(ctx, Run{Job: "detect", Detection: "d"})
+		db.FinishRun(Run{ID: id, Error: errText})
+		_ = i
+	}
+	db.AppendAction(ctx, ActionEvent{Attempt: "a", TicketKey: "T", Action: "x", Target: "y", Phase: PhaseSucceeded})
+	db.Enqueue(ctx, "T", "note")
+	items, _ := db.PendingOutbox(ctx, 1)
+	db.OutboxSent(ctx, items[0].ID)
+	*now = now.Add(100 * 24 * time.Hour)
+	n, err := db.Prune(ctx, now.Add(-90*24*time.Hour))
+	if err != nil || n != 3 { // two runs (the latest and the latest success stay) and one sent notification
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	runs, _ := db.LastRuns(ctx)
+	if len(runs) != 1 || runs[0].LastError != "boom" || runs[0].LastSuccess.IsZero() {
+		t.Errorf("last runs after prune: %+v", runs)
+	}
+	if evs, _ := db.TicketActions(ctx, "T"); len(evs) != 1 {
+		t.Error("the action ledger was pruned")
+	}
+}

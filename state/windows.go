@@ -217,3 +217,26 @@ func (s *DB) FailuresInRow(ctx context.Context, detection string) (int, error) {
 		AND id > coalesce((SELECT max(id) FROM runs WHERE job = 'detect' AND detection = ?1 AND error = '' AND finished_at IS NOT NULL), 0)`, detection).Scan(&n)
 	return n, err
 }
+
+// Prune deletes run history and sent notifications older than before. The
+// latest run and the latest successful run of each job are kept, and the
+// audit trail (alerts, tickets, actions) is never pruned.
+func (s *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?
+			AND id NOT IN (SELECT max(id) FROM runs GROUP BY job, detection)
+			AND id NOT IN (SELECT max(id) FROM runs WHERE error = '' GROUP BY job, detection)`, ts(before))
+		if err != nil {
+			return err
+		}
+		a, _ := res.RowsAffected()
+		if res, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`, ts(before)); err != nil {
+			return err
+		}
+		b, _ := res.RowsAffected()
+		n = a + b
+		return nil
+	})
+	return n, err
+}

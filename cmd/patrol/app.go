@@ -158,6 +158,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,
+		Retention: config.Duration(cfg.State.Retention),
 	}
 	a.detector = &poller.Detector{
 		Searcher: a.searcher, Tracker: a.tracker, Store: a.db, Notifier: a.notifier,
@@ -166,6 +167,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
 		Handoff:     a.responder.Handoff, Logger: a.log,
 		RecoveryDelay: recoveryDelay(cfg),
+		MaxNewAlerts:  cfg.Detections.MaxNewAlerts,
 		Health: &poller.Health{Tracker: a.tracker, Store: a.db, Label: cfg.Tickets.Label,
 			FailuresBeforeAlert: cfg.Health.FailuresBeforeAlert, MaxLag: config.Duration(cfg.Health.MaxLag),
 			Runs: a.db.FailuresInRow, Logger: a.log},

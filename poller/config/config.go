@@ -53,12 +53,18 @@ type Health struct {
 // State is [state].
 type State struct {
 	Path string `toml:"path"`
+	// Retention bounds run history and sent notifications ("0" = keep all);
+	// alerts, tickets and actions (the audit trail) are never pruned.
+	Retention string `toml:"retention"`
 }
 
 // Detections is [detections].
 type Detections struct {
 	Dir        string `toml:"dir"`
 	RunTimeout string `toml:"run_timeout"` // one detection run (all its chunks) at most this long
+	// MaxNewAlerts caps the new alerts (tickets) one window of one detection
+	// may open; a window over it makes none and raises a self-alert (0 = no cap).
+	MaxNewAlerts int `toml:"max_new_alerts"`
 }
 
 // Search is [search].
@@ -130,8 +136,8 @@ type Team struct {
 // Default returns the configuration before any file is read.
 func Default() Config {
 	return Config{
-		State:      State{Path: "patrol.db"},
-		Detections: Detections{Dir: "detections", RunTimeout: "15m"},
+		State:      State{Path: "patrol.db", Retention: "90d"},
+		Detections: Detections{Dir: "detections", RunTimeout: "15m", MaxNewAlerts: 100},
 		Search: Search{
 			Backend: "local", MaxWindow: "6h", Splunk: splunk.Defaults(),
 			Local: Local{FirstRun: "lookback", Index: "main"},
@@ -181,7 +187,11 @@ func (c *Config) validate(r *detections.Reporter) {
 	if c.Detections.Dir == "" {
 		r.Add("detections.dir", "is required")
 	}
+	checkDuration(r, "state.retention", c.State.Retention, 0)
 	checkDuration(r, "detections.run_timeout", c.Detections.RunTimeout, time.Second)
+	if c.Detections.MaxNewAlerts < 0 {
+		r.Add("detections.max_new_alerts", "must not be negative (0 = no cap)")
+	}
 	checkDuration(r, "search.max_window", c.Search.MaxWindow, time.Minute)
 	checkDuration(r, "tickets.poll_overlap", c.Tickets.PollOverlap, 0)
 	checkDuration(r, "tickets.poll_lookback", c.Tickets.PollLookback, 0)
