@@ -69,12 +69,15 @@ type Detections struct {
 
 // Search is [search].
 type Search struct {
-	Backend   string            `toml:"backend"`    // splunk | local
-	MaxWindow string            `toml:"max_window"` // catch-up after downtime in chunks of at most this
-	Splunk    splunk.Config     `toml:"splunk"`
-	Macros    map[string]string `toml:"macros"`
-	Lookups   map[string]string `toml:"lookups"`
-	Local     Local             `toml:"local"`
+	Backend   string `toml:"backend"`    // splunk | local
+	MaxWindow string `toml:"max_window"` // catch-up after downtime in chunks of at most this
+	// StrictFilterMacros makes an undefined `NAME_filter` macro an error
+	// instead of Splunk security content's no-op.
+	StrictFilterMacros bool              `toml:"strict_filter_macros"`
+	Splunk             splunk.Config     `toml:"splunk"`
+	Macros             map[string]string `toml:"macros"`
+	Lookups            map[string]string `toml:"lookups"`
+	Local              Local             `toml:"local"`
 }
 
 // Local is [search.local].
@@ -362,7 +365,7 @@ func Duration(v string) time.Duration {
 
 // Macros builds the macro set detections expand with.
 func (c *Config) Macros() *detections.Macros {
-	m, _ := detections.NewMacros(c.Search.Macros, detections.MacroOptions{OrgCIDRs: c.Enrich.OrgCIDRs})
+	m, _ := detections.NewMacros(c.Search.Macros, detections.MacroOptions{OrgCIDRs: c.Enrich.OrgCIDRs, StrictFilters: c.Search.StrictFilterMacros})
 	return m
 }
 
