@@ -147,11 +147,11 @@ func (s *DB) KnownTicketKeys(ctx context.Context, fingerprint string) (map[strin
 	return out, rows.Err()
 }
 
-// AlertCounts returns, per detection, the alerts not yet closed and the
-// pending ones.
+// AlertCounts returns, per detection, the alerts whose ticket is not closed
+// in the tracker (as last polled) and the pending ones (ticket not confirmed).
 func (s *DB) AlertCounts(ctx context.Context) (map[string][2]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT a.detection,
-		  sum(CASE WHEN a.state = 'open' AND coalesce(t.stage, '') NOT IN ('done', 'closed') THEN 1 ELSE 0 END),
+		  sum(CASE WHEN a.state = 'open' AND lower(coalesce(t.status, '')) NOT IN ('done', 'closed', 'resolved', 'won''t do', 'cancelled') THEN 1 ELSE 0 END),
 		  sum(CASE WHEN a.state = 'pending' THEN 1 ELSE 0 END)
 		FROM alerts a LEFT JOIN tickets t ON t.key = a.ticket_key GROUP BY a.detection`)
 	if err != nil {
