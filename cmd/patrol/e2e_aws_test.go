@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 
 const e2eAccount = "111122223333"
 
+// runs counts TestEndToEndAWS runs in this binary (go test -count).
+var runs int
+
 // e2eDetections are a StopLogging detection (auto) and an external API use
 // detection (approve), written for this test so it does not depend on the
 // shipped pack.
@@ -78,22 +81,25 @@ func record(name, user, key, ip string, params map[string]any) map[string]any {
 func TestEndToEndAWS(t *testing.T) {
 	endpoint := awstest.URL(t)
 	ctx := context.Background()
+	// The emulator lives as long as the test binary: names are unique per run.
+	runs++
+	user, trail, bucket := fmt.Sprintf("mallory%d", runs), fmt.Sprintf("org-trail-%d", runs), fmt.Sprintf("e2e-trail-logs-%d", runs)
 	cfg := awstest.Config(t, e2eAccount)
 
 	// The affected account: a trail whose logging was stopped, and a user whose key leaked.
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("e2e-trail-logs")}); err != nil {
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
 	ct := cloudtrail.NewFromConfig(cfg)
-	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("org-trail"), S3BucketName: aws.String("e2e-trail-logs")}); err != nil {
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String(trail), S3BucketName: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
 	ic := iam.NewFromConfig(cfg)
-	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("mallory")}); err != nil {
+	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
 		t.Fatal(err)
 	}
-	key, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("mallory")})
+	key, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +111,7 @@ func TestEndToEndAWS(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
 	os.WriteFile(filepath.Join(dir, "detections", "b_key.toml"), []byte(e2eKey), 0o644)
 	events := map[string]any{"Records": []any{
-		record("StopLogging", "mallory", keyID, "192.0.2.66", map[string]any{"name": "org-trail"}),
+		record("StopLogging", user, keyID, "192.0.2.66", map[string]any{"name": trail}),
 	}}
 	b, _ := json.Marshal(events)
 	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
@@ -135,7 +141,7 @@ aws = true
 	if code != exitOK {
 		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
 	}
-	status, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("org-trail")})
+	status, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(trail)})
 	if err != nil || !aws.ToBool(status.IsLogging) {
 		t.Fatalf("trail not logging after remediation: %v %v", status, err)
 	}
@@ -152,19 +158,19 @@ aws = true
 	}
 
 	// The key detection waits for approval; a non-approver's label does nothing.
-	if keyT.Stage != "approval" || keyStatus(t, ic, keyID) != "Active" {
+	if keyT.Stage != "approval" || keyStatus(t, ic, user, keyID) != "Active" {
 		t.Fatalf("key ticket before approval: %+v", keyT)
 	}
 	patrol(t, "approve", "--config", conf, "--as", "mallory", keyT.Key)
 	patrol(t, "once", "--config", conf)
-	if keyStatus(t, ic, keyID) != "Active" {
+	if keyStatus(t, ic, user, keyID) != "Active" {
 		t.Fatal("a non-approver's label disabled the key")
 	}
 	patrol(t, "approve", "--config", conf, "--as", "alice", keyT.Key)
 	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {
 		t.Fatalf("once after approval: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if got := keyStatus(t, ic, keyID); got != "Inactive" {
+	if got := keyStatus(t, ic, user, keyID); got != "Inactive" {
 		t.Fatalf("key %s after approval", got)
 	}
 	if kt := ticketsJSON(t, conf)["e2e-external-key"]; kt.Status != "Done" || kt.Stage != "done" {
@@ -178,8 +184,8 @@ aws = true
 
 	// Undo restores the snapshot, once; StartLogging has no undo.
 	code, out, errOut = patrol(t, "undo", "--config", conf, "--as", "alice", "6")
-	if code != exitOK || keyStatus(t, ic, keyID) != "Active" {
-		t.Fatalf("undo: exit %d %s %s; key %s", code, out, errOut, keyStatus(t, ic, keyID))
+	if code != exitOK || keyStatus(t, ic, user, keyID) != "Active" {
+		t.Fatalf("undo: exit %d %s %s; key %s", code, out, errOut, keyStatus(t, ic, user, keyID))
 	}
 	if code, _, errOut := patrol(t, "undo", "--config", conf, "6"); code != exitFailed || !strings.Contains(errOut, "already undone") {
 		t.Errorf("second undo: exit %d %s", code, errOut)
@@ -192,9 +198,9 @@ aws = true
 	}
 }
 
-func keyStatus(t *testing.T, ic *iam.Client, id string) string {
+func keyStatus(t *testing.T, ic *iam.Client, user, id string) string {
 	t.Helper()
-	out, err := ic.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("mallory")})
+	out, err := ic.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	if err != nil {
 		t.Fatal(err)
 	}
