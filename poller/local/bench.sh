@@ -8,6 +8,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+# Real CloudTrail from shared/testdata (beside the repository) when it is there.
+export PATROL_SHARED=${PATROL_SHARED:-$(cd .. && pwd)/shared}
 MB=${BENCH_MB:-256}
 JQ=${JQ:-$(command -v jq || true)}
 TIME=/usr/bin/time

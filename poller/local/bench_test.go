@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,8 +47,37 @@ func sampleRecords() [][]byte {
 		}
 	}
 	if len(out) == 0 {
+		out = repoSamples()
+	}
+	if len(out) == 0 {
 		for _, r := range []string{recStop, recLogin, recSG} {
 			out = append(out, []byte(r))
+		}
+	}
+	return out
+}
+
+// repoSamples reads the shipped sample CloudTrail (detections/samples), from
+// the package folder (go test) or the repository root (bench.sh).
+func repoSamples() [][]byte {
+	var out [][]byte
+	for _, dir := range []string{"../../detections/samples/cloudtrail", "detections/samples/cloudtrail"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			var doc struct{ Records []json.RawMessage }
+			if json.Unmarshal(b, &doc) != nil {
+				continue
+			}
+			for _, r := range doc.Records {
+				out = append(out, []byte(r))
+			}
+		}
+		if len(out) > 0 {
+			return out
 		}
 	}
 	return out
