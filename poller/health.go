@@ -26,8 +26,9 @@ type Health struct {
 	FailuresBeforeAlert int
 	// MaxLag raises an alert when a checkpoint is older than this (0 = off).
 	MaxLag time.Duration
-	// Runs returns the consecutive failures of a detection's latest runs.
-	Runs   func(ctx context.Context, detection string) (int, error)
+	// Runs returns the consecutive failures of a job's latest runs (of one
+	// detection for "detect", "" for "respond").
+	Runs   func(ctx context.Context, job, detection string) (int, error)
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -84,7 +85,7 @@ func (h *Health) AfterRun(ctx context.Context, d *detections.Detection, runErr e
 		}
 	}
 	if h.FailuresBeforeAlert > 0 && h.Runs != nil {
-		n, err := h.Runs(ctx, d.ID)
+		n, err := h.Runs(ctx, "detect", d.ID)
 		if err != nil {
 			return err
 		}
@@ -119,6 +120,25 @@ func (h *Health) AfterRun(ctx context.Context, d *detections.Detection, runErr e
 		return h.Clear(ctx, key, "The detection caught up.")
 	}
 	return nil
+}
+
+// AfterRespond raises or clears the alert of a respond job failing run
+// after run (tickets not enriched or remediated while it lasts).
+func (h *Health) AfterRespond(ctx context.Context, runErr error) error {
+	if h.FailuresBeforeAlert <= 0 || h.Runs == nil {
+		return nil
+	}
+	if runErr == nil {
+		return h.Clear(ctx, "failing:respond", "The respond job ran successfully again.")
+	}
+	n, err := h.Runs(ctx, "respond", "")
+	if err != nil || n < h.FailuresBeforeAlert {
+		return err
+	}
+	return h.Raise(ctx, "failing:respond", fmt.Sprintf("patrol: the respond job failed %d runs in a row", n), Message{Sections: []Section{{
+		Text: "Tickets are not being enriched or remediated while this lasts; approvals wait. Last error:",
+		Pre:  runErr.Error(),
+	}}})
 }
 
 // Freshness checks that a detection's source returned anything in the last

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patrolsec/patrol/state"
 )
 
 func withHealth(h *harness) *Health {
@@ -112,5 +114,25 @@ func TestRecoveryWaitsForTrackerIndex(t *testing.T) {
 	}
 	if h.tracker.creates != 1 {
 		t.Errorf("creates = %d, want 1", h.tracker.creates)
+	}
+}
+
+func TestFailingRespondAlertDeduped(t *testing.T) {
+	h := newHarness(t, "")
+	hl := withHealth(h)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		id, _ := h.db.StartRun(ctx, state.Run{Job: "respond"})
+		h.db.FinishRun(state.Run{ID: id, Error: "jira: 401"})
+		if err := hl.AfterRespond(ctx, errors.New("jira: 401")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.tracker.count() != 1 || !strings.Contains(h.tracker.ticket("SEC-1").Summary, "respond job failed 3 runs in a row") {
+		t.Fatalf("tickets = %d", h.tracker.count())
+	}
+	hl.AfterRespond(ctx, nil)
+	if c := h.tracker.comments("SEC-1"); len(c) != 1 {
+		t.Errorf("comments = %q", c)
 	}
 }

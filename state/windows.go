@@ -210,11 +210,12 @@ func (s *DB) SetMetaTime(ctx context.Context, key string, t time.Time) error {
 	return s.SetMeta(ctx, key, ts(t))
 }
 
-// FailuresInRow counts a detection's failed runs since its last success.
-func (s *DB) FailuresInRow(ctx context.Context, detection string) (int, error) {
+// FailuresInRow counts a job's failed runs since its last success; for the
+// detect job, of one detection ("" for the respond job).
+func (s *DB) FailuresInRow(ctx context.Context, job, detection string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = 'detect' AND detection = ?1 AND error != ''
-		AND id > coalesce((SELECT max(id) FROM runs WHERE job = 'detect' AND detection = ?1 AND error = '' AND finished_at IS NOT NULL), 0)`, detection).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = ?1 AND detection = ?2 AND error != ''
+		AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND detection = ?2 AND error = '' AND finished_at IS NOT NULL), 0)`, job, detection).Scan(&n)
 	return n, err
 }
 

@@ -130,6 +130,9 @@ func (a *app) respondOnce(ctx context.Context) (poller.RespondStats, error) {
 	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
 		"duration_ms", time.Since(start).Milliseconds(), "err", err)
 	a.metrics.Respond(st, err)
+	if herr := a.detector.Health.AfterRespond(context.WithoutCancel(ctx), err); herr != nil {
+		a.log.Error("self-alert", "job", "respond", "err", herr)
+	}
 	a.writeMetrics()
 	return st, err
 }
