@@ -150,13 +150,6 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-func plural(n int, one string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %ss", n, one)
-}
-
 // attacks lists, per file of real attack data, the alerts each scenario's
 // detection must raise there (SOURCES.md says what each file holds). Other
 // detections may fire on the same files; their hits are logged.

@@ -195,11 +195,7 @@ func (f *fakeTracker) Transition(ctx context.Context, key, name string) error {
 func (f *fakeTracker) Approvals(ctx context.Context, key, label string) ([]Approval, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []Approval
-	for _, a := range f.tickets[key].labelsBy {
-		out = append(out, a)
-	}
-	return out, nil
+	return append([]Approval(nil), f.tickets[key].labelsBy...), nil
 }
 
 func (f *fakeTracker) SetRoute(ctx context.Context, key string, r Route) error {

@@ -55,12 +55,12 @@ backend = "local"
 			t.Errorf("dispatch without an index-time window or json: %v", d)
 		}
 	}
-	code, out, _ = patrol(t, "once", "--config", conf)
+	code, out, errOut2 := patrol(t, "once", "--config", conf)
 	_, again, _ := patrol(t, "tickets", "--config", conf, "--json")
 	if code != exitOK || again != list {
-		t.Errorf("second once changed the tickets (exit %d):\n%s", code, again)
+		t.Errorf("second once changed the tickets (exit %d):\n%s\n%s", code, out, again)
 	}
-	if strings.Contains(errOut, "splunk-token") {
+	if strings.Contains(errOut+errOut2, "splunk-token") {
 		t.Error("the token reached the log")
 	}
 }

@@ -120,7 +120,6 @@ type sortStage struct {
 	next stage
 	rows []*row
 	vals [][]Value
-	err  error
 }
 
 func (s *sortStage) push(r *row) error {

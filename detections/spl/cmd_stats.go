@@ -134,7 +134,6 @@ type statsStage struct {
 	next   stage
 	groups map[string]*group
 	order  []*group
-	nulls  []*row // eventstats rows without a full group key
 	all    []*row // eventstats rows in arrival order
 	key    strings.Builder
 }

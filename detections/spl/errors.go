@@ -34,14 +34,3 @@ func errorAt(src string, off int, format string, args ...any) *Error {
 	}
 	return &Error{Msg: fmt.Sprintf(format, args...), Offset: off, Line: line, Column: col}
 }
-
-// evalError is a problem found while a query runs (a bad regular
-// expression from a field, a boolean stored in a field). Splunk fails the
-// search in these cases, and so does the engine.
-type evalError struct {
-	cmd string
-	err error
-}
-
-func (e *evalError) Error() string { return e.cmd + ": " + e.err.Error() }
-func (e *evalError) Unwrap() error { return e.err }

@@ -1,7 +1,6 @@
 package spl
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -296,8 +295,4 @@ func (p *parser) expectEnd(cmd string) error {
 	}
 	t, _ := p.peekA()
 	return p.errorf(t.pos, "%s: unexpected %q", cmd, t.s)
-}
-
-func quoteList(names []string) string {
-	return fmt.Sprintf("%q", names)
 }

@@ -72,14 +72,6 @@ func (r *row) names() ([]string, error) {
 	return out, err
 }
 
-// flatten turns the row into plain fields only, dropping the event: used
-// before a row's fields are rewritten wholesale (table, fields +).
-func (r *row) materialize() (*row, error) {
-	out := &row{set: map[string]Value{}}
-	err := r.each(func(n string, v Value) { out.set[n] = v })
-	return out, err
-}
-
 // retain makes the row safe to keep past the Source's callback.
 func (r *row) retain() {
 	if r.ev != nil && !r.kept {

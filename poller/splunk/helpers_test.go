@@ -123,13 +123,6 @@ func (e *env) searchCtx(ctx context.Context, q poller.Query) ([]poller.Result, e
 	return got, err
 }
 
-// count runs q and counts the results without keeping them.
-func (e *env) count(q poller.Query) (int, error) {
-	n := 0
-	err := e.s.Search(context.Background(), q, func(poller.Result) error { n++; return nil })
-	return n, err
-}
-
 var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // query is a one-hour index-time window ending at t0.
