@@ -6,7 +6,9 @@ package config
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
+	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/slack"
@@ -216,7 +219,11 @@ func (c *Config) validate(r *detections.Reporter) {
 			c.mustExist(r, "search.local.paths", p)
 		}
 		for name, p := range c.Search.Lookups {
-			c.mustExist(r, "search.lookups."+name, p)
+			if c.mustExist(r, "search.lookups."+name, p) {
+				if err := checkCSV(c.Abs(p)); err != nil {
+					r.Add("search.lookups."+name, "%v", err)
+				}
+			}
 		}
 	default:
 		r.Add("search.backend", "%q must be \"splunk\" or \"local\"", c.Search.Backend)
@@ -273,8 +280,10 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("metrics.listen", "%v: patrol never listens where the network can reach it", err)
 		}
 	}
-	if c.Enrich.AccountsCSV != "" {
-		c.mustExist(r, "enrich.accounts_csv", c.Enrich.AccountsCSV)
+	if c.Enrich.AccountsCSV != "" && c.mustExist(r, "enrich.accounts_csv", c.Enrich.AccountsCSV) {
+		if _, err := enrich.LoadAccounts(c.Abs(c.Enrich.AccountsCSV)); err != nil {
+			r.Add("enrich.accounts_csv", "%v", err)
+		}
 	}
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i+1)
@@ -339,13 +348,37 @@ func (c *Config) resolvePaths() {
 	}
 }
 
-func (c *Config) mustExist(r *detections.Reporter, key, path string) {
+// mustExist reports a missing path and says whether it exists.
+func (c *Config) mustExist(r *detections.Reporter, key, path string) bool {
 	if path == "" {
 		r.Add(key, "is empty: give a path")
-		return
+		return false
 	}
 	if _, err := os.Stat(c.Abs(path)); err != nil {
 		r.Add(key, "%s: no such file or folder (relative paths start at the config file's folder)", path)
+		return false
+	}
+	return true
+}
+
+// checkCSV reads a lookup table through, so a malformed one is named at
+// validation rather than when a detection first uses it.
+func checkCSV(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	if _, err := cr.Read(); err != nil {
+		return fmt.Errorf("%s: no header row: %v", path, err)
+	}
+	for {
+		if _, err := cr.Read(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
 	}
 }
 

@@ -52,3 +52,18 @@ func TestMissingFiles(t *testing.T) {
 		t.Errorf("absent config: %v", err)
 	}
 }
+
+func TestMalformedTablesNamedAtValidation(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "intel.csv"), []byte("domain\n\"unterminated\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "acc.csv"), []byte("account_id\nnot-an-id\n"), 0o644)
+	path := filepath.Join(dir, "c.toml")
+	os.WriteFile(path, []byte("[search.local]\npaths = [\"logs\"]\n[search.lookups]\nintel = \"intel.csv\"\n[enrich]\naccounts_csv = \"acc.csv\"\n"), 0o644)
+	_, err := Load(path)
+	for _, want := range []string{":4: search.lookups.intel: ", "intel.csv: parse error on line 2", ":6: enrich.accounts_csv: ", "acc.csv:2: account_id \"not-an-id\""} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
