@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/poller"
 )
 
 func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -30,7 +31,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		st, err := a.detectOnce(ctx, d)
 		status := "ok"
 		if err != nil {
-			failed, status = true, "FAILED: "+err.Error()
+			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 		}
 		fmt.Fprintf(out, "detect  %-40s results=%-5d alerts=%-3d repeats=%-3d %s\n", d.ID, st.Results, st.Alerts, st.Repeats, status)
 		if ctx.Err() != nil {
@@ -40,7 +41,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	st, err := a.respondOnce(ctx)
 	status := "ok"
 	if err != nil {
-		failed, status = true, "FAILED: "+err.Error()
+		failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 	}
 	fmt.Fprintf(out, "respond tickets=%d handled=%d actions=%d %s\n", st.Tickets, st.Handled, st.Actions, status)
 	if failed {

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -139,7 +140,7 @@ func printStatus(out io.Writer, rep *statusReport) {
 		}
 		fails := fmt.Sprint(d.FailuresInRow)
 		if d.LastError != "" {
-			fails += " (" + truncate(d.LastError, 60) + ")"
+			fails += " (" + poller.CleanText(truncate(d.LastError, 60)) + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Schedule, ago(d.LastRun), ago(d.LastSuccess), lag, d.OpenAlerts, fails)
 	}
@@ -147,7 +148,7 @@ func printStatus(out io.Writer, rep *statusReport) {
 	if rep.Respond != nil {
 		fmt.Fprintf(out, "\nrespond: last run %s, last success %s", ago(rep.Respond.LastStart), ago(rep.Respond.LastSuccess))
 		if rep.Respond.LastError != "" {
-			fmt.Fprintf(out, ", last error: %s", truncate(rep.Respond.LastError, 100))
+			fmt.Fprintf(out, ", last error: %s", poller.CleanText(truncate(rep.Respond.LastError, 100)))
 		}
 		fmt.Fprintln(out)
 	}
