@@ -24,19 +24,16 @@ type Router struct {
 	Teams []Team
 }
 
-// AccountFields are the result fields that name the affected account, in
-// order of preference (CloudTrail's, then the Splunk add-on's aliases).
-var AccountFields = []string{"recipientAccountId", "aws_account_id", "vendor_account", "userIdentity.accountId", "account_id", "account"}
+// AccountFields are the result fields that name the affected account (not
+// the caller's), in order of preference: the account a CloudTrail event
+// happened in, then the names Splunk add-ons and VPC Flow Logs use.
+var AccountFields = []string{"recipientAccountId", "aws_account_id", "vendor_account", "account_id", "account"}
+
+// SourceFields are the result fields that carry the caller's address.
+var SourceFields = []string{"sourceIPAddress", "src_ip", "src", "srcaddr", "client_ip"}
 
 // Account returns the result's affected AWS account, or "".
-func Account(r Result) string {
-	for _, f := range AccountFields {
-		if v := r.Get(f); v != "" {
-			return v
-		}
-	}
-	return ""
-}
+func Account(r Result) string { return r.First(AccountFields...) }
 
 // Route returns the route of the team owning the result's account.
 func (rt Router) Route(r Result) Route {
@@ -123,20 +120,11 @@ func NotificationMessage(d *detections.Detection, t Ticket, r Result, route Rout
 	if route.Team != "" {
 		facts = append(facts, Field{Name: "Team", Value: route.Team})
 	}
-	if who := firstOf(r, "userIdentity.arn", "user_arn", "user"); who != "" {
+	if who := r.First("userIdentity.arn", "user_arn", "user"); who != "" {
 		facts = append(facts, Field{Name: "Principal", Value: who})
 	}
-	if ip := firstOf(r, "sourceIPAddress", "src_ip", "src"); ip != "" {
+	if ip := r.First(SourceFields...); ip != "" {
 		facts = append(facts, Field{Name: "Source", Value: ip})
 	}
 	return Message{Title: t.Summary, Sections: []Section{{Text: d.Title, Fields: facts}}}
-}
-
-func firstOf(r Result, fields ...string) string {
-	for _, f := range fields {
-		if v := r.Get(f); v != "" {
-			return v
-		}
-	}
-	return ""
 }

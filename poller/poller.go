@@ -27,6 +27,18 @@ func (r Result) Get(field string) string {
 	return ""
 }
 
+// First returns the first non-empty value (trimmed) among fields, in order.
+func (r Result) First(fields ...string) string {
+	for _, f := range fields {
+		for _, v := range r[f] {
+			if v = strings.TrimSpace(v); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
 // Lookup returns the field's values joined with ", " and whether it exists.
 // It is the lookup that ticket templates and action parameters render with.
 func (r Result) Lookup(field string) (string, bool) {

@@ -35,7 +35,7 @@ func (e accountEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (pol
 	if !p.cfg.Organizations {
 		return csv.Enrich(ctx, in)
 	}
-	raw := enrich.First(in.Fields, enrich.AccountFields...)
+	raw := in.Fields.First(poller.AccountFields...)
 	if raw == "" {
 		return poller.Enrichment{}, nil
 	}

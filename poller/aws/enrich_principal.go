@@ -12,7 +12,6 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/patrolsec/patrol/poller"
-	"github.com/patrolsec/patrol/poller/enrich"
 )
 
 // principalEnricher answers "who did this, and whose are they?": the IAM
@@ -42,13 +41,13 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 	p := e.p
 	f := in.Fields
 	who := actorOf(f)
-	key := enrich.First(f, "userIdentity.accessKeyId", "access_key_id")
-	target := enrich.First(f, "requestParameters.userName")
+	key := f.First("userIdentity.accessKeyId", "access_key_id")
+	target := f.First("requestParameters.userName")
 	if who.kind == "" && !accessKeyRE.MatchString(key) && target == "" {
 		return poller.Enrichment{}, nil
 	}
 	if who.account == "" {
-		who.account = enrich.First(f, enrich.AccountFields...)
+		who.account = f.First(poller.AccountFields...)
 	}
 	if !accountRE.MatchString(who.account) {
 		return poller.Enrichment{}, fmt.Errorf("principal: no account id in the event")
@@ -100,7 +99,7 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 		out.Facts = append(out.Facts, poller.Field{Name: "principal", Value: "root user of account " + who.account})
 	}
 	if target != "" && !(who.kind == "user" && strings.EqualFold(target, who.name)) && iamNameRE.MatchString(target) {
-		t := actor{kind: "user", account: enrich.First(f, enrich.AccountFields...), name: target}
+		t := actor{kind: "user", account: f.First(poller.AccountFields...), name: target}
 		if !accountRE.MatchString(t.account) {
 			t.account = who.account
 		}
@@ -145,7 +144,7 @@ func (pf principalFacts) facts(prefix string) []poller.Field {
 // actorOf finds the principal in an event: from its ARN when there is one,
 // else from CloudTrail's userIdentity.type and userName.
 func actorOf(f poller.Result) actor {
-	if s := enrich.First(f, "userIdentity.arn", "user_arn"); s != "" {
+	if s := f.First("userIdentity.arn", "user_arn"); s != "" {
 		if a, err := arn.Parse(s); err == nil && accountRE.MatchString(a.AccountID) {
 			parts := strings.Split(a.Resource, "/")
 			switch {
@@ -160,13 +159,13 @@ func actorOf(f poller.Result) actor {
 			}
 		}
 	}
-	switch enrich.First(f, "userIdentity.type") {
+	switch f.First("userIdentity.type") {
 	case "IAMUser":
-		if u := enrich.First(f, "userIdentity.userName"); iamNameRE.MatchString(u) {
-			return actor{kind: "user", account: enrich.First(f, "userIdentity.accountId"), name: u}
+		if u := f.First("userIdentity.userName"); iamNameRE.MatchString(u) {
+			return actor{kind: "user", account: f.First("userIdentity.accountId"), name: u}
 		}
 	case "Root":
-		return actor{kind: "root", account: enrich.First(f, "userIdentity.accountId")}
+		return actor{kind: "root", account: f.First("userIdentity.accountId")}
 	}
 	return actor{}
 }

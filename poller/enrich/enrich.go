@@ -10,26 +10,6 @@ import (
 	"github.com/patrolsec/patrol/poller"
 )
 
-// AccountFields are the event fields that name the affected account, in
-// order of preference: the account a CloudTrail event happened in comes
-// first, then the names Splunk add-ons and VPC Flow Logs use.
-var AccountFields = []string{"recipientAccountId", "aws_account_id", "account_id", "account"}
-
-// SourceFields are the event fields that carry the caller's address.
-var SourceFields = []string{"sourceIPAddress", "src_ip", "src", "srcaddr", "client_ip"}
-
-// First returns the first non-empty value among fields, trimmed.
-func First(r poller.Result, fields ...string) string {
-	for _, f := range fields {
-		for _, v := range r[f] {
-			if v = strings.TrimSpace(v); v != "" {
-				return v
-			}
-		}
-	}
-	return ""
-}
-
 // Team is one [[teams]] entry: who owns which accounts and where their
 // tickets and messages go.
 type Team struct {

@@ -140,7 +140,7 @@ func (e NetworkEnricher) Name() string { return "source_ip" }
 func (e NetworkEnricher) Enrich(_ context.Context, in poller.EnrichInput) (poller.Enrichment, error) {
 	var out poller.Enrichment
 	seen := map[string]bool{}
-	for _, f := range SourceFields {
+	for _, f := range poller.SourceFields {
 		for _, raw := range in.Fields[f] {
 			raw = strings.TrimSpace(raw)
 			if raw == "" || seen[raw] {
