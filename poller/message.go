@@ -12,11 +12,16 @@ import (
 // Team owns accounts: tickets about them are routed to its component,
 // assignee and Slack channel.
 type Team struct {
-	Name          string
-	Accounts      []string
-	SlackChannel  string
-	JiraComponent string
-	Assignee      string
+	Name          string   `toml:"name"`
+	Accounts      []string `toml:"accounts"`
+	SlackChannel  string   `toml:"slack_channel"`
+	JiraComponent string   `toml:"jira_component"`
+	Assignee      string   `toml:"assignee"`
+}
+
+// Route is where the team's tickets and messages go.
+func (t Team) Route() Route {
+	return Route{Team: t.Name, Assignee: t.Assignee, Component: t.JiraComponent, SlackChannel: t.SlackChannel}
 }
 
 // Router routes results to teams by AWS account.
@@ -44,7 +49,7 @@ func (rt Router) Route(r Result) Route {
 	for _, t := range rt.Teams {
 		for _, a := range t.Accounts {
 			if a == acct {
-				return Route{Team: t.Name, Assignee: t.Assignee, Component: t.JiraComponent, SlackChannel: t.SlackChannel}
+				return t.Route()
 			}
 		}
 	}

@@ -146,10 +146,6 @@ func (a *app) buildJobs(ctx context.Context) error {
 	a.notifier = a.metrics.Notifier(a.notifier, cfg.Notify.Backend)
 	actions = a.metrics.Actions(actions)
 	a.metrics.Detections(len(*a.dets.Load()))
-	var teams []poller.Team
-	for _, t := range cfg.Teams {
-		teams = append(teams, poller.Team{Name: t.Name, Accounts: t.Accounts, SlackChannel: t.SlackChannel, JiraComponent: t.JiraComponent, Assignee: t.Assignee})
-	}
 	a.responder = &poller.Responder{
 		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
 		Detection: a.detection,
@@ -162,7 +158,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 	}
 	a.detector = &poller.Detector{
 		Searcher: a.searcher, Tracker: a.tracker, Store: a.db, Notifier: a.notifier,
-		Router: poller.Router{Teams: teams}, Label: cfg.Tickets.Label,
+		Router: poller.Router{Teams: cfg.Teams}, Label: cfg.Tickets.Label,
 		MaxWindow:   config.Duration(cfg.Search.MaxWindow),
 		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
 		Handoff:     a.responder.Handoff, Logger: a.log,

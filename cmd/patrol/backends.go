@@ -100,10 +100,7 @@ func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
 // only and makes no AWS calls; the actions make none until applied, which
 // dry run never does.
 func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]poller.Action, []poller.Enricher, error) {
-	var teams enrich.Teams
-	for _, t := range cfg.Teams {
-		teams = append(teams, enrich.Team{Name: t.Name, Accounts: t.Accounts, SlackChannel: t.SlackChannel, JiraComponent: t.JiraComponent})
-	}
+	teams := enrich.Teams(cfg.Teams)
 	p, err := aws.New(ctx, cfg.AWS, aws.Options{BaseDir: cfg.Dir, Logger: log, Teams: teams,
 		AccountsCSV: cfg.Enrich.AccountsCSV, OrgCIDRs: cfg.Enrich.OrgCIDRs})
 	if err != nil {

@@ -32,16 +32,16 @@ type Config struct {
 	File string `toml:"-"` // the file it was loaded from
 	Dir  string `toml:"-"` // its folder: relative paths resolve against it
 
-	State      State      `toml:"state"`
-	Detections Detections `toml:"detections"`
-	Search     Search     `toml:"search"`
-	Tickets    Tickets    `toml:"tickets"`
-	Notify     Notify     `toml:"notify"`
-	AWS        aws.Config `toml:"aws"`
-	Enrich     Enrich     `toml:"enrich"`
-	Metrics    Metrics    `toml:"metrics"`
-	Health     Health     `toml:"health"`
-	Teams      []Team     `toml:"teams"`
+	State      State         `toml:"state"`
+	Detections Detections    `toml:"detections"`
+	Search     Search        `toml:"search"`
+	Tickets    Tickets       `toml:"tickets"`
+	Notify     Notify        `toml:"notify"`
+	AWS        aws.Config    `toml:"aws"`
+	Enrich     Enrich        `toml:"enrich"`
+	Metrics    Metrics       `toml:"metrics"`
+	Health     Health        `toml:"health"`
+	Teams      []poller.Team `toml:"teams"`
 }
 
 // Health is [health]: the self-alerts patrol raises about itself.
@@ -128,15 +128,6 @@ type Enrich struct {
 type Metrics struct {
 	Textfile string `toml:"textfile"`
 	Listen   string `toml:"listen"`
-}
-
-// Team is one [[teams]] entry: who owns which accounts.
-type Team struct {
-	Name          string   `toml:"name"`
-	Accounts      []string `toml:"accounts"`
-	SlackChannel  string   `toml:"slack_channel"`
-	JiraComponent string   `toml:"jira_component"`
-	Assignee      string   `toml:"assignee"`
 }
 
 // Default returns the configuration before any file is read.

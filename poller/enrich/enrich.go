@@ -10,14 +10,8 @@ import (
 	"github.com/patrolsec/patrol/poller"
 )
 
-// Team is one [[teams]] entry: who owns which accounts and where their
-// tickets and messages go.
-type Team struct {
-	Name          string   `toml:"name"`
-	Accounts      []string `toml:"accounts"`
-	SlackChannel  string   `toml:"slack_channel"`
-	JiraComponent string   `toml:"jira_component"`
-}
+// Team is one [[teams]] entry.
+type Team = poller.Team
 
 // Teams is the [[teams]] list.
 type Teams []Team
@@ -49,7 +43,7 @@ func (ts Teams) Named(name string) (Team, bool) {
 // and component when it has an entry, else just the name.
 func (ts Teams) RouteForTeam(name string) poller.Route {
 	if t, ok := ts.Named(name); ok {
-		return poller.Route{Team: t.Name, SlackChannel: t.SlackChannel, Component: t.JiraComponent}
+		return t.Route()
 	}
 	return poller.Route{Team: name}
 }
@@ -61,7 +55,7 @@ func (ts Teams) RouteForTeam(name string) poller.Route {
 func (ts Teams) RouteForAccount(a Account) poller.Route {
 	var r poller.Route
 	if t, ok := ts.ForAccount(a.ID); ok {
-		r = poller.Route{Team: t.Name, SlackChannel: t.SlackChannel, Component: t.JiraComponent}
+		r = t.Route()
 	} else if a.Team != "" {
 		r = ts.RouteForTeam(a.Team)
 	}
