@@ -77,14 +77,24 @@ func principalForms(arn string) []string {
 	return out
 }
 
-// arnPattern compiles a protected-principal pattern: * matches anything,
-// and ARNs compare case-insensitively (IAM names are unique regardless of case).
+// arnPattern compiles a protected-principal pattern: * matches any run of
+// characters and ? one character (as the AWS actions match them), and ARNs
+// compare case-insensitively (IAM names are unique regardless of case).
 func arnPattern(p string) *regexp.Regexp {
-	parts := strings.Split(p, "*")
-	for i := range parts {
-		parts[i] = regexp.QuoteMeta(parts[i])
+	var b strings.Builder
+	b.WriteString("(?i)^")
+	for _, r := range p {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
 	}
-	return regexp.MustCompile("(?i)^" + strings.Join(parts, ".*") + "$")
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
 }
 
 // remediate applies the detection's remediation to a ticket: at most once
