@@ -73,9 +73,6 @@ func (t *Template) UnmarshalText(b []byte) error {
 // String returns the template's source.
 func (t Template) String() string { return t.src }
 
-// IsZero reports whether the template is empty.
-func (t Template) IsZero() bool { return t.src == "" }
-
 // Fields lists the fields the template refers to, in order.
 func (t Template) Fields() []string {
 	var out []string

@@ -65,9 +65,6 @@ type Window struct {
 	Start, End time.Time
 }
 
-// Duration is the window's length.
-func (w Window) Duration() time.Duration { return w.End.Sub(w.Start) }
-
 // TimeMode says which clock a window bounds: when events happened, or when
 // the backend indexed them (Splunk's _indextime; catches late events).
 type TimeMode string
@@ -197,9 +194,6 @@ type Route struct {
 	Component    string
 	SlackChannel string
 }
-
-// IsZero reports whether the route carries nothing.
-func (r Route) IsZero() bool { return r == Route{} }
 
 // NewTicket is what the detect job asks a Tracker to create.
 type NewTicket struct {

@@ -293,7 +293,7 @@ func (r *Responder) enrich(ctx context.Context, t Ticket, row *state.TicketRow, 
 	if err := r.Tracker.Comment(ctx, t.Key, m); err != nil {
 		return fmt.Errorf("comment enrichment: %w", err)
 	}
-	if !route.IsZero() && (route.Assignee != "" || route.Component != "") {
+	if route.Assignee != "" || route.Component != "" {
 		if err := r.Tracker.SetRoute(ctx, t.Key, route); err != nil {
 			return fmt.Errorf("route: %w", err)
 		}

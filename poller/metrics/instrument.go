@@ -125,6 +125,3 @@ func (a action) Revert(ctx context.Context, p poller.Plan, snapshot string) (pol
 	out, err := r.Revert(ctx, p, snapshot)
 	return out, a.m.count("aws", err)
 }
-
-// Unwrap returns the instrumented action.
-func (a action) Unwrap() poller.Action { return a.a }

@@ -66,9 +66,6 @@ func New() *Metrics {
 	return m
 }
 
-// Registry is the metrics' registry.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Detect records a detection run; checkpoint is its checkpoint after it.
 func (m *Metrics) Detect(id string, st poller.DetectStats, err error, checkpoint, now time.Time) {
 	m.detectRuns.WithLabelValues(id).Inc()
