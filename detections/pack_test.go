@@ -102,7 +102,7 @@ func TestPackShape(t *testing.T) {
 			if d.ID != strings.ToLower(d.ID) || strings.ContainsAny(d.ID, "_. ") {
 				t.Errorf("id %q: want kebab-case", d.ID)
 			}
-			if d.Ticket.Description.IsZero() {
+			if d.Ticket.Description.String() == "" {
 				t.Error("no [ticket] description: say what happened and what to check")
 			}
 			positive, negative := false, false
