@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
@@ -37,10 +36,14 @@ type Detector struct {
 	// MaxNewAlerts caps the new alerts (tickets) one window may open; a
 	// window over it fails without any ticket (0 = no cap).
 	MaxNewAlerts int
-	// RecoveryDelay holds back the lookup of a pending alert's ticket until
-	// the alert is this old: a tracker whose search lags its writes (Jira
-	// Cloud) must have had time to index a ticket created just before a crash.
-	RecoveryDelay time.Duration
+	// IndexLag is how long the tracker's search may take to show a new
+	// ticket (Jira Cloud's is eventually consistent). After a create whose
+	// outcome is unknown, the alert's ticket is looked up (never created
+	// again) once this long has passed since the outcome became unknown.
+	IndexLag time.Duration
+	// CreateTimeout is the longest one create request may take: a create
+	// cut off by a crash may have made a ticket until then.
+	CreateTimeout time.Duration
 	Now           func() time.Time
 	Logger        *slog.Logger
 }
@@ -48,7 +51,10 @@ type Detector struct {
 // DetectStats is what one run did.
 type DetectStats struct {
 	Windows, Results, Alerts, Repeats, Tickets int
-	Start, End                                 time.Time
+	// Waiting counts alerts whose ticket is looked up on a later run: a
+	// create had an unknown outcome and the tracker's search may lag.
+	Waiting    int
+	Start, End time.Time
 }
 
 const (
@@ -104,6 +110,11 @@ func (j *Detector) run(ctx context.Context, d *detections.Detection) (DetectStat
 		start = w.End
 		st.Windows++
 	}
+	if st.Windows == 0 {
+		if err := j.sweep(ctx, d, &st); err != nil {
+			return st, err
+		}
+	}
 	if err := j.FlushOutbox(ctx); err != nil {
 		return st, fmt.Errorf("%s: %w", d.ID, err)
 	}
@@ -133,23 +144,25 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 		batch = batch[:0]
 		return err
 	}
-	// Only a fingerprint's first result is kept (as JSON): repeats within the
-	// window skip the encoding. The set is bounded; past it, encoding is
+	// Only the first result of a fingerprint and second is kept (as JSON):
+	// repeats skip the encoding. The set is bounded; past it, encoding is
 	// merely repeated, never wrong.
 	staged := map[string]bool{}
 	err = j.Searcher.Search(ctx, q, func(r Result) error {
 		run.Results++
 		t := ResultTime(r, w.End)
 		fp := Fingerprint(d.ID, d.GroupBy, r)
-		hit := state.Hit{Fingerprint: fp, Count: 1, First: t, Last: t}
-		if !staged[fp] {
+		at := t.Truncate(time.Second)
+		hit := state.Hit{Fingerprint: fp, At: at, Count: 1, First: t, Last: t}
+		key := fp + at.Format(time.RFC3339)
+		if !staged[key] {
 			raw, err := json.Marshal(r)
 			if err != nil {
 				return err
 			}
 			hit.Result = string(raw)
 			if len(staged) < maxStaged {
-				staged[fp] = true
+				staged[key] = true
 			}
 		}
 		batch = append(batch, hit)
@@ -165,37 +178,66 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	if err != nil {
 		return fmt.Errorf("%s: search %s: %w", d.ID, windowString(w), err)
 	}
-	if j.MaxNewAlerts > 0 {
-		n, err := j.countNew(ctx, d)
-		if err != nil {
-			return fmt.Errorf("%s: read window: %w", d.ID, err)
-		}
-		if n > j.MaxNewAlerts {
-			return j.flood(ctx, d, w, n)
-		}
+	plan, err := j.planWindow(ctx, d)
+	if err != nil {
+		return fmt.Errorf("%s: read window: %w", d.ID, err)
 	}
-	err = j.eachHit(ctx, d, func(h state.Hit) error {
-		created, err := j.handleHit(ctx, d, w, h)
-		if err != nil {
-			return fmt.Errorf("%s: alert %s: %w", d.ID, h.Fingerprint, err)
-		}
-		if created {
-			run.Alerts++
-			run.Tickets++
-		} else {
-			st.Repeats++
-		}
-		return nil
-	})
+	if j.MaxNewAlerts > 0 && len(plan.opened) > j.MaxNewAlerts {
+		return j.flood(ctx, d, w, len(plan.opened))
+	}
+	change, err := plan.change(d, w, j.now())
 	if err != nil {
 		return err
 	}
-	st.Alerts += run.Alerts
-	st.Tickets += run.Tickets
-	if err := j.Store.CompleteWindow(ctx, d.ID, w.End); err != nil {
-		return fmt.Errorf("%s: write checkpoint: %w", d.ID, err)
+	// The window's new alerts are on disk before any of their tickets is
+	// created: one sync for the window, not one per ticket.
+	if _, err := j.Store.RecordWindow(ctx, change); err != nil {
+		return fmt.Errorf("%s: record alerts: %w", d.ID, err)
 	}
-	return nil
+	run.Alerts = len(change.New)
+	st.Alerts += len(change.New)
+	st.Repeats += len(change.Repeats)
+	tickets := st.Tickets
+	err = j.sweep(ctx, d, st)
+	run.Tickets = st.Tickets - tickets
+	// The checkpoint moves even when a ticket could not be made: every
+	// result of the window is in the ledger, and each run makes the
+	// tickets of the pending alerts first.
+	if cerr := j.Store.CompleteWindow(ctx, d.ID, w.End); cerr != nil {
+		return fmt.Errorf("%s: write checkpoint: %w", d.ID, cerr)
+	}
+	return err
+}
+
+// sweep makes the tickets of the detection's pending alerts, oldest event
+// first: the ones this window opened, and those a previous run left (a
+// crash, a create that failed). An alert whose create had an unknown
+// outcome waits for the tracker's index without holding the others back.
+func (j *Detector) sweep(ctx context.Context, d *detections.Detection, st *DetectStats) error {
+	pending, err := j.Store.PendingAlerts(ctx, d.ID)
+	if err != nil {
+		return fmt.Errorf("%s: read pending alerts: %w", d.ID, err)
+	}
+	var errs []error
+	for i := range pending {
+		a := &pending[i]
+		err := j.ensureTicket(ctx, d, a)
+		var wait *WaitingError
+		switch {
+		case errors.As(err, &wait):
+			st.Waiting++
+			j.logger().Info("alert waits for the tracker's index", "detection", d.ID, "fingerprint", a.Fingerprint, "until", wait.Until)
+			continue
+		case err == nil:
+			st.Tickets++
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: alert %s: %w", d.ID, a.Fingerprint, err))
+		if Retryable(err) || ctx.Err() != nil {
+			break // the tracker is down or the run is over: the next run goes on
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // eachHit calls fn for every staged hit of the window, in order, a page at
@@ -219,22 +261,6 @@ func (j *Detector) eachHit(ctx context.Context, d *detections.Detection, fn func
 	}
 }
 
-// countNew counts the window's hits that would open a new alert (and ticket).
-func (j *Detector) countNew(ctx context.Context, d *detections.Detection) (int, error) {
-	n := 0
-	err := j.eachHit(ctx, d, func(h state.Hit) error {
-		a, err := j.Store.LatestAlert(ctx, h.Fingerprint)
-		if err != nil {
-			return err
-		}
-		if a == nil || (a.State != state.AlertPending && h.First.Sub(a.FirstSeen) >= d.Suppress) {
-			n++
-		}
-		return nil
-	})
-	return n, err
-}
-
 // flood refuses a window that would open more tickets than MaxNewAlerts: a
 // detection gone wrong must not bury the tracker. Nothing is lost: the
 // checkpoint stays, and the window is searched again once the detection or
@@ -253,78 +279,16 @@ func (j *Detector) flood(ctx context.Context, d *detections.Detection, w Window,
 	return err
 }
 
-// handleHit turns one fingerprint's results in a window into a new alert and
-// ticket, or a repeat of an existing alert. It reports whether it made a ticket.
-func (j *Detector) handleHit(ctx context.Context, d *detections.Detection, w Window, h state.Hit) (bool, error) {
-	a, err := j.Store.LatestAlert(ctx, h.Fingerprint)
-	if err != nil {
-		return false, err
-	}
-	if a != nil && a.State == state.AlertPending {
-		// A previous run recorded the alert and may have created its ticket
-		// before it stopped: find that ticket before making one.
-		if age := j.now().Sub(a.Created); age < j.RecoveryDelay {
-			return false, fmt.Errorf("pending alert is %s old: its ticket is looked up once it is %s old (tracker search lag); retrying next run", age.Round(time.Second), j.RecoveryDelay)
-		}
-		return true, j.ensureTicket(ctx, d, a, true)
-	}
-	if a != nil && h.First.Sub(a.FirstSeen) < d.Suppress {
-		return false, j.repeat(ctx, d, a, w, h)
-	}
-	a, err = j.Store.CreatePendingAlert(ctx, state.Alert{
-		Detection: d.ID, Fingerprint: h.Fingerprint, FirstSeen: h.First, LastSeen: h.Last,
-		Count: h.Count, WindowStart: w.Start, WindowCount: h.Count, Result: h.Result,
-	})
-	if err != nil {
-		return false, err
-	}
-	return true, j.ensureTicket(ctx, d, a, false)
-}
-
-func (j *Detector) repeat(ctx context.Context, d *detections.Detection, a *state.Alert, w Window, h state.Hit) error {
-	newer := h.Last.After(a.LastSeen) // a replayed window brings nothing newer: no comment
-	if err := j.Store.RecordRepeat(ctx, a.ID, w.Start, h.Count, h.First, h.Last); err != nil {
-		return err
-	}
-	now := j.now()
-	if !newer || a.TicketKey == "" || (!a.Commented.IsZero() && now.Sub(a.Commented) < d.Suppress) {
-		return nil
-	}
-	m := Message{Sections: []Section{{
-		Heading: "Seen again",
-		Text:    fmt.Sprintf("%d more result(s) of this alert between %s and %s. Repeats inside %s update this ticket instead of opening a new one; this comment is posted at most once per that span.", h.Count, h.First.Format(time.RFC3339), h.Last.Format(time.RFC3339), d.Suppress),
-	}}}
-	if err := j.Tracker.Comment(ctx, a.TicketKey, m); err != nil {
-		return fmt.Errorf("comment repeat on %s: %w", a.TicketKey, err)
-	}
-	return j.Store.MarkCommented(ctx, a.ID, now)
-}
-
 // ensureTicket gives a pending alert its ticket: found by its fingerprint
-// label when recovering, otherwise created.
-func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a *state.Alert, recovering bool) error {
+// label after a create with an unknown outcome, otherwise created.
+func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a *state.Alert) error {
 	var r Result
 	if err := json.Unmarshal([]byte(a.Result), &r); err != nil {
 		return fmt.Errorf("stored result: %w", err)
 	}
 	route := j.Router.Route(r)
-	if recovering {
-		found, err := j.Tracker.Find(ctx, FingerprintLabel(a.Fingerprint))
-		if err != nil {
-			return fmt.Errorf("look up ticket of pending alert (not creating one while the tracker cannot say): %w", err)
-		}
-		known, err := j.Store.KnownTicketKeys(ctx, a.Fingerprint)
-		if err != nil {
-			return err
-		}
-		for _, t := range found {
-			if !known[t.Key] {
-				j.logger().Info("found ticket of pending alert", "detection", d.ID, "ticket", t.Key)
-				return j.open(ctx, d, a, t, route, r)
-			}
-		}
-	}
-	t, err := j.Tracker.Create(ctx, NewTicket{
+	c := creator{tracker: j.Tracker, store: j.Store, lag: j.IndexLag, timeout: j.CreateTimeout, now: j.now, log: j.logger()}
+	t, found, err := c.ensure(ctx, a, NewTicket{
 		Detection: d.ID, Fingerprint: a.Fingerprint, Severity: d.Severity, Priority: d.Ticket.Priority,
 		Summary:     d.Ticket.Summary.Render(r.Lookup),
 		Labels:      ticketLabels(j.Label, d, a.Fingerprint),
@@ -332,16 +296,19 @@ func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a 
 		Route:       route,
 	})
 	if err != nil {
-		return fmt.Errorf("create ticket: %w", err)
+		return err
+	}
+	if found {
+		j.logger().Info("found ticket of pending alert", "detection", d.ID, "ticket", t.Key)
 	}
 	return j.open(ctx, d, a, t, route, r)
 }
 
 func (j *Detector) open(ctx context.Context, d *detections.Detection, a *state.Alert, t Ticket, route Route, r Result) error {
-	note, err := json.Marshal(Notification{
+	note, err := NotifyDelivery(Notification{
 		Ticket: t, Detection: d.ID, Severity: d.Severity, Channel: route.SlackChannel, Status: "open",
 		Message: NotificationMessage(d, t, r, route),
-	})
+	}).encode(t.Key)
 	if err != nil {
 		return err
 	}
@@ -349,7 +316,7 @@ func (j *Detector) open(ctx context.Context, d *detections.Detection, a *state.A
 		Key: t.Key, ID: t.ID, Detection: d.ID, Fingerprint: a.Fingerprint, Summary: t.Summary, Status: t.Status,
 		Labels: t.Labels, URL: t.URL, Stage: state.StageNew, Channel: route.SlackChannel,
 	}
-	if err := j.Store.OpenAlert(ctx, a.ID, row, []string{string(note)}); err != nil {
+	if err := j.Store.OpenAlert(ctx, a.ID, row, []state.Delivery{note}); err != nil {
 		return fmt.Errorf("record ticket %s: %w", t.Key, err)
 	}
 	j.logger().Info("ticket created", "detection", d.ID, "ticket", t.Key, "fingerprint", a.Fingerprint)
@@ -374,10 +341,11 @@ func ticketLabels(label string, d *detections.Detection, fp string) []string {
 	return out
 }
 
-// FlushOutbox sends queued notifications in order. A failed one stays
-// queued, and later ones about the same ticket wait behind it.
+// FlushOutbox sends queued deliveries in order. A failed one stays
+// queued, and later ones about the same ticket and destination wait
+// behind it; one that fails for good is set aside.
 func (j *Detector) FlushOutbox(ctx context.Context) error {
-	return flushOutbox(ctx, j.Store, j.Notifier, j.logger())
+	return courier{store: j.Store, tracker: j.Tracker, notifier: j.Notifier, health: j.Health, log: j.logger(), now: j.now}.flush(ctx)
 }
 
 func (j *Detector) now() time.Time {
@@ -400,66 +368,4 @@ func windowString(w Window) string {
 		start = w.Start.Format(time.RFC3339)
 	}
 	return "(" + start + ", " + w.End.Format(time.RFC3339) + "]"
-}
-
-// outboxMu serialises flushes: detect runs, hand-offs and respond passes
-// all flush, and two flushes reading the same queue would send twice.
-var outboxMu sync.Mutex
-
-func flushOutbox(ctx context.Context, store Store, n Notifier, log *slog.Logger) error {
-	if n == nil {
-		return nil
-	}
-	outboxMu.Lock()
-	defer outboxMu.Unlock()
-	items, err := store.PendingOutbox(ctx, 500)
-	if err != nil {
-		return fmt.Errorf("read outbox: %w", err)
-	}
-	blocked := map[string]bool{}
-	var errs []error
-	for _, it := range items {
-		if blocked[it.TicketKey] {
-			continue
-		}
-		var note Notification
-		if err := json.Unmarshal([]byte(it.Payload), &note); err != nil {
-			errs = append(errs, fmt.Errorf("outbox item %d: %w", it.ID, err))
-			store.OutboxFailed(ctx, it.ID, err.Error())
-			continue
-		}
-		row, err := store.Ticket(ctx, it.TicketKey)
-		if err != nil {
-			return err
-		}
-		if row != nil {
-			note.Thread = row.Thread
-			if note.Channel == "" {
-				note.Channel = row.Channel
-			}
-		}
-		thread, err := n.Notify(ctx, note)
-		if thread != "" && row != nil && row.Thread == "" {
-			// Kept even when the notifier also reports an error: the first
-			// message went out, so a retry must go to its thread.
-			if uerr := store.UpdateTicket(ctx, it.TicketKey, state.TicketUpdate{Thread: &thread}); uerr != nil {
-				return uerr
-			}
-		}
-		if err != nil {
-			blocked[it.TicketKey] = true
-			errs = append(errs, fmt.Errorf("notify %s: %w", it.TicketKey, err))
-			if ferr := store.OutboxFailed(ctx, it.ID, err.Error()); ferr != nil {
-				return ferr
-			}
-			continue
-		}
-		if err := store.OutboxSent(ctx, it.ID); err != nil {
-			return err
-		}
-	}
-	if len(errs) > 0 {
-		log.Warn("notifications left queued", "count", len(errs), "err", errors.Join(errs...))
-	}
-	return errors.Join(errs...)
 }

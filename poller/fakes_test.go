@@ -337,11 +337,11 @@ func (f *failStore) CompleteWindow(ctx context.Context, d string, end time.Time)
 	return f.Store.CompleteWindow(ctx, d, end)
 }
 
-func (f *failStore) OpenAlert(ctx context.Context, id int64, t state.TicketRow, notes []string) error {
+func (f *failStore) OpenAlert(ctx context.Context, id int64, t state.TicketRow, ds []state.Delivery) error {
 	if err := f.err("OpenAlert"); err != nil {
 		return err
 	}
-	return f.Store.OpenAlert(ctx, id, t, notes)
+	return f.Store.OpenAlert(ctx, id, t, ds)
 }
 
 func (f *failStore) CreatePendingAlert(ctx context.Context, a state.Alert) (*state.Alert, error) {
@@ -349,6 +349,23 @@ func (f *failStore) CreatePendingAlert(ctx context.Context, a state.Alert) (*sta
 		return nil, err
 	}
 	return f.Store.CreatePendingAlert(ctx, a)
+}
+
+func (f *failStore) RecordWindow(ctx context.Context, c state.WindowChange) ([]state.Alert, error) {
+	if err := f.err("CreatePendingAlert"); err != nil && len(c.New) > 0 {
+		return nil, err
+	}
+	return f.Store.RecordWindow(ctx, c)
+}
+
+// Record fails like AppendAction for the phases of the rows it appends.
+func (f *failStore) Record(ctx context.Context, c state.Change) ([]int64, error) {
+	for _, a := range c.Actions {
+		if err := f.err("AppendAction:" + a.Phase); err != nil {
+			return nil, err
+		}
+	}
+	return f.Store.Record(ctx, c)
 }
 
 func (f *failStore) AppendAction(ctx context.Context, a state.ActionEvent) (int64, error) {

@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -16,8 +17,12 @@ const SelfLabel = "patrol-self"
 
 // Health raises one ticket (and notification) per problem patrol has with
 // itself — a data source gone quiet, a detection failing run after run, a
-// checkpoint falling behind — and clears it when the problem goes away.
-// Each problem is keyed, so it is raised once, never once per run.
+// checkpoint falling behind, deliveries that fail for good — and clears it
+// when the problem goes away. Each problem is keyed, so it is raised once,
+// never once per run. A self-alert is an alert in the ledger (detection
+// "patrol", fingerprint from its key), and its ticket is made the way an
+// alert's is: recorded as pending first, looked up rather than created
+// again after a crash or a create with an unknown outcome.
 type Health struct {
 	Tracker Tracker
 	Store   Store
@@ -26,6 +31,9 @@ type Health struct {
 	FailuresBeforeAlert int
 	// MaxLag raises an alert when a checkpoint is older than this (0 = off).
 	MaxLag time.Duration
+	// IndexLag and CreateTimeout are the tracker's search lag and the
+	// longest a create may take (see Detector).
+	IndexLag, CreateTimeout time.Duration
 	// Runs returns the consecutive failures of a job's latest runs (of one
 	// detection for "detect", "" for "respond").
 	Runs   func(ctx context.Context, job, detection string) (int, error)
@@ -35,45 +43,159 @@ type Health struct {
 
 const selfKeyPrefix = "self_alert:"
 
+// SelfDetection is the detection id of self-alerts in the ledger.
+const SelfDetection = "patrol"
+
+// selfFingerprint is the alert fingerprint of a self-alert problem key.
+func selfFingerprint(key string) string {
+	return Fingerprint(SelfDetection, []string{"problem"}, Result{"problem": {key}})
+}
+
+func (h *Health) creator() creator {
+	return creator{tracker: h.Tracker, store: h.Store, lag: h.IndexLag, timeout: h.CreateTimeout, now: h.now, log: h.logger()}
+}
+
 // Raise opens a self-alert for key unless one is open.
 func (h *Health) Raise(ctx context.Context, key, summary string, m Message) error {
-	open, err := h.Store.Meta(ctx, selfKeyPrefix+key)
-	if err != nil || open != "" {
+	if legacy, err := h.Store.Meta(ctx, selfKeyPrefix+key); err != nil || legacy != "" {
+		return err // raised before the ledger kept self-alerts
+	}
+	fp := selfFingerprint(key)
+	a, err := h.Store.LatestAlert(ctx, fp)
+	if err != nil {
 		return err
 	}
-	t, err := h.Tracker.Create(ctx, NewTicket{Detection: "patrol", Summary: summary, Severity: "high",
-		Labels: []string{h.Label, SelfLabel}, Description: m})
+	switch {
+	case a != nil && a.State == state.AlertOpen:
+		return nil
+	case a == nil || a.State != state.AlertPending:
+		now := h.now()
+		res, _ := json.Marshal(Result{"problem": {key}, "summary": {summary}})
+		if a, err = h.Store.CreatePendingAlert(ctx, state.Alert{Detection: SelfDetection, Fingerprint: fp, FirstSeen: now, LastSeen: now,
+			Count: 1, WindowStart: now, WindowCount: 1, Result: string(res), CreateUnknownAt: time.Time{}}); err != nil {
+			return fmt.Errorf("raise %s: %w", key, err)
+		}
+	}
+	nt := NewTicket{Detection: SelfDetection, Fingerprint: fp, Summary: summary, Severity: "high",
+		Labels: []string{h.Label, SelfLabel, FingerprintLabel(fp)}, Description: m}
+	t, _, err := h.creator().ensure(ctx, a, nt)
+	var wait *WaitingError
+	if errors.As(err, &wait) {
+		h.logger().Info("self-alert waits for the tracker's index", "problem", key, "until", wait.Until)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("raise %s: %w", key, err)
 	}
-	if err := h.Store.SetMeta(ctx, selfKeyPrefix+key, t.Key); err != nil {
+	note, err := NotifyDelivery(Notification{Ticket: t, Detection: SelfDetection, Severity: "high", Status: "open",
+		Message: Message{Title: summary, Sections: m.Sections}}).encode(t.Key)
+	if err != nil {
 		return err
 	}
-	if err := h.Store.UpsertTicket(ctx, state.TicketRow{Key: t.Key, ID: t.ID, Detection: "", Summary: t.Summary, Status: t.Status,
-		Labels: t.Labels, URL: t.URL, Stage: state.StageDone}); err != nil {
-		return err
+	row := state.TicketRow{Key: t.Key, ID: t.ID, Detection: SelfDetection, Fingerprint: fp, Summary: t.Summary, Status: t.Status,
+		Labels: t.Labels, URL: t.URL, Stage: state.StageDone}
+	if err := h.Store.OpenAlert(ctx, a.ID, row, []state.Delivery{note}); err != nil {
+		return fmt.Errorf("record self-alert %s: %w", t.Key, err)
 	}
 	h.logger().Warn("self-alert raised", "problem", key, "ticket", t.Key)
-	note, _ := json.Marshal(Notification{Ticket: t, Detection: "patrol", Severity: "high", Status: "open", Message: Message{Title: summary, Sections: m.Sections}})
-	return h.Store.Enqueue(ctx, t.Key, string(note))
+	return nil
 }
 
 // Clear closes the self-alert for key, if one is open.
 func (h *Health) Clear(ctx context.Context, key, text string) error {
-	open, err := h.Store.Meta(ctx, selfKeyPrefix+key)
-	if err != nil || open == "" {
+	m := Message{Sections: []Section{{Heading: "Resolved", Text: text}}}
+	resolved := func(ticketKey string) ([]state.Delivery, error) {
+		return encodeAll(ticketKey, []Delivery{CommentDelivery(m),
+			NotifyDelivery(Notification{Ticket: Ticket{Key: ticketKey}, Detection: SelfDetection, Status: "resolved", Message: m})})
+	}
+	if legacy, err := h.Store.Meta(ctx, selfKeyPrefix+key); err != nil {
+		return err
+	} else if legacy != "" {
+		ds, err := resolved(legacy)
+		if err != nil {
+			return err
+		}
+		if err := h.Store.EnqueueDeliveries(ctx, ds...); err != nil {
+			return err
+		}
+		return h.Store.SetMeta(ctx, selfKeyPrefix+key, "")
+	}
+	a, err := h.Store.LatestAlert(ctx, selfFingerprint(key))
+	if err != nil || a == nil {
 		return err
 	}
-	m := Message{Sections: []Section{{Heading: "Resolved", Text: text}}}
-	if err := h.Tracker.Comment(ctx, open, m); err != nil {
+	if a.State == state.AlertPending {
+		// Raised, but its ticket not confirmed: find it, or give it up.
+		if a.CreateUnknownAt.IsZero() {
+			return h.Store.DropAlert(ctx, a.ID)
+		}
+		t, found, err := h.creator().lookup(ctx, a)
+		if err != nil || !found {
+			if err == nil {
+				err = h.Store.DropAlert(ctx, a.ID)
+			}
+			var wait *WaitingError
+			if errors.As(err, &wait) {
+				return nil
+			}
+			return err
+		}
+		row := state.TicketRow{Key: t.Key, ID: t.ID, Detection: SelfDetection, Fingerprint: a.Fingerprint, Summary: t.Summary,
+			Status: t.Status, Labels: t.Labels, URL: t.URL, Stage: state.StageDone}
+		if err := h.Store.OpenAlert(ctx, a.ID, row, nil); err != nil {
+			return err
+		}
+		a.State, a.TicketKey = state.AlertOpen, t.Key
+	}
+	if a.State != state.AlertOpen {
+		return nil
+	}
+	ds, err := resolved(a.TicketKey)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.ResolveAlert(ctx, a.ID, ds); err != nil {
 		return fmt.Errorf("clear %s: %w", key, err)
 	}
-	if err := h.Store.SetMeta(ctx, selfKeyPrefix+key, ""); err != nil {
-		return err
+	h.logger().Info("self-alert cleared", "problem", key, "ticket", a.TicketKey)
+	return nil
+}
+
+// deadLetters raises one self-alert per kind of permanent delivery
+// failure (a Slack channel that does not exist, a transition the workflow
+// lacks): raised the first time, never once per delivery.
+func (h *Health) deadLetters(ctx context.Context, dead []deadLetter) error {
+	type group struct {
+		kind, class string
+		items       []deadLetter
 	}
-	h.logger().Info("self-alert cleared", "problem", key, "ticket", open)
-	note, _ := json.Marshal(Notification{Ticket: Ticket{Key: open}, Detection: "patrol", Status: "resolved", Message: m})
-	return h.Store.Enqueue(ctx, open, string(note))
+	var order []string
+	groups := map[string]*group{}
+	for _, d := range dead {
+		k := d.item.Kind + ":" + errorClass(d.err)
+		if groups[k] == nil {
+			groups[k] = &group{kind: d.item.Kind, class: errorClass(d.err)}
+			order = append(order, k)
+		}
+		groups[k].items = append(groups[k].items, d)
+	}
+	var errs []error
+	for _, k := range order {
+		g := groups[k]
+		fields := []Field{{Name: "Kind", Value: g.kind}, {Name: "Failure", Value: g.class}}
+		for _, d := range g.items {
+			fields = append(fields, Field{Name: d.item.TicketKey, Value: d.err.Error()})
+		}
+		err := h.Raise(ctx, "dead-letter:"+k, fmt.Sprintf("patrol: %s deliveries fail for good (%s)", g.kind, g.class), Message{Sections: []Section{{
+			Text: "These deliveries failed in a way no retry can fix, so patrol set them aside (they no longer hold back the others). " +
+				"'patrol status' lists every delivery set aside; later ones failing the same way are listed there, not raised again. Fix the cause (a channel, a permission, a workflow) and act on the listed tickets by hand.",
+			Fields: fields,
+		}}})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // AfterRun raises or clears a detection's failing and lagging alerts, and

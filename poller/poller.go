@@ -342,6 +342,31 @@ type Reverter interface {
 	Revert(ctx context.Context, p Plan, snapshot string) (Outcome, error)
 }
 
+// Checker is an Action that can read its target back and say whether the
+// change it makes is in place, without changing anything. The respond job
+// uses it to settle an attempt whose outcome is unknown (patrol stopped
+// while it ran): Outcome.Verified reports the change in place, Detail what
+// was read. since is when the attempt started (an action whose change
+// carries a time, such as revoking older sessions, compares against it).
+type Checker interface {
+	Check(ctx context.Context, p Plan, since time.Time) (Outcome, error)
+}
+
+// NothingChanged wraps an error that an Action or Reverter returned
+// before it changed anything (a guardrail, a snapshot that no longer
+// matches, credentials that could not be had): an undo refused this way
+// may be asked for again.
+type NothingChanged struct{ Err error }
+
+func (e NothingChanged) Error() string { return e.Err.Error() }
+func (e NothingChanged) Unwrap() error { return e.Err }
+
+// Unchanged reports whether err says nothing was changed.
+func Unchanged(err error) bool {
+	var nc NothingChanged
+	return errors.As(err, &nc)
+}
+
 // Retryable reports whether err says it may succeed if tried again later
 // (HTTP 429, 5xx, quota). Errors carry it as interface{ Retryable() bool }.
 func Retryable(err error) bool {

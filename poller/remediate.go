@@ -2,6 +2,8 @@ package poller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -99,11 +101,11 @@ func arnPattern(p string) *regexp.Regexp {
 
 // remediate applies the detection's remediation to a ticket: at most once
 // per ticket, action and target, recorded before and after.
-func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, fields Result) (int, error) {
+func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, fields Result, external bool) (int, error) {
 	rem := d.Remediation
 	act, ok := r.Actions[rem.Action]
 	if !ok {
-		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s is not available in this patrol (no implementation is configured): respond by hand.", rem.Action))
+		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s is not available in this patrol (no implementation is configured): respond by hand.", rem.Action), change{})
 	}
 	params := map[string]string{}
 	for name, tmpl := range rem.Params {
@@ -111,7 +113,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	}
 	plan, err := act.Plan(ctx, ActionRequest{Action: rem.Action, Params: params, TicketKey: t.Key})
 	if err != nil {
-		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s cannot be planned: %v. Respond by hand.", rem.Action, err))
+		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s cannot be planned: %v. Respond by hand.", rem.Action, err), change{})
 	}
 	plan.Action = rem.Action
 	attempt := t.Key + "|" + plan.Action + "|" + plan.Target
@@ -124,19 +126,21 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 		return 0, err
 	}
 	if len(prior) > 0 {
-		return 0, r.resumeAttempt(ctx, t, row, d, ev, prior)
+		return 0, r.resumeAttempt(ctx, t, row, d, act, prior)
 	}
 	if why := r.Guard.refusal(plan, fields); why != "" {
 		ev.Phase, ev.Detail = state.PhaseRefused, why
-		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
-			return 0, err
-		}
 		r.observe(plan.Action, "refused")
-		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation refused: %s. Nothing was changed; respond by hand.\n\n%s", why, planText(plan)))
+		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation refused: %s. Nothing was changed; respond by hand.\n\n%s", why, planText(plan)),
+			change{Change: state.Change{Actions: []state.ActionEvent{ev}}})
 	}
-	if rem.Mode == detections.ModeApprove {
-		approved, err := r.approved(ctx, t, row, d, plan)
-		if err != nil || !approved {
+	mode := rem.Mode
+	if mode == detections.ModeAuto && external && !r.AutoForExternal {
+		mode = detections.ModeApprove // tickets.auto_for_external is off
+	}
+	var approval *state.Approval
+	if mode == detections.ModeApprove {
+		if approval, err = r.approval(ctx, t, row, d, plan, external && rem.Mode == detections.ModeAuto); err != nil || approval == nil {
 			return 0, err
 		}
 	}
@@ -150,61 +154,69 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 				return 0, nil // already said so
 			}
 			r.observe(plan.Action, "deferred")
-			return 0, r.stop(ctx, t, row, d, state.StageDeferred, fmt.Sprintf("Remediation held back: the hourly budget of %d actions is used up. patrol runs it when the budget allows.\n\n%s", r.Guard.MaxPerHour, planText(plan)))
+			return 0, r.stop(ctx, t, row, d, state.StageDeferred, fmt.Sprintf("Remediation held back: the hourly budget of %d actions is used up. patrol runs it when the budget allows.\n\n%s", r.Guard.MaxPerHour, planText(plan)), change{})
 		}
 	}
 	if r.Guard.DryRun {
 		ev.Phase, ev.Detail = state.PhasePlanned, "dry run: nothing changed"
-		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
-			return 0, err
-		}
 		r.observe(plan.Action, "dry_run")
-		return 0, r.stop(ctx, t, row, d, state.StageDone, "Dry run (aws.dry_run = true): patrol would do the following and changed nothing.\n\n"+planText(plan))
+		return 0, r.stop(ctx, t, row, d, state.StageDone, "Dry run (aws.dry_run = true): patrol would do the following and changed nothing.\n\n"+planText(plan),
+			change{Change: state.Change{Actions: []state.ActionEvent{ev}, Approval: approval}})
 	}
-	return 1, r.apply(ctx, t, row, d, act, plan, ev)
+	return 1, r.apply(ctx, t, row, d, act, plan, ev, approval)
 }
 
-func (r *Responder) apply(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, act Action, plan Plan, ev state.ActionEvent) error {
-	for _, phase := range []string{state.PhasePlanned, state.PhaseStarted} {
-		ev.Phase = phase
-		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
-			return fmt.Errorf("record action %s: %w", phase, err)
-		}
+// apply runs the action. Its start (with the approval it runs on) is on
+// disk before the call; its outcome and everything that must follow it
+// are recorded in one transaction after.
+func (r *Responder) apply(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, act Action, plan Plan, ev state.ActionEvent, approval *state.Approval) error {
+	planned, started := ev, ev
+	planned.Phase, started.Phase = state.PhasePlanned, state.PhaseStarted
+	if approval != nil {
+		planned.Detail = fmt.Sprintf("approved by %s at %s via %s (plan digest %s)", approval.By, approval.At.UTC().Format(time.RFC3339), approval.Via, approval.Digest)
 	}
+	start := change{Change: state.Change{Update: state.TicketUpdate{Stage: ptr(state.StageVerify)},
+		Actions: []state.ActionEvent{planned, started}, Approval: approval, Durable: true}}
+	if err := r.record(ctx, t.Key, start); err != nil {
+		return fmt.Errorf("record action start: %w", err)
+	}
+	row.Stage = state.StageVerify
 	out, err := act.Apply(ctx, plan)
 	// Record the outcome even if the run's context is ending: the change is done.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err != nil {
-		ev.Phase, ev.Detail, ev.Snapshot = state.PhaseFailed, err.Error(), out.Snapshot
-		if _, rerr := r.Store.AppendAction(rctx, ev); rerr != nil {
-			return fmt.Errorf("record action failure (%v): %w", err, rerr)
-		}
+	ev.Snapshot = out.Snapshot
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Stopped (a signal, the run's time limit) while AWS may have
+		// applied the change: say so, and read it back on the next pass.
+		ev.Phase, ev.Detail = state.PhaseInterrupted, fmt.Sprintf("patrol stopped while the action ran (%v): its outcome is read back on the next pass", err)
+		r.observe(plan.Action, "interrupted")
+		return r.record(rctx, t.Key, change{Change: state.Change{Actions: []state.ActionEvent{ev}}})
+	case err != nil:
+		ev.Phase, ev.Detail = state.PhaseFailed, err.Error()
 		r.observe(plan.Action, "failed")
-		return r.stop(rctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s FAILED: %v\nIt is not retried automatically; check the resource and respond by hand.\n\n%s", plan.Action, err, planText(plan)))
+		return r.stop(rctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s FAILED: %v\nIt is not retried automatically; check the resource and respond by hand.\n\n%s", plan.Action, err, planText(plan)),
+			change{Change: state.Change{Actions: []state.ActionEvent{ev}}})
+	case !out.Verified:
+		ev.Phase, ev.Detail = state.PhaseFailed, "applied but not verified: "+out.Detail
+		r.observe(plan.Action, "unverified")
+		return r.stop(rctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was applied but its verification did not confirm it: %s. Check by hand.", plan.Action, out.Detail),
+			change{Change: state.Change{Actions: []state.ActionEvent{ev}}})
 	}
-	ev.Phase, ev.Detail, ev.Snapshot = state.PhaseSucceeded, out.Detail, out.Snapshot
-	if !out.Verified {
-		ev.Phase = state.PhaseFailed
-		ev.Detail = "applied but not verified: " + out.Detail
-	}
-	if _, err := r.Store.AppendAction(rctx, ev); err != nil {
-		return fmt.Errorf("record action result: %w", err)
-	}
-	r.observe(plan.Action, map[string]string{state.PhaseSucceeded: "succeeded", state.PhaseFailed: "unverified"}[ev.Phase])
-	if ev.Phase == state.PhaseFailed {
-		return r.stop(rctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was applied but its verification did not confirm it: %s. Check by hand.", plan.Action, out.Detail))
-	}
-	text := fmt.Sprintf("Remediation %s done and verified.\n%s\n\n%s", plan.Action, out.Detail, planText(plan))
-	if err := r.stop(rctx, t, row, d, state.StageDone, text); err != nil {
-		return err
-	}
+	ev.Phase, ev.Detail = state.PhaseSucceeded, out.Detail
+	r.observe(plan.Action, "succeeded")
+	return r.done(rctx, t, row, d, fmt.Sprintf("Remediation %s done and verified.\n%s\n\n%s", plan.Action, out.Detail, planText(plan)), ev)
+}
+
+// done records a succeeded action with its comment, chat update and the
+// done transition.
+func (r *Responder) done(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, text string, ev state.ActionEvent) error {
+	c := change{Change: state.Change{Actions: []state.ActionEvent{ev}}}
 	if r.DoneTransition != "" {
-		if err := r.Tracker.Transition(rctx, t.Key, r.DoneTransition); err != nil {
-			return fmt.Errorf("transition %s to %q: %w", t.Key, r.DoneTransition, err)
-		}
+		c.deliveries = append(c.deliveries, TransitionDelivery(r.DoneTransition))
 	}
-	return nil
+	return r.stop(ctx, t, row, d, state.StageDone, text, c)
 }
 
 func (r *Responder) observe(action, outcome string) {
@@ -213,100 +225,18 @@ func (r *Responder) observe(action, outcome string) {
 	}
 }
 
-// resumeAttempt handles a ticket whose action was already attempted: it is
-// never run again.
-func (r *Responder) resumeAttempt(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, ev state.ActionEvent, prior []state.ActionEvent) error {
-	last := prior[len(prior)-1]
-	switch last.Phase {
-	case state.PhaseStarted:
-		ev.Phase, ev.Detail = state.PhaseInterrupted, "patrol stopped while the action ran; its outcome is unknown"
-		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
-			return err
-		}
-		r.observe(ev.Action, "interrupted")
-		return r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was started but patrol stopped before it finished. It is not run again: check %s by hand.", ev.Action, ev.Target))
-	case state.PhaseSucceeded, state.PhaseReverted:
-		return r.finish(ctx, row, state.StageDone, "remediation "+last.Phase)
-	case state.PhasePlanned:
-		if last.DryRun {
-			return r.finish(ctx, row, state.StageDone, "dry run recorded")
-		}
-		return r.finish(ctx, row, state.StageFailed, "remediation planned but never started")
-	default:
-		return r.finish(ctx, row, state.StageFailed, "remediation "+last.Phase+": "+last.Detail)
-	}
-}
-
-// approved reports whether an approver added the approve label. The first
-// time it is not, it posts the plan and how to approve it.
-func (r *Responder) approved(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan) (bool, error) {
-	approvals, err := r.Tracker.Approvals(ctx, t.Key, r.ApproveLabel)
-	if err != nil {
-		return false, fmt.Errorf("read approvals: %w", err)
-	}
-	allowed := map[string]bool{}
-	for _, a := range r.Approvers {
-		allowed[a] = true
-	}
-	var ignored []string
-	for _, a := range approvals {
-		if allowed[a.By] {
-			r.logger().Info("remediation approved", "ticket", t.Key, "by", a.By)
-			return true, nil
-		}
-		ignored = append(ignored, a.By)
-	}
-	if row.PlannedAt.IsZero() {
-		text := fmt.Sprintf("Remediation %s waits for approval. To approve it, one of the approvers (%s) adds the label %q to this ticket.\n\n%s",
-			plan.Action, strings.Join(r.Approvers, ", "), r.ApproveLabel, planText(plan))
-		if len(r.Approvers) == 0 {
-			text += "\nNo approvers are configured (tickets.approvers): nobody can approve it until one is."
-		}
-		now := r.now()
-		if err := r.comment(ctx, t, row, d, "awaiting approval", text); err != nil {
-			return false, err
-		}
-		stage := state.StageApproval
-		if err := r.Store.UpdateTicket(ctx, t.Key, state.TicketUpdate{PlannedAt: &now, Stage: &stage}); err != nil {
-			return false, err
-		}
-		row.PlannedAt, row.Stage = now, stage
-	}
-	if len(ignored) > 0 {
-		sort.Strings(ignored)
-		key := "ignored_approval:" + t.Key
-		prev, err := r.Store.Meta(ctx, key)
-		if err != nil {
-			return false, err
-		}
-		if list := strings.Join(ignored, ","); list != prev {
-			r.logger().Warn("approval label added by a non-approver: ignored", "ticket", t.Key, "by", list)
-			text := fmt.Sprintf("The approval label was added by %s, who is not in tickets.approvers: it does not approve the remediation.", strings.Join(ignored, ", "))
-			if err := r.Tracker.Comment(ctx, t.Key, Message{Sections: []Section{{Text: text}}}); err != nil {
-				return false, err
-			}
-			if err := r.Store.SetMeta(ctx, key, list); err != nil {
-				return false, err
-			}
-		}
-	}
-	return false, nil
-}
-
-// stop comments text on the ticket, notifies, and sets the stage.
-func (r *Responder) stop(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, stage, text string) error {
-	if err := r.comment(ctx, t, row, d, stage, text); err != nil {
+// stop records c with the ticket's new stage, a comment with text and a
+// chat update, in one transaction. Deliveries already in c follow them.
+func (r *Responder) stop(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, stage, text string, c change) error {
+	m := Message{Sections: []Section{{Heading: "Remediation", Text: text}}}
+	note := firstLine(text)
+	c.Update.Stage, c.Update.Note = &stage, &note
+	c.deliveries = append([]Delivery{CommentDelivery(m), r.note(t, row, d, stage, m)}, c.deliveries...)
+	if err := r.record(ctx, t.Key, c); err != nil {
 		return err
 	}
-	return r.finish(ctx, row, stage, firstLine(text))
-}
-
-func (r *Responder) comment(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, status, text string) error {
-	m := Message{Sections: []Section{{Heading: "Remediation", Text: text}}}
-	if err := r.Tracker.Comment(ctx, t.Key, m); err != nil {
-		return fmt.Errorf("comment: %w", err)
-	}
-	return r.notify(ctx, t, row, d, status, m)
+	row.Stage = stage
+	return nil
 }
 
 func firstLine(s string) string {
@@ -330,4 +260,28 @@ func planText(p Plan) string {
 		fmt.Fprintf(&b, "%d. %s\n", i+1, s)
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// PlanDigest is a short digest of what a plan would do: its action,
+// target, principal, account, region and resolved params (not its wording).
+// An approval is bound to it: a plan re-derived with another digest needs a
+// new approval.
+func PlanDigest(p Plan) string {
+	h := sha256.New()
+	for _, v := range []string{p.Action, p.Target, p.Principal, p.Account, p.Region} {
+		h.Write([]byte(v))
+		h.Write([]byte{0x1f})
+	}
+	keys := make([]string, 0, len(p.Params))
+	for k := range p.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{0x1e})
+		h.Write([]byte(p.Params[k]))
+		h.Write([]byte{0x1f})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }

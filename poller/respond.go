@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,9 @@ import (
 // it enriches once, then applies the detection's remediation mode under the
 // guardrails. Every step is idempotent and recorded, so handling a ticket
 // again (a poll after patrol's own comment, a crash, the hand-off and the
-// poll both seeing a new ticket) does nothing twice.
+// poll both seeing a new ticket) does nothing twice. What must follow a
+// step (comments, chat updates, transitions) is queued with it in one state
+// transaction and delivered until it arrives.
 type Responder struct {
 	Tracker   Tracker
 	Store     Store
@@ -28,10 +31,15 @@ type Responder struct {
 	// Detection returns the detection with the id, or nil (reloads swap it).
 	Detection func(id string) *detections.Detection
 	Guard     Guard
+	// Health, when set, raises a self-alert for deliveries that fail for good.
+	Health *Health
 
 	ApproveLabel   string
 	Approvers      []string
 	DoneTransition string
+	// AutoForExternal lets auto-mode remediation run on tickets patrol did
+	// not make; off, they wait for an approver like approve mode.
+	AutoForExternal bool
 	// PollOverlap is subtracted from the watermark so updates that a tracker
 	// makes visible late (Jira Cloud's eventually consistent search, clock
 	// skew, minute-granular JQL) are still seen; (key, updated) dedupes.
@@ -40,7 +48,7 @@ type Responder struct {
 	// watermark yet.
 	FirstPoll     time.Duration
 	EnrichTimeout time.Duration
-	// Retention prunes run history and sent notifications older than this,
+	// Retention prunes run history and sent deliveries older than this,
 	// once a day (0 = keep everything). The audit trail is never pruned.
 	Retention time.Duration
 	// OnAction, when set, hears each action outcome (metrics).
@@ -59,7 +67,8 @@ type RespondStats struct {
 const watermarkKey = "respond_watermark"
 
 // Poll runs one respond pass: tickets updated since the watermark (minus the
-// overlap), then tickets held back by the hourly budget, then the outbox.
+// overlap), then tickets held back by the hourly budget or whose action's
+// outcome is being read back, then queued undos, then the deliveries.
 func (r *Responder) Poll(ctx context.Context) (RespondStats, error) {
 	var st RespondStats
 	run := state.Run{Job: "respond"}
@@ -122,12 +131,13 @@ func (r *Responder) poll(ctx context.Context, st *RespondStats) error {
 			return fmt.Errorf("respond: write watermark: %w", err)
 		}
 	}
-	// Tickets waiting for the hourly budget are not updated by anyone: retry them here.
-	deferred, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageNew)
+	// Tickets waiting for the hourly budget, or for an interrupted action
+	// to be read back, are not updated by anyone: retry them here.
+	parked, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageVerify, state.StageNew)
 	if err != nil {
 		return fmt.Errorf("respond: read ledger: %w", err)
 	}
-	for _, row := range deferred {
+	for _, row := range parked {
 		if row.Stage == state.StageNew && !row.UpdatedSeen.IsZero() {
 			continue
 		}
@@ -137,7 +147,10 @@ func (r *Responder) poll(ctx context.Context, st *RespondStats) error {
 			errs = append(errs, fmt.Errorf("%s: %w", row.Key, err))
 		}
 	}
-	if err := flushOutbox(ctx, r.Store, r.Notifier, r.logger()); err != nil {
+	if err := r.queuedUndos(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.flush(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := r.prune(ctx); err != nil {
@@ -160,7 +173,7 @@ func (r *Responder) prune(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prune state: %w", err)
 	}
-	r.logger().Info("pruned old run history and notifications", "rows", n, "retention", r.Retention.String())
+	r.logger().Info("pruned old run history and deliveries", "rows", n, "retention", r.Retention.String())
 	return r.Store.SetMetaTime(ctx, pruneKey, r.now())
 }
 
@@ -170,9 +183,14 @@ func (r *Responder) Handoff(ctx context.Context, t Ticket) {
 	if _, _, err := r.handle(ctx, t, false); err != nil {
 		r.logger().Warn("respond to new ticket (the next poll retries)", "ticket", t.Key, "err", err)
 	}
-	if err := flushOutbox(ctx, r.Store, r.Notifier, r.logger()); err != nil {
-		r.logger().Warn("notify (queued for the next pass)", "ticket", t.Key, "err", err)
+	if err := r.flush(ctx); err != nil {
+		r.logger().Warn("deliveries queued for the next pass", "ticket", t.Key, "err", err)
 	}
+}
+
+// flush sends the queued deliveries.
+func (r *Responder) flush(ctx context.Context) error {
+	return courier{store: r.Store, tracker: r.Tracker, notifier: r.Notifier, health: r.Health, log: r.logger(), now: r.now}.flush(ctx)
 }
 
 func ticketFromRow(row state.TicketRow) Ticket {
@@ -201,11 +219,21 @@ func (r *Responder) handle(ctx context.Context, t Ticket, fromPoll bool) (bool, 
 				nr.Fingerprint = v
 			}
 		}
+		// The fields a ticket carries when patrol first sees it are the
+		// ones it acts on (kept only when the row is new).
+		if nr.Fields, err = fieldsJSON(t.Fields); err != nil {
+			return false, 0, err
+		}
 		if err := r.Store.UpsertTicket(ctx, nr); err != nil {
 			return false, 0, err
 		}
 		if row, err = r.Store.Ticket(ctx, t.Key); err != nil {
 			return false, 0, err
+		}
+	}
+	if fromPoll {
+		if err := r.reportEdits(ctx, t, row); err != nil {
+			return true, 0, err
 		}
 	}
 	n, err := r.stages(ctx, t, row)
@@ -221,17 +249,74 @@ func (r *Responder) handle(ctx context.Context, t Ticket, fromPoll bool) (bool, 
 	return true, n, nil
 }
 
+func fieldsJSON(f Result) (string, error) {
+	if f == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(f) // maps marshal with sorted keys: comparable
+	return string(b), err
+}
+
+// reportEdits comments, once per edit, when the event fields of a ticket
+// patrol did not make differ from the ones it first read: patrol keeps to
+// those, so an edit after a plan was shown cannot change its target.
+func (r *Responder) reportEdits(ctx context.Context, t Ticket, row *state.TicketRow) error {
+	if t.Fields == nil || row.Fields == "" {
+		return nil
+	}
+	now, err := fieldsJSON(t.Fields)
+	if err != nil || now == row.Fields || now == row.FieldsReported {
+		return err
+	}
+	if a, err := r.Store.AlertByTicket(ctx, t.Key); err != nil || a != nil {
+		return err // patrol's own ticket: its fields come from the alert
+	}
+	var first Result
+	if err := json.Unmarshal([]byte(row.Fields), &first); err != nil {
+		return fmt.Errorf("stored fields: %w", err)
+	}
+	var changed []Field
+	names := map[string]bool{}
+	for k := range first {
+		names[k] = true
+	}
+	for k := range t.Fields {
+		names[k] = true
+	}
+	keys := make([]string, 0, len(names))
+	for k := range names {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		was, _ := first.Lookup(k)
+		is, _ := t.Fields.Lookup(k)
+		if was != is {
+			changed = append(changed, Field{Name: k, Value: fmt.Sprintf("%q, first read as %q", is, was)})
+		}
+	}
+	m := Message{Sections: []Section{{Heading: "Fields edited",
+		Text:   "The event fields of this ticket changed after patrol first read them. patrol keeps acting on the values it first read (and the plan shown for them); a change of target needs a new ticket.",
+		Fields: changed}}}
+	r.logger().Warn("fields of a ticket edited after patrol read them: not followed", "ticket", t.Key)
+	return r.record(ctx, t.Key, change{Change: state.Change{Update: state.TicketUpdate{FieldsReported: &now}},
+		deliveries: []Delivery{CommentDelivery(m)}})
+}
+
 func (r *Responder) stages(ctx context.Context, t Ticket, row *state.TicketRow) (int, error) {
 	if row.Stage == state.StageDone || row.Stage == state.StageFailed {
 		return 0, nil
 	}
-	fields, err := r.fields(ctx, t, row)
+	fields, external, err := r.fields(ctx, t, row)
 	if err != nil {
 		return 0, err
 	}
 	var d *detections.Detection
 	if r.Detection != nil && row.Detection != "" {
 		d = r.Detection(row.Detection)
+	}
+	if row.Stage == state.StageVerify {
+		return 0, r.settleTicket(ctx, t, row, d)
 	}
 	if row.EnrichedAt.IsZero() && len(r.Enrichers) > 0 {
 		if err := r.enrich(ctx, t, row, d, fields); err != nil {
@@ -246,27 +331,31 @@ func (r *Responder) stages(ctx context.Context, t Ticket, row *state.TicketRow) 
 	case d.Remediation.Mode == detections.ModeOff:
 		return 0, r.finish(ctx, row, state.StageDone, "remediation is off for this detection")
 	}
-	return r.remediate(ctx, t, row, d, fields)
+	return r.remediate(ctx, t, row, d, fields, external)
 }
 
-// fields returns the event fields a ticket was made from: patrol's own
-// alert's result, or what the tracker recovered from the ticket.
-func (r *Responder) fields(ctx context.Context, t Ticket, row *state.TicketRow) (Result, error) {
+// fields returns the event fields a ticket was made from, and whether the
+// ticket is external (not made by patrol): patrol's own alert's result, or
+// the fields the tracker reported when patrol first saw the ticket.
+func (r *Responder) fields(ctx context.Context, t Ticket, row *state.TicketRow) (Result, bool, error) {
 	a, err := r.Store.AlertByTicket(ctx, t.Key)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if a != nil {
 		var res Result
 		if err := json.Unmarshal([]byte(a.Result), &res); err != nil {
-			return nil, fmt.Errorf("stored result: %w", err)
+			return nil, false, fmt.Errorf("stored result: %w", err)
 		}
-		return res, nil
+		return res, false, nil
 	}
-	if t.Fields != nil {
-		return t.Fields, nil
+	res := Result{}
+	if row.Fields != "" {
+		if err := json.Unmarshal([]byte(row.Fields), &res); err != nil {
+			return nil, true, fmt.Errorf("stored fields: %w", err)
+		}
 	}
-	return Result{}, nil
+	return res, true, nil
 }
 
 func (r *Responder) enrich(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, fields Result) error {
@@ -290,24 +379,21 @@ func (r *Responder) enrich(ctx context.Context, t Ticket, row *state.TicketRow, 
 	}
 	sec.Text = strings.Join(notes, "\n")
 	m := Message{Sections: []Section{sec}}
-	if err := r.Tracker.Comment(ctx, t.Key, m); err != nil {
-		return fmt.Errorf("comment enrichment: %w", err)
-	}
+	ds := []Delivery{CommentDelivery(m)}
 	if route.Assignee != "" || route.Component != "" {
-		if err := r.Tracker.SetRoute(ctx, t.Key, route); err != nil {
-			return fmt.Errorf("route: %w", err)
-		}
+		ds = append(ds, RouteDelivery(route))
 	}
+	ds = append(ds, r.note(t, row, d, "enriched", m))
 	now := r.now()
 	u := state.TicketUpdate{EnrichedAt: &now, Stage: ptr(state.StageEnriched)}
 	if route.SlackChannel != "" && row.Channel == "" {
 		u.Channel = &route.SlackChannel
 	}
-	if err := r.Store.UpdateTicket(ctx, t.Key, u); err != nil {
+	if err := r.record(ctx, t.Key, change{Change: state.Change{Update: u}, deliveries: ds}); err != nil {
 		return err
 	}
 	row.EnrichedAt, row.Stage = now, state.StageEnriched
-	return r.notify(ctx, t, row, d, "enriched", m)
+	return nil
 }
 
 func mergeRoute(a, b Route) Route {
@@ -331,17 +417,34 @@ func (r *Responder) finish(ctx context.Context, row *state.TicketRow, stage, not
 	return r.Store.UpdateTicket(ctx, row.Key, state.TicketUpdate{Stage: &stage, Note: &note})
 }
 
-// notify queues a chat update about a ticket in its thread.
-func (r *Responder) notify(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, status string, m Message) error {
-	n := Notification{Ticket: t, Detection: row.Detection, Status: status, Channel: row.Channel, Message: m}
+// change is a state.Change with its deliveries not yet encoded.
+type change struct {
+	state.Change
+	deliveries []Delivery
+}
+
+// record applies c to ticket key in one state transaction.
+func (r *Responder) record(ctx context.Context, key string, c change) error {
+	_, err := r.recordIDs(ctx, key, c)
+	return err
+}
+
+func (r *Responder) recordIDs(ctx context.Context, key string, c change) ([]int64, error) {
+	ds, err := encodeAll(key, c.deliveries)
+	if err != nil {
+		return nil, err
+	}
+	c.Change.Ticket, c.Change.Deliveries = key, ds
+	return r.Store.Record(ctx, c.Change)
+}
+
+// note is a chat update about a ticket, in its thread.
+func (r *Responder) note(t Ticket, row *state.TicketRow, d *detections.Detection, status string, m Message) Delivery {
+	n := Notification{Ticket: t, Detection: row.Detection, Status: status, Message: m}
 	if d != nil {
 		n.Severity = d.Severity
 	}
-	b, err := json.Marshal(n)
-	if err != nil {
-		return err
-	}
-	return r.Store.Enqueue(ctx, t.Key, string(b))
+	return NotifyDelivery(n)
 }
 
 func (r *Responder) now() time.Time {

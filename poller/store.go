@@ -21,11 +21,15 @@ type Store interface {
 	FinishRun(r state.Run) error
 
 	LatestAlert(ctx context.Context, fingerprint string) (*state.Alert, error)
+	Generations(ctx context.Context, fingerprint string) ([]state.Alert, error)
+	PendingAlerts(ctx context.Context, detection string) ([]state.Alert, error)
 	AlertByTicket(ctx context.Context, key string) (*state.Alert, error)
 	CreatePendingAlert(ctx context.Context, a state.Alert) (*state.Alert, error)
-	OpenAlert(ctx context.Context, alertID int64, t state.TicketRow, notes []string) error
-	RecordRepeat(ctx context.Context, id int64, windowStart time.Time, n int, first, last time.Time) error
-	MarkCommented(ctx context.Context, id int64, at time.Time) error
+	RecordWindow(ctx context.Context, c state.WindowChange) ([]state.Alert, error)
+	SetCreateUnknown(ctx context.Context, alertID int64, t time.Time) error
+	OpenAlert(ctx context.Context, alertID int64, t state.TicketRow, ds []state.Delivery) error
+	ResolveAlert(ctx context.Context, alertID int64, ds []state.Delivery) error
+	DropAlert(ctx context.Context, alertID int64) error
 	KnownTicketKeys(ctx context.Context, fingerprint string) (map[string]bool, error)
 
 	UpsertTicket(ctx context.Context, t state.TicketRow) error
@@ -33,15 +37,24 @@ type Store interface {
 	UpdateTicket(ctx context.Context, key string, u state.TicketUpdate) error
 	TicketsInStage(ctx context.Context, stages ...string) ([]state.TicketRow, error)
 
+	Record(ctx context.Context, c state.Change) ([]int64, error)
+	CurrentPlan(ctx context.Context, key string) (*state.PlanRow, error)
+	PlanPosted(ctx context.Context, key, digest string, at time.Time) error
+
 	AppendAction(ctx context.Context, a state.ActionEvent) (int64, error)
 	AttemptEvents(ctx context.Context, attempt string) ([]state.ActionEvent, error)
+	TicketActions(ctx context.Context, key string) ([]state.ActionEvent, error)
 	Action(ctx context.Context, id int64) (*state.ActionEvent, error)
 	StartedSince(ctx context.Context, t time.Time) (int, error)
+	PendingUndos(ctx context.Context) ([]state.UndoRequest, error)
+	UndoDone(ctx context.Context, id int64, result, detail string) error
 
 	Enqueue(ctx context.Context, key string, payloads ...string) error
+	EnqueueDeliveries(ctx context.Context, ds ...state.Delivery) error
 	PendingOutbox(ctx context.Context, limit int) ([]state.OutboxItem, error)
 	OutboxSent(ctx context.Context, id int64) error
 	OutboxFailed(ctx context.Context, id int64, msg string) error
+	OutboxDead(ctx context.Context, id int64, msg string) error
 
 	Prune(ctx context.Context, before time.Time) (int64, error)
 

@@ -16,10 +16,13 @@ const (
 	PhaseSucceeded     = "succeeded"
 	PhaseFailed        = "failed"
 	PhaseRefused       = "refused"
-	PhaseInterrupted   = "interrupted"    // started but never finished (a crash): not retried
+	PhaseInterrupted   = "interrupted"    // started, outcome unknown (patrol stopped): read back, never retried
 	PhaseRevertStarted = "revert_started" // patrol undo began: never run twice
 	PhaseReverted      = "reverted"
 	PhaseRevertFailed  = "revert_failed"
+	// PhaseRevertRefused is an undo refused before it changed anything
+	// (dry run, a snapshot that no longer matches): the undo stays available.
+	PhaseRevertRefused = "revert_refused"
 )
 
 // ActionEvent is one row of the append-only action ledger.
@@ -51,12 +54,30 @@ func scanAction(row interface{ Scan(...any) error }) (*ActionEvent, error) {
 	return &a, nil
 }
 
-// AppendAction appends a row to the action ledger and returns its id.
+// AppendAction appends a row to the action ledger and returns its id. A
+// "started" row is on disk when this returns: it guards the call that
+// follows it.
 func (s *DB) AppendAction(ctx context.Context, a ActionEvent) (int64, error) {
-	if a.At.IsZero() {
-		a.At = s.Now()
+	var id int64
+	write := func(tx *sql.Tx) error {
+		var err error
+		id, err = appendAction(ctx, tx, a, s.Now())
+		return err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO actions (attempt, ticket_key, action, target, principal, plan, dry_run, phase, detail, snapshot, at)
+	var err error
+	if a.Phase == PhaseStarted || a.Phase == PhaseRevertStarted {
+		err = s.durableTx(ctx, write)
+	} else {
+		err = s.tx(ctx, write)
+	}
+	return id, err
+}
+
+func appendAction(ctx context.Context, tx *sql.Tx, a ActionEvent, now time.Time) (int64, error) {
+	if a.At.IsZero() {
+		a.At = now
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO actions (attempt, ticket_key, action, target, principal, plan, dry_run, phase, detail, snapshot, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Attempt, a.TicketKey, a.Action, a.Target, a.Principal, a.Plan, a.DryRun, a.Phase, a.Detail, a.Snapshot, ts(a.At))
 	if err != nil {

@@ -6,20 +6,53 @@ import (
 	"time"
 )
 
-// OutboxItem is a notification waiting to be sent. Payload is opaque to
-// state (the poller's JSON).
+// Delivery kinds: what a queued delivery writes, and where.
+const (
+	DeliverNotify     = "notify"     // a chat message (the notifier)
+	DeliverComment    = "comment"    // a ticket comment
+	DeliverTransition = "transition" // a ticket transition
+	DeliverLabels     = "labels"     // labels added to a ticket
+	DeliverRoute      = "route"      // a ticket's assignee and component
+)
+
+// Delivery is a write to the tracker or the notifier that must follow a
+// change recorded in the state: queued in the same transaction as the
+// change, sent afterwards until it succeeds or fails for good. Payload is
+// opaque to state (the poller's JSON).
+type Delivery struct {
+	TicketKey string
+	Kind      string
+	Payload   string
+}
+
+// OutboxItem is a queued delivery.
 type OutboxItem struct {
 	ID        int64
 	TicketKey string
+	Kind      string
 	Payload   string
 	Attempts  int
 	LastError string
 	Created   time.Time
+	Dead      time.Time // set aside after a permanent failure
 }
 
 func enqueue(ctx context.Context, tx *sql.Tx, key string, payloads []string, now time.Time) error {
-	for _, p := range payloads {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (ticket_key, payload, created_at) VALUES (?, ?, ?)`, key, p, ts(now)); err != nil {
+	ds := make([]Delivery, len(payloads))
+	for i, p := range payloads {
+		ds[i] = Delivery{TicketKey: key, Kind: DeliverNotify, Payload: p}
+	}
+	return enqueueDeliveries(ctx, tx, ds, now)
+}
+
+func enqueueDeliveries(ctx context.Context, tx *sql.Tx, ds []Delivery, now time.Time) error {
+	for _, d := range ds {
+		kind := d.Kind
+		if kind == "" {
+			kind = DeliverNotify
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (ticket_key, kind, payload, created_at) VALUES (?, ?, ?, ?)`,
+			d.TicketKey, kind, d.Payload, ts(now)); err != nil {
 			return err
 		}
 	}
@@ -31,10 +64,15 @@ func (s *DB) Enqueue(ctx context.Context, key string, payloads ...string) error 
 	return s.tx(ctx, func(tx *sql.Tx) error { return enqueue(ctx, tx, key, payloads, s.Now()) })
 }
 
-// PendingOutbox returns unsent notifications, oldest first.
-func (s *DB) PendingOutbox(ctx context.Context, limit int) ([]OutboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, ticket_key, payload, attempts, last_error, created_at FROM outbox
-		WHERE sent_at IS NULL ORDER BY id LIMIT ?`, limit)
+// EnqueueDeliveries queues deliveries in one transaction.
+func (s *DB) EnqueueDeliveries(ctx context.Context, ds ...Delivery) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return enqueueDeliveries(ctx, tx, ds, s.Now()) })
+}
+
+const outboxCols = `id, ticket_key, kind, payload, attempts, last_error, created_at, coalesce(dead_at, '')`
+
+func (s *DB) queryOutbox(ctx context.Context, where string, args ...any) ([]OutboxItem, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -42,24 +80,42 @@ func (s *DB) PendingOutbox(ctx context.Context, limit int) ([]OutboxItem, error)
 	var out []OutboxItem
 	for rows.Next() {
 		var o OutboxItem
-		var created string
-		if err := rows.Scan(&o.ID, &o.TicketKey, &o.Payload, &o.Attempts, &o.LastError, &created); err != nil {
+		var created, dead string
+		if err := rows.Scan(&o.ID, &o.TicketKey, &o.Kind, &o.Payload, &o.Attempts, &o.LastError, &created, &dead); err != nil {
 			return nil, err
 		}
-		o.Created = parseTS(created)
+		o.Created, o.Dead = parseTS(created), parseTS(dead)
 		out = append(out, o)
 	}
 	return out, rows.Err()
 }
 
-// OutboxSent marks a notification sent.
+// PendingOutbox returns deliveries still to be sent, oldest first.
+func (s *DB) PendingOutbox(ctx context.Context, limit int) ([]OutboxItem, error) {
+	return s.queryOutbox(ctx, `WHERE sent_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT ?`, limit)
+}
+
+// DeadLetters returns the deliveries set aside after a permanent failure,
+// newest first.
+func (s *DB) DeadLetters(ctx context.Context, limit int) ([]OutboxItem, error) {
+	return s.queryOutbox(ctx, `WHERE dead_at IS NOT NULL ORDER BY id DESC LIMIT ?`, limit)
+}
+
+// OutboxSent marks a delivery sent.
 func (s *DB) OutboxSent(ctx context.Context, id int64) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`, ts(s.Now()), id)
 	return err
 }
 
-// OutboxFailed records a failed send; the item stays queued.
+// OutboxFailed records a failed attempt; the delivery stays queued.
 func (s *DB) OutboxFailed(ctx context.Context, id int64, msg string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?`, msg, id)
+	return err
+}
+
+// OutboxDead sets a delivery aside after a permanent failure: it is never
+// sent, and no longer holds back the deliveries queued after it.
+func (s *DB) OutboxDead(ctx context.Context, id int64, msg string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, dead_at = ? WHERE id = ?`, msg, ts(s.Now()), id)
 	return err
 }

@@ -30,6 +30,10 @@ type DB struct {
 	db   *sql.DB
 	path string
 	now  func() time.Time
+	// bootID names the running kernel (Linux); "" where it cannot be read.
+	// Commits made with synchronous=NORMAL survive a crash of the process but
+	// not of the host: knowing the boot tells the two apart (see Recover).
+	bootID string
 }
 
 // Open opens (creating if needed) the state file at path and applies any
@@ -50,7 +54,7 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
-	s := &DB{db: db, path: path, now: now}
+	s := &DB{db: db, path: path, now: now, bootID: readBootID()}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state %s: %w", path, err)
@@ -115,6 +119,47 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// durableTx is tx for the rows that guard a side effect outside the state
+// file (a pending alert before its ticket is created, an action's start
+// before the AWS call): it returns only once the commit is on disk.
+//
+// The state runs with synchronous=NORMAL, whose commits survive a crash
+// of the process but not of the host (power loss, kernel panic). Setting
+// synchronous=FULL on one connection for one transaction makes SQLite sync
+// the WAL at that commit; every other commit keeps NORMAL's speed.
+func (s *DB) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return err
+	}
+	// Back to NORMAL before the connection returns to the pool, even when
+	// ctx has ended.
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// readBootID returns the running kernel's boot id, or "" where there is
+// none (it changes at every boot, so a change means the host restarted).
+func readBootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // tsFormat is fixed-width so stored times sort as text.

@@ -26,9 +26,10 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}
+		entries, _ := migrations.ReadDir("migrations")
 		var n int
-		if err := db.db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
-			t.Fatalf("migrations recorded: %d %v", n, err)
+		if err := db.db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(entries) {
+			t.Fatalf("migrations recorded: %d of %d %v", n, len(entries), err)
 		}
 		db.Close()
 	}
@@ -62,18 +63,24 @@ func TestCheckpointAndHits(t *testing.T) {
 	if err := db.AddHits(ctx, "d", []Hit{{Fingerprint: "b", Count: 1, First: t2, Last: t2, Result: `{"x":["2"]}`}, {Fingerprint: "a", Count: 1, First: t1, Last: t1, Result: `{}`}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddHits(ctx, "d", []Hit{{Fingerprint: "b", Count: 2, First: t1, Last: t1, Result: `{"x":["1"]}`}}); err != nil {
+	if err := db.AddHits(ctx, "d", []Hit{{Fingerprint: "b", Count: 2, First: t1, Last: t1, Result: `{"x":["1"]}`},
+		{Fingerprint: "b", Count: 1, First: t2.Add(300 * time.Millisecond), Last: t2.Add(300 * time.Millisecond), Result: `{"x":["3"]}`}}); err != nil {
 		t.Fatal(err)
 	}
 	hits, err := db.Hits(ctx, "d", nil, 10)
-	if err != nil || len(hits) != 2 {
+	if err != nil || len(hits) != 3 {
 		t.Fatalf("hits: %v %v", hits, err)
 	}
-	b := hits[1] // ordered by first sight: a (t1) then b (t1, later fingerprint)
-	if b.Fingerprint != "b" || b.Count != 3 || !b.First.Equal(t1) || !b.Last.Equal(t2) || b.Result != `{"x":["2"]}` {
-		t.Errorf("aggregated hit: %+v", b)
+	// Ordered by first sight: a (t1), b (t1, later fingerprint), b (t2):
+	// results of one fingerprint aggregate per second.
+	b1, b2 := hits[1], hits[2]
+	if b1.Fingerprint != "b" || b1.Count != 2 || !b1.First.Equal(t1) || !b1.At.Equal(t1) || b1.Result != `{"x":["1"]}` {
+		t.Errorf("first second of b: %+v", b1)
 	}
-	if page, _ := db.Hits(ctx, "d", &hits[0], 10); len(page) != 1 || page[0].Fingerprint != "b" {
+	if b2.Fingerprint != "b" || b2.Count != 2 || !b2.First.Equal(t2) || !b2.Last.Equal(t2.Add(300*time.Millisecond)) || b2.Result != `{"x":["2"]}` {
+		t.Errorf("second second of b: %+v", b2)
+	}
+	if page, _ := db.Hits(ctx, "d", &hits[0], 10); len(page) != 2 || page[0].Fingerprint != "b" {
 		t.Errorf("paging: %+v", page)
 	}
 	if err := db.CompleteWindow(ctx, "d", t2); err != nil {
@@ -120,7 +127,8 @@ func TestOpenAlertWritesLedgerAndOutbox(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTest(t)
 	a, _ := db.CreatePendingAlert(ctx, Alert{Detection: "d", Fingerprint: "f", Result: "{}"})
-	if err := db.OpenAlert(ctx, a.ID, TicketRow{Key: "SEC-1", ID: "100", Detection: "d", Fingerprint: "f", Labels: []string{"patrol"}}, []string{"n1", "n2"}); err != nil {
+	ds := []Delivery{{TicketKey: "SEC-1", Payload: "n1"}, {TicketKey: "SEC-1", Kind: DeliverComment, Payload: "n2"}}
+	if err := db.OpenAlert(ctx, a.ID, TicketRow{Key: "SEC-1", ID: "100", Detection: "d", Fingerprint: "f", Labels: []string{"patrol"}}, ds); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := db.AlertByTicket(ctx, "SEC-1"); got == nil || got.State != AlertOpen {
@@ -134,13 +142,16 @@ func TestOpenAlertWritesLedgerAndOutbox(t *testing.T) {
 		t.Fatalf("ticket row: %+v", tr)
 	}
 	items, _ := db.PendingOutbox(ctx, 10)
-	if len(items) != 2 || items[0].Payload != "n1" {
+	if len(items) != 2 || items[0].Payload != "n1" || items[0].Kind != DeliverNotify || items[1].Kind != DeliverComment {
 		t.Fatalf("outbox: %+v", items)
 	}
 	db.OutboxFailed(ctx, items[0].ID, "boom")
-	db.OutboxSent(ctx, items[1].ID)
+	db.OutboxDead(ctx, items[1].ID, "400 Bad Request")
 	if items, _ := db.PendingOutbox(ctx, 10); len(items) != 1 || items[0].Attempts != 1 || items[0].LastError != "boom" {
 		t.Errorf("after send: %+v", items)
+	}
+	if dead, _ := db.DeadLetters(ctx, 10); len(dead) != 1 || dead[0].Kind != DeliverComment || dead[0].Dead.IsZero() {
+		t.Errorf("dead letters: %+v", dead)
 	}
 }
 

@@ -15,8 +15,12 @@ const (
 	StageEnriched = "enriched" // enrichment comment posted
 	StageApproval = "approval" // plan posted, waiting for an approver
 	StageDeferred = "deferred" // action held back (hourly budget): retried each pass
-	StageDone     = "done"     // nothing more to do (remediated, dry run recorded, or no action)
-	StageFailed   = "failed"   // the action failed or was refused: a person takes over
+	// StageVerify: an action started and its outcome is not recorded (patrol
+	// stopped, or the run's time ran out, while it ran): each pass reads the
+	// resource back until it can say whether the change is in place.
+	StageVerify = "verify"
+	StageDone   = "done"   // nothing more to do (remediated, dry run recorded, or no action)
+	StageFailed = "failed" // the action failed or was refused: a person takes over
 )
 
 // TicketRow is a ticket in the ledger.
@@ -35,19 +39,25 @@ type TicketRow struct {
 	Thread      string    // notifier thread reference
 	Channel     string    // routed notification channel
 	Note        string    // why the ticket is in its stage
-	Created     time.Time
-	Updated     time.Time
+	// Fields is the JSON of the event fields of a ticket patrol did not
+	// make, as first read: written once, when the ticket enters the ledger.
+	Fields string
+	// FieldsReported is the JSON of the last edited fields reported on the
+	// ticket (edits are reported once each, never followed).
+	FieldsReported string
+	Created        time.Time
+	Updated        time.Time
 }
 
 const ticketCols = `key, id, detection, fingerprint, summary, status, labels, url, stage, updated_seen, enriched_at, planned_at,
-	thread, channel, note, created_at, updated_at`
+	thread, channel, note, fields, fields_reported, created_at, updated_at`
 
 func scanTicket(row interface{ Scan(...any) error }) (*TicketRow, error) {
 	var t TicketRow
 	var labels, seen, created, updated string
 	var enriched, planned sql.NullString
 	err := row.Scan(&t.Key, &t.ID, &t.Detection, &t.Fingerprint, &t.Summary, &t.Status, &labels, &t.URL, &t.Stage, &seen,
-		&enriched, &planned, &t.Thread, &t.Channel, &t.Note, &created, &updated)
+		&enriched, &planned, &t.Thread, &t.Channel, &t.Note, &t.Fields, &t.FieldsReported, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
@@ -62,14 +72,14 @@ func upsertTicket(ctx context.Context, tx *sql.Tx, t TicketRow, now time.Time) e
 	if t.Stage == "" {
 		t.Stage = StageNew
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO tickets (key, id, detection, fingerprint, summary, status, labels, url, stage, channel, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO tickets (key, id, detection, fingerprint, summary, status, labels, url, stage, channel, fields, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET id = excluded.id, summary = excluded.summary, status = excluded.status,
 		  labels = excluded.labels, url = excluded.url, updated_at = excluded.updated_at,
 		  detection = CASE WHEN detection = '' THEN excluded.detection ELSE detection END,
 		  fingerprint = CASE WHEN fingerprint = '' THEN excluded.fingerprint ELSE fingerprint END,
 		  channel = CASE WHEN excluded.channel != '' THEN excluded.channel ELSE channel END`,
-		t.Key, t.ID, t.Detection, t.Fingerprint, t.Summary, t.Status, string(labels), t.URL, t.Stage, t.Channel, ts(now), ts(now))
+		t.Key, t.ID, t.Detection, t.Fingerprint, t.Summary, t.Status, string(labels), t.URL, t.Stage, t.Channel, t.Fields, ts(now), ts(now))
 	return err
 }
 
@@ -81,7 +91,8 @@ func nonNil(s []string) []string {
 }
 
 // UpsertTicket adds a ticket to the ledger or refreshes what the tracker
-// says of it (summary, status, labels), keeping patrol's own columns.
+// says of it (summary, status, labels), keeping patrol's own columns. A
+// ticket's Fields are written when it is added, never after.
 func (s *DB) UpsertTicket(ctx context.Context, t TicketRow) error {
 	return s.tx(ctx, func(tx *sql.Tx) error { return upsertTicket(ctx, tx, t, s.Now()) })
 }
@@ -104,10 +115,16 @@ type TicketUpdate struct {
 	PlannedAt   *time.Time
 	Thread      *string
 	Channel     *string
+	// FieldsReported records the edited fields last reported.
+	FieldsReported *string
 }
 
 // UpdateTicket applies u to the ledger row key.
 func (s *DB) UpdateTicket(ctx context.Context, key string, u TicketUpdate) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return updateTicket(ctx, tx, key, u, s.Now()) })
+}
+
+func updateTicket(ctx context.Context, tx *sql.Tx, key string, u TicketUpdate, now time.Time) error {
 	var sets []string
 	var args []any
 	add := func(col string, v any) { sets = append(sets, col+" = ?"); args = append(args, v) }
@@ -132,12 +149,15 @@ func (s *DB) UpdateTicket(ctx context.Context, key string, u TicketUpdate) error
 	if u.Channel != nil {
 		add("channel", *u.Channel)
 	}
+	if u.FieldsReported != nil {
+		add("fields_reported", *u.FieldsReported)
+	}
 	if len(sets) == 0 {
 		return nil
 	}
-	add("updated_at", ts(s.Now()))
+	add("updated_at", ts(now))
 	args = append(args, key)
-	_, err := s.db.ExecContext(ctx, `UPDATE tickets SET `+strings.Join(sets, ", ")+` WHERE key = ?`, args...)
+	_, err := tx.ExecContext(ctx, `UPDATE tickets SET `+strings.Join(sets, ", ")+` WHERE key = ?`, args...)
 	return err
 }
 

@@ -38,9 +38,11 @@ func (s *DB) Checkpoints(ctx context.Context) (map[string]time.Time, error) {
 	return out, rows.Err()
 }
 
-// Hit is a search result aggregated by fingerprint within one window.
+// Hit is the search results of one fingerprint within one second of one
+// window, aggregated.
 type Hit struct {
 	Fingerprint string
+	At          time.Time // the results' time, truncated to the second
 	Count       int
 	First, Last time.Time
 	Result      string // JSON of the first result seen
@@ -58,9 +60,9 @@ func (s *DB) AddHits(ctx context.Context, detection string, hits []Hit) error {
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO window_hits (detection, fingerprint, count, first_seen, last_seen, result)
-			VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (detection, fingerprint) DO UPDATE SET
+		st, err := tx.PrepareContext(ctx, `INSERT INTO window_hits (detection, fingerprint, at, count, first_seen, last_seen, result)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (detection, fingerprint, at) DO UPDATE SET
 			  count = count + excluded.count,
 			  first_seen = min(first_seen, excluded.first_seen),
 			  last_seen = max(last_seen, excluded.last_seen)`)
@@ -69,7 +71,11 @@ func (s *DB) AddHits(ctx context.Context, detection string, hits []Hit) error {
 		}
 		defer st.Close()
 		for _, h := range hits {
-			if _, err := st.ExecContext(ctx, detection, h.Fingerprint, h.Count, ts(h.First), ts(h.Last), h.Result); err != nil {
+			at := h.At
+			if at.IsZero() {
+				at = h.First.Truncate(time.Second)
+			}
+			if _, err := st.ExecContext(ctx, detection, h.Fingerprint, ts(at), h.Count, ts(h.First), ts(h.Last), h.Result); err != nil {
 				return err
 			}
 		}
@@ -85,7 +91,7 @@ func (s *DB) Hits(ctx context.Context, detection string, after *Hit, limit int) 
 	if after != nil {
 		afterTS, afterFP = ts(after.First), after.Fingerprint
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, count, first_seen, last_seen, result FROM window_hits
+	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, at, count, first_seen, last_seen, result FROM window_hits
 		WHERE detection = ? AND (first_seen > ? OR (first_seen = ? AND fingerprint > ?))
 		ORDER BY first_seen, fingerprint LIMIT ?`, detection, afterTS, afterTS, afterFP, limit)
 	if err != nil {
@@ -95,11 +101,11 @@ func (s *DB) Hits(ctx context.Context, detection string, after *Hit, limit int) 
 	var out []Hit
 	for rows.Next() {
 		var h Hit
-		var first, last string
-		if err := rows.Scan(&h.Fingerprint, &h.Count, &first, &last, &h.Result); err != nil {
+		var at, first, last string
+		if err := rows.Scan(&h.Fingerprint, &at, &h.Count, &first, &last, &h.Result); err != nil {
 			return nil, err
 		}
-		h.First, h.Last = parseTS(first), parseTS(last)
+		h.At, h.First, h.Last = parseTS(at), parseTS(first), parseTS(last)
 		out = append(out, h)
 	}
 	return out, rows.Err()
@@ -149,14 +155,21 @@ func (s *DB) FinishRun(r Run) error {
 	return err
 }
 
-// LastRuns returns the latest run of each detection (and job), and the
-// latest successful one's finish time.
+// LastRuns returns, per detection (and job), the latest finished run, the
+// latest successful one's finish time and the failures since, and when a
+// newer run is still unfinished (running, or stopped by a crash), when it
+// started. An unfinished run is neither a success nor a failure.
 func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.job, r.detection, r.started_at, coalesce(r.finished_at, ''), r.error,
-		  (SELECT coalesce(max(finished_at), '') FROM runs s WHERE s.job = r.job AND s.detection = r.detection AND s.error = '' AND s.finished_at IS NOT NULL),
-		  (SELECT count(*) FROM runs f WHERE f.job = r.job AND f.detection = r.detection AND f.error != ''
-		     AND f.id > coalesce((SELECT max(id) FROM runs g WHERE g.job = r.job AND g.detection = r.detection AND g.error = '' AND g.finished_at IS NOT NULL), 0))
-		FROM runs r WHERE r.id IN (SELECT max(id) FROM runs GROUP BY job, detection) ORDER BY r.job, r.detection`)
+	rows, err := s.db.QueryContext(ctx, `SELECT k.job, k.detection,
+		  coalesce(r.started_at, ''), coalesce(r.finished_at, ''), coalesce(r.error, ''),
+		  (SELECT coalesce(max(finished_at), '') FROM runs s WHERE s.job = k.job AND s.detection = k.detection AND s.error = '' AND s.finished_at IS NOT NULL),
+		  (SELECT count(*) FROM runs f WHERE f.job = k.job AND f.detection = k.detection AND f.error != '' AND f.finished_at IS NOT NULL
+		     AND f.id > coalesce((SELECT max(id) FROM runs g WHERE g.job = k.job AND g.detection = k.detection AND g.error = '' AND g.finished_at IS NOT NULL), 0)),
+		  (SELECT coalesce(max(started_at), '') FROM runs u WHERE u.job = k.job AND u.detection = k.detection AND u.finished_at IS NULL
+		     AND u.id > coalesce(r.id, 0))
+		FROM (SELECT job, detection, max(CASE WHEN finished_at IS NOT NULL THEN id END) AS last FROM runs GROUP BY job, detection) k
+		LEFT JOIN runs r ON r.id = k.last
+		ORDER BY k.job, k.detection`)
 	if err != nil {
 		return nil, err
 	}
@@ -164,11 +177,12 @@ func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
 	var out []RunSummary
 	for rows.Next() {
 		var rs RunSummary
-		var started, finished, ok string
-		if err := rows.Scan(&rs.Job, &rs.Detection, &started, &finished, &rs.LastError, &ok, &rs.FailuresInRow); err != nil {
+		var started, finished, ok, unfinished string
+		if err := rows.Scan(&rs.Job, &rs.Detection, &started, &finished, &rs.LastError, &ok, &rs.FailuresInRow, &unfinished); err != nil {
 			return nil, err
 		}
 		rs.LastStart, rs.LastFinish, rs.LastSuccess = parseTS(started), parseTS(finished), parseTS(ok)
+		rs.Unfinished = parseTS(unfinished)
 		out = append(out, rs)
 	}
 	return out, rows.Err()
@@ -177,10 +191,13 @@ func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
 // RunSummary is the latest state of one job (or one detection's job).
 type RunSummary struct {
 	Job, Detection        string
-	LastStart, LastFinish time.Time
+	LastStart, LastFinish time.Time // of the latest finished run
 	LastSuccess           time.Time
 	LastError             string
 	FailuresInRow         int
+	// Unfinished is the start of a run newer than the latest finished one
+	// that has not finished: running now, or stopped by a crash.
+	Unfinished time.Time
 }
 
 // Meta reads a small named value (the respond watermark, say).
@@ -214,25 +231,26 @@ func (s *DB) SetMetaTime(ctx context.Context, key string, t time.Time) error {
 // detect job, of one detection ("" for the respond job).
 func (s *DB) FailuresInRow(ctx context.Context, job, detection string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = ?1 AND detection = ?2 AND error != ''
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = ?1 AND detection = ?2 AND error != '' AND finished_at IS NOT NULL
 		AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND detection = ?2 AND error = '' AND finished_at IS NOT NULL), 0)`, job, detection).Scan(&n)
 	return n, err
 }
 
-// Prune deletes run history and sent notifications older than before. The
-// latest run and the latest successful run of each job are kept, and the
-// audit trail (alerts, tickets, actions) is never pruned.
+// Prune deletes run history, sent deliveries and dead letters older than
+// before. The latest finished run and the latest successful run of each
+// job are kept, and the audit trail (alerts, tickets, actions, plans,
+// approvals) is never pruned.
 func (s *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?
-			AND id NOT IN (SELECT max(id) FROM runs GROUP BY job, detection)
-			AND id NOT IN (SELECT max(id) FROM runs WHERE error = '' GROUP BY job, detection)`, ts(before))
+			AND id NOT IN (SELECT max(id) FROM runs WHERE finished_at IS NOT NULL GROUP BY job, detection)
+			AND id NOT IN (SELECT max(id) FROM runs WHERE error = '' AND finished_at IS NOT NULL GROUP BY job, detection)`, ts(before))
 		if err != nil {
 			return err
 		}
 		a, _ := res.RowsAffected()
-		if res, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`, ts(before)); err != nil {
+		if res, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?1) OR (dead_at IS NOT NULL AND dead_at < ?1)`, ts(before)); err != nil {
 			return err
 		}
 		b, _ := res.RowsAffected()

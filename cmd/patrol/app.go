@@ -86,6 +86,16 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 			return nil, exitFailed
 		}
 		a.db = db
+		if opts.lock {
+			// The process that holds the state file settles what the last
+			// one left: after a host restart, creates it may have had in
+			// flight are looked up before anything is created again.
+			if err := db.Recover(ctx); err != nil {
+				a.close()
+				fmt.Fprintf(errOut, "patrol: state %s: %v\n", cfg.State.Path, err)
+				return nil, exitFailed
+			}
+		}
 	}
 	if opts.searcher || opts.jobs {
 		s, err := newSearcher(cfg, a.log, errOut)
@@ -146,12 +156,17 @@ func (a *app) buildJobs(ctx context.Context) error {
 	a.notifier = a.metrics.Notifier(a.notifier, cfg.Notify.Backend)
 	actions = a.metrics.Actions(actions)
 	a.metrics.Detections(len(*a.dets.Load()))
+	lag, createTimeout := trackerTiming(cfg)
+	health := &poller.Health{Tracker: a.tracker, Store: a.db, Label: cfg.Tickets.Label,
+		FailuresBeforeAlert: cfg.Health.FailuresBeforeAlert, MaxLag: config.Duration(cfg.Health.MaxLag),
+		IndexLag: lag, CreateTimeout: createTimeout, Runs: a.db.FailuresInRow, Logger: a.log}
 	a.responder = &poller.Responder{
 		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
 		Detection: a.detection,
 		Guard: poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
 			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour},
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
+		AutoForExternal: cfg.Tickets.AutoForExternal, Health: health,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,
 		Retention: config.Duration(cfg.State.Retention),
@@ -162,11 +177,9 @@ func (a *app) buildJobs(ctx context.Context) error {
 		MaxWindow:   config.Duration(cfg.Search.MaxWindow),
 		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
 		Handoff:     a.responder.Handoff, Logger: a.log,
-		RecoveryDelay: recoveryDelay(cfg),
-		MaxNewAlerts:  cfg.Detections.MaxNewAlerts,
-		Health: &poller.Health{Tracker: a.tracker, Store: a.db, Label: cfg.Tickets.Label,
-			FailuresBeforeAlert: cfg.Health.FailuresBeforeAlert, MaxLag: config.Duration(cfg.Health.MaxLag),
-			Runs: a.db.FailuresInRow, Logger: a.log},
+		IndexLag: lag, CreateTimeout: createTimeout,
+		MaxNewAlerts: cfg.Detections.MaxNewAlerts,
+		Health:       health,
 	}
 	return nil
 }

@@ -73,13 +73,15 @@ func newJira(ctx context.Context, cfg *config.Config, log *slog.Logger) (poller.
 	return t, nil
 }
 
-// recoveryDelay is how long a pending alert waits before its ticket is
-// looked up: the tracker's search lag.
-func recoveryDelay(cfg *config.Config) time.Duration {
+// trackerTiming returns the tracker's search lag (how long after a create
+// whose outcome is unknown its ticket is looked up) and the longest one
+// create request may take. The local store has neither: its creates are
+// transactions in the state file.
+func trackerTiming(cfg *config.Config) (lag, createTimeout time.Duration) {
 	if cfg.Tickets.Backend == "jira" {
-		return config.Duration(cfg.Tickets.Jira.IndexLag)
+		return config.Duration(cfg.Tickets.Jira.IndexLag), config.Duration(cfg.Tickets.Jira.Timeout)
 	}
-	return 0
+	return 0, 0
 }
 
 func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {

@@ -95,16 +95,20 @@ type Local struct {
 
 // Tickets is [tickets].
 type Tickets struct {
-	Backend        string      `toml:"backend"` // jira | local
-	Label          string      `toml:"label"`
-	Poll           string      `toml:"poll"`
-	PollOverlap    string      `toml:"poll_overlap"`
-	PollLookback   string      `toml:"poll_lookback"`
-	RunTimeout     string      `toml:"run_timeout"`
-	ApproveLabel   string      `toml:"approve_label"`
-	Approvers      []string    `toml:"approvers"`
-	DoneTransition string      `toml:"done_transition"`
-	Jira           jira.Config `toml:"jira"`
+	Backend        string   `toml:"backend"` // jira | local
+	Label          string   `toml:"label"`
+	Poll           string   `toml:"poll"`
+	PollOverlap    string   `toml:"poll_overlap"`
+	PollLookback   string   `toml:"poll_lookback"`
+	RunTimeout     string   `toml:"run_timeout"`
+	ApproveLabel   string   `toml:"approve_label"`
+	Approvers      []string `toml:"approvers"`
+	DoneTransition string   `toml:"done_transition"`
+	// AutoForExternal lets auto-mode remediation run on tickets patrol did
+	// not make (a Splunk alert action, a person); off, they wait for an
+	// approver.
+	AutoForExternal bool        `toml:"auto_for_external"`
+	Jira            jira.Config `toml:"jira"`
 }
 
 // Notify is [notify].
