@@ -139,13 +139,21 @@ func (s *DB) touch(ctx context.Context, tx *sql.Tx, key string) error {
 
 // LocalComment adds a comment to a local ticket.
 func (s *DB) LocalComment(ctx context.Context, key, author, body string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	_, err := s.LocalCommentAt(ctx, key, author, body)
+	return err
+}
+
+// LocalCommentAt adds a comment to a local ticket and returns its time.
+func (s *DB) LocalCommentAt(ctx context.Context, key, author, body string) (time.Time, error) {
+	now := s.Now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.touch(ctx, tx, key); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO local_comments (ticket_key, author, body, at) VALUES (?, ?, ?, ?)`, key, author, body, ts(s.Now()))
+		_, err := tx.ExecContext(ctx, `INSERT INTO local_comments (ticket_key, author, body, at) VALUES (?, ?, ?, ?)`, key, author, body, ts(now))
 		return err
 	})
+	return now, err
 }
 
 // LocalComments returns a local ticket's comments in order.

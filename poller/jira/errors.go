@@ -59,6 +59,26 @@ func (e *Error) Error() string {
 // Unwrap returns the transport error, if any.
 func (e *Error) Unwrap() error { return e.Err }
 
+// OutcomeUnknown reports whether the request may have been applied although
+// it failed: a create must then be looked up, not sent again.
+func (e *Error) OutcomeUnknown() bool { return e.Unknown }
+
+// Unauthorized reports a rejected credential: every request fails alike
+// until it is fixed.
+func (e *Error) Unauthorized() bool { return e.Status == http.StatusUnauthorized }
+
+// Class names the kind of failure for a self-alert: the HTTP status, or
+// "jira" for one Jira reported without a status.
+func (e *Error) Class() string {
+	if e.Status != 0 {
+		return "jira " + strconv.Itoa(e.Status)
+	}
+	if e.Err != nil {
+		return "network"
+	}
+	return "jira"
+}
+
 // Retryable reports whether the same request may succeed later: rate
 // limits, server errors and network failures. A 4xx other than 429 is the
 // request's own fault and fails the same way every time.

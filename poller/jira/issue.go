@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/patrolsec/patrol/poller"
 )
@@ -14,9 +15,17 @@ import (
 // AddComment sends empty author and visibility objects that Cloud rejects.
 // Like Create it is sent once; a timeout leaves it unknown.
 func (t *Tracker) Comment(ctx context.Context, key string, m poller.Message) error {
+	_, err := t.CommentAt(ctx, key, m)
+	return err
+}
+
+// CommentAt is Comment, and returns when Jira stamped the comment (its
+// "created", by Jira's clock, the clock of the changelog that approvals
+// are read from).
+func (t *Tracker) CommentAt(ctx context.Context, key string, m poller.Message) (time.Time, error) {
 	path, err := issuePath(key, "/comment")
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	var body any
 	if t.cloud() {
@@ -25,7 +34,20 @@ func (t *Tracker) Comment(ctx context.Context, key string, m poller.Message) err
 	} else {
 		body = fitWiki(m)
 	}
-	return t.call(ctx, "comment on "+key, http.MethodPost, path, map[string]any{"body": body}, nil)
+	var out struct {
+		Created string `json:"created"`
+	}
+	if err := t.call(ctx, "comment on "+key, http.MethodPost, path, map[string]any{"body": body}, &out); err != nil {
+		return time.Time{}, err
+	}
+	at, err := time.Parse(timeLayout, out.Created)
+	if err != nil {
+		// The comment is posted; without Jira's stamp, patrol's clock
+		// stands in (approvals are then compared across two clocks).
+		t.log.Warn("jira comment has no readable created time", "key", key, "created", out.Created)
+		return t.now(), nil
+	}
+	return at, nil
 }
 
 // Transition moves the issue with the transition called name. Transition
@@ -57,7 +79,8 @@ func (t *Tracker) Transition(ctx context.Context, key, name string) error {
 		if len(names) > 0 {
 			avail = strings.Join(names, ", ")
 		}
-		return fmt.Errorf("jira: transition %q is not available on %s (available: %s)", name, key, avail)
+		return &Error{Op: fmt.Sprintf("transition %s to %q", key, name),
+			Messages: []string{fmt.Sprintf("transition %q is not available (available: %s)", name, avail)}}
 	}
 	body := map[string]any{"transition": map[string]string{"id": id}}
 	return t.call(ctx, fmt.Sprintf("transition %s to %q", key, name), http.MethodPost, path, body, nil)

@@ -131,8 +131,11 @@ func TestTransition(t *testing.T) {
 		t.Fatalf("repeating a transition into the current status: %v", err)
 	}
 	err := e.tr.Transition(ctx, tk.Key, "Close Issue")
-	if err == nil || !strings.Contains(err.Error(), `transition "Close Issue" is not available on SEC-1 (available: "Start Progress")`) {
+	if err == nil || !strings.Contains(err.Error(), `SEC-1 to "Close Issue": transition "Close Issue" is not available (available: "Start Progress")`) {
 		t.Fatalf("err = %v", err)
+	}
+	if !poller.Permanent(err) {
+		t.Errorf("a transition the workflow lacks is not permanent: %v", err)
 	}
 	if err := e.tr.Transition(ctx, "../../admin", "Done"); err == nil {
 		t.Fatal("a path as key was accepted")
@@ -226,5 +229,24 @@ func TestGetReadsConfiguredFields(t *testing.T) {
 	}
 	if tk.Fields.Get("recipientAccountId") != "111122223333" || tk.Fields.Get("severity") != "high" || strings.Join(tk.Fields["tags"], ",") != "a,b" {
 		t.Errorf("fields = %v", tk.Fields)
+	}
+}
+
+// TestCommentAtIsJirasTime: the plan comment's time, against which
+// approvals (changelog times) are compared, is Jira's own stamp.
+func TestCommentAtIsJirasTime(t *testing.T) {
+	for _, flavor := range []jiratest.Flavor{jiratest.Cloud, jiratest.DataCenter} {
+		t.Run(string(flavor), func(t *testing.T) {
+			e := setup(t, flavor, jiratest.Options{})
+			tk := create(t, e)
+			at, err := e.tr.CommentAt(context.Background(), tk.Key, poller.Message{Title: "plan"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			is, _ := e.fake.Issue(tk.Key)
+			if len(is.Comments) != 1 || !at.Equal(is.Comments[0].Created.Truncate(time.Millisecond)) {
+				t.Errorf("CommentAt = %v, Jira stamped %v", at, is.Comments)
+			}
+		})
 	}
 }

@@ -209,8 +209,11 @@ func (t *Tracker) call(ctx context.Context, op, method, path string, body, out a
 	}
 	resp, err := t.client.Do(req, out)
 	if resp != nil && resp.Response != nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+		// A refusal (429, 503 with Retry-After) applied nothing; another
+		// 5xx to a POST may have.
+		unknown := !idempotent(method) && resp.StatusCode >= 500 && !refused(resp.Response)
 		e := responseError(op, resp.Response, t.now())
-		e.Unknown = !idempotent(method) && e.Status >= 500
+		e.Unknown = unknown
 		return e
 	}
 	if err != nil {

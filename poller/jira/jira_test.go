@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -251,19 +252,34 @@ func TestCreate(t *testing.T) {
 }
 
 func TestCreateErrors(t *testing.T) {
+	rate := func(status int, retryAfter string, times int) *jiratest.Fault {
+		f := &jiratest.Fault{Status: status, Times: times, Body: `{"errorMessages":["Rate limit exceeded."]}`}
+		if retryAfter != "" {
+			f.Header = http.Header{"Retry-After": {retryAfter}}
+		}
+		return f
+	}
 	tests := []struct {
 		name      string
 		fault     *jiratest.Fault
 		priority  string
-		status    int
+		status    int // 0: the create succeeds
 		retryable bool
 		unknown   bool
 		want      string
+		posts     int
+		sleeps    []time.Duration
 	}{
-		{name: "jira's field error surfaces", priority: "Bogus", status: 400, want: "priority: Priority name 'Bogus' is not valid"},
-		{name: "503 is not retried and may have happened", fault: &jiratest.Fault{Status: 503, Body: `{"errorMessages":["busy"],"errors":{}}`}, status: 503, retryable: true, unknown: true, want: "busy"},
-		{name: "429 is not retried on a create", fault: &jiratest.Fault{Status: 429, Header: http.Header{"Retry-After": {"3"}}, Body: `{"errorMessages":["Rate limit exceeded."]}`}, status: 429, retryable: true, want: "retry after 3s"},
-		{name: "lost response", fault: &jiratest.Fault{Status: 504, Apply: true, Header: http.Header{"Content-Type": {"text/html"}}, Body: "<html>Gateway Timeout</html>"}, status: 504, retryable: true, unknown: true, want: "504 Gateway Timeout"},
+		{name: "jira's field error surfaces", priority: "Bogus", status: 400, want: "priority: Priority name 'Bogus' is not valid", posts: 1},
+		{name: "503 is not retried and may have happened", fault: &jiratest.Fault{Status: 503, Body: `{"errorMessages":["busy"],"errors":{}}`}, status: 503, retryable: true, unknown: true, want: "busy", posts: 1},
+		// A 429 is a refusal: nothing was made, so it is sent again after
+		// the wait Jira asks for, in the same run.
+		{name: "429 with Retry-After is retried in the run", fault: rate(429, "1", 1), posts: 2, sleeps: []time.Duration{time.Second}},
+		{name: "503 with Retry-After is a refusal too", fault: rate(503, "2", 1), posts: 2, sleeps: []time.Duration{2 * time.Second}},
+		{name: "429 that outlasts the retries is a definite rejection", fault: rate(429, "3", 10), status: 429, retryable: true, want: "retry after 3s",
+			posts: 5, sleeps: []time.Duration{3 * time.Second, 3 * time.Second, 3 * time.Second, 3 * time.Second}},
+		{name: "a wait beyond the bound is not slept", fault: rate(429, "120", 1), status: 429, retryable: true, want: "retry after 2m0s", posts: 1},
+		{name: "lost response", fault: &jiratest.Fault{Status: 504, Apply: true, Header: http.Header{"Content-Type": {"text/html"}}, Body: "<html>Gateway Timeout</html>"}, status: 504, retryable: true, unknown: true, want: "504 Gateway Timeout", posts: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,18 +293,24 @@ func TestCreateErrors(t *testing.T) {
 				nt.Priority = tt.priority
 			}
 			_, err := e.tr.Create(context.Background(), nt)
+			if n := e.fake.Count(http.MethodPost, "/rest/api/3/issue"); n != tt.posts {
+				t.Errorf("%d POST /issue, want %d", n, tt.posts)
+			}
+			if got := e.clock.Sleeps(); fmt.Sprint(got) != fmt.Sprint(tt.sleeps) {
+				t.Errorf("slept %v, want %v", got, tt.sleeps)
+			}
+			if tt.status == 0 {
+				if err != nil || len(e.fake.Issues()) != 1 {
+					t.Fatalf("err = %v, issues = %d; want exactly one issue", err, len(e.fake.Issues()))
+				}
+				return
+			}
 			je := asError(t, err)
 			if je.Status != tt.status || je.Retryable() != tt.retryable || je.Unknown != tt.unknown || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v (status %d retryable %v unknown %v)", err, je.Status, je.Retryable(), je.Unknown)
 			}
-			if poller.Retryable(err) != tt.retryable {
-				t.Errorf("poller.Retryable = %v", poller.Retryable(err))
-			}
-			if n := e.fake.Count(http.MethodPost, "/rest/api/3/issue"); n != 1 {
-				t.Errorf("%d POST /issue, want exactly 1", n)
-			}
-			if len(e.clock.Sleeps()) != 0 {
-				t.Errorf("slept %v on a create", e.clock.Sleeps())
+			if poller.Retryable(err) != tt.retryable || poller.OutcomeUnknown(err) != tt.unknown {
+				t.Errorf("poller.Retryable = %v, poller.OutcomeUnknown = %v", poller.Retryable(err), poller.OutcomeUnknown(err))
 			}
 		})
 	}

@@ -20,9 +20,11 @@ const (
 )
 
 // doer is the HTTP client go-jira sends through. It adds the credentials
-// and retries idempotent requests (GET, PUT) after 429 and 5xx. It never
-// retries POST: a create, comment or transition that timed out may have
-// been applied, and Jira has no idempotency key.
+// and retries idempotent requests (GET, PUT) after 429 and 5xx. A POST (a
+// create, comment or transition) is retried only when Jira refused it
+// outright: 429, or 503 with Retry-After (Jira's rate limiting). One that
+// timed out or failed otherwise may have been applied, and Jira has no
+// idempotency key, so it is never sent again blindly.
 type doer struct {
 	client     *http.Client
 	auth       func(*http.Request)
@@ -44,6 +46,7 @@ func idempotent(method string) bool {
 // Do sends req, retrying when that is safe and useful.
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	var waited time.Duration
 	for attempt := 0; ; attempt++ {
 		r := req.Clone(ctx)
 		if attempt > 0 && req.GetBody != nil {
@@ -57,13 +60,18 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		r.Header.Set("User-Agent", "patrol")
 		d.auth(r)
 		resp, err := d.client.Do(r)
-		if !idempotent(req.Method) || attempt >= d.maxRetries {
+		if attempt >= d.maxRetries {
 			return resp, err
 		}
 		wait, ok := d.retryWait(ctx, resp, err, attempt)
+		if !idempotent(req.Method) {
+			// Only a refusal, and within one bound on the total wait.
+			ok = ok && err == nil && refused(resp) && waited+wait <= maxRetryWait
+		}
 		if !ok {
 			return resp, err
 		}
+		waited += wait
 		if resp != nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 			_ = resp.Body.Close()
@@ -103,6 +111,23 @@ func (d *doer) retryWait(ctx context.Context, resp *http.Response, err error, at
 		return 0, false
 	}
 	return wait, true
+}
+
+// refused reports whether Jira turned the request away without applying
+// it: rate limited (429), or unavailable with a Retry-After (its resource
+// limits). Anything else may have been applied.
+func refused(resp *http.Response) bool {
+	return resp != nil && (resp.StatusCode == http.StatusTooManyRequests ||
+		(resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""))
+}
+
+// CreateDeadline is the longest one Create may take with cfg: each try
+// runs up to the request timeout, and refusals are waited out for at most
+// maxRetryWait in total. A create cut off by a crash may have made an
+// issue until then.
+func CreateDeadline(cfg Config) time.Duration {
+	timeout, _ := time.ParseDuration(cfg.Timeout)
+	return time.Duration(cfg.MaxRetries+1)*timeout + maxRetryWait
 }
 
 func (d *doer) backoff(attempt int) time.Duration {

@@ -82,6 +82,12 @@ func (t *Tracker) Comment(ctx context.Context, key string, m poller.Message) err
 	return t.DB.LocalComment(ctx, key, t.author(), m.PlainText())
 }
 
+// CommentAt adds a comment and returns its time (the state's clock, which
+// also stamps approvals).
+func (t *Tracker) CommentAt(ctx context.Context, key string, m poller.Message) (time.Time, error) {
+	return t.DB.LocalCommentAt(ctx, key, t.author(), m.PlainText())
+}
+
 // Transition sets the ticket's status to name.
 func (t *Tracker) Transition(ctx context.Context, key, name string) error {
 	return t.DB.LocalTransition(ctx, key, name, t.author())
@@ -100,6 +106,16 @@ func (t *Tracker) Approvals(ctx context.Context, key, label string) ([]poller.Ap
 		}
 	}
 	return out, nil
+}
+
+// AddLabels adds labels to the ticket, as patrol.
+func (t *Tracker) AddLabels(ctx context.Context, key string, labels ...string) error {
+	for _, l := range Labels(labels) {
+		if err := t.DB.LocalAddLabel(ctx, key, l, t.author()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetRoute sets assignee and component.

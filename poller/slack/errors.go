@@ -59,6 +59,30 @@ func (e *Error) Retryable() bool {
 	return e.Err != nil && !errors.Is(e.Err, context.Canceled)
 }
 
+// authCodes are ok:false codes that say the token itself is refused: every
+// call fails alike until it is fixed, so none of them is one message's fault.
+var authCodes = map[string]bool{
+	"not_authed": true, "invalid_auth": true, "account_inactive": true, "token_revoked": true,
+	"token_expired": true, "missing_scope": true, "org_login_required": true, "ekm_access_denied": true,
+}
+
+// Unauthorized reports a refused token (see authCodes, or HTTP 401/403).
+func (e *Error) Unauthorized() bool {
+	return authCodes[e.Code] || e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+}
+
+// Class names the kind of failure for a self-alert: Slack's error code,
+// else the HTTP status.
+func (e *Error) Class() string {
+	switch {
+	case e.Code != "":
+		return "slack " + e.Code
+	case e.Status != 0:
+		return fmt.Sprintf("slack %d", e.Status)
+	}
+	return "slack"
+}
+
 func newError(op string, err error) *Error {
 	e := &Error{Op: op, Err: err}
 	var se goslack.SlackErrorResponse

@@ -262,3 +262,33 @@ func blocksOf(t *testing.T, raw json.RawMessage) []map[string]any {
 	}
 	return bs
 }
+
+// TestErrorsSayWhetherPermanent: a message that can never be posted (its
+// channel does not exist) is permanent, so it is set aside instead of
+// holding back the rest; a refused token or a rate limit is not.
+func TestErrorsSayWhetherPermanent(t *testing.T) {
+	tests := []struct {
+		code      string
+		permanent bool
+	}{
+		{"channel_not_found", true},
+		{"is_archived", true},
+		{"invalid_auth", false},
+		{"token_revoked", false},
+		{"ratelimited", false},
+		{"internal_error", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			n, fake, _ := setup(t, func(c *Config) { c.MaxRetries = 0 })
+			fake.Fail(slackfake.Fault{Method: "chat.postMessage", Error: tt.code})
+			_, err := n.Notify(context.Background(), note())
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if got := poller.Permanent(err); got != tt.permanent {
+				t.Errorf("Permanent(%v) = %v, want %v", err, got, tt.permanent)
+			}
+		})
+	}
+}
