@@ -70,6 +70,47 @@ func (ms *messages) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("messages: unexpected JSON %.20q", b)
 }
 
+// IncompleteTexts are fragments (matched case-insensitively, at any
+// severity: Splunk reports them as WARN or INFO and still calls the job
+// DONE) of the messages that say a search's results may lack events: a
+// search peer down, unreachable or timed out, or its search process ended
+// early. A job or result page carrying one fails the window instead of
+// moving its checkpoint.
+var IncompleteTexts = []string{
+	"might be incomplete",          // "Search results might be incomplete: ..."; "Timed out waiting for peer X. Search results might be incomplete!"
+	"may be incomplete",            // "... results may be incomplete"
+	"peers are down",               // "The following search peers are down: ..."
+	"unable to distribute to peer", // "Unable to distribute to peer named X at uri Y because peer has status = "Down"."
+	"timed out waiting for peer",
+	"error connecting to peer",
+	"reading error while waiting for peer",
+	"ended prematurely",                   // "the search process on the peer:X ended prematurely"
+	"search process did not exit cleanly", // "[X] Search process did not exit cleanly, exit_code=..."
+	"partial results",
+}
+
+// incomplete reports whether the message says results may be missing.
+func (m Message) incomplete() bool {
+	t := strings.ToLower(m.Text)
+	for _, frag := range IncompleteTexts {
+		if strings.Contains(t, frag) {
+			return true
+		}
+	}
+	return false
+}
+
+// incomplete returns the messages that say results may be missing.
+func (ms messages) incomplete() []Message {
+	var out []Message
+	for _, m := range ms {
+		if m.incomplete() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // failures returns the ERROR and FATAL messages.
 func (ms messages) failures() []Message {
 	var out []Message

@@ -84,6 +84,9 @@ func (s *Searcher) runExport(ctx context.Context, detection, spl string, params 
 		if f := line.Messages.failures(); len(f) > 0 {
 			return fail("search reported errors", f, false, nil)
 		}
+		if inc := line.Messages.incomplete(); len(inc) > 0 {
+			return fail("results may be incomplete", inc, true, nil)
+		}
 		if line.Preview {
 			continue // a preview set of a reporting search: superseded later
 		}

@@ -73,6 +73,8 @@ func TestExportFailures(t *testing.T) {
 		{name: "stream cut short", plan: &splunktest.JobPlan{ExportCutAfter: 2}, emitted: 2, want: "ended after 2 rows without its row count"},
 		{name: "error message in stream", plan: &splunktest.JobPlan{ResultMessages: []splunktest.Message{{Type: "ERROR", Text: "The lookup table 'threat_domains' does not exist"}}},
 			emitted: 5, want: "search reported errors: ERROR The lookup table 'threat_domains' does not exist"},
+		{name: "peer down in stream", plan: &splunktest.JobPlan{ResultMessages: []splunktest.Message{{Type: "WARN", Text: "The following search peers are down: idx2"}}},
+			emitted: 5, want: "results may be incomplete: WARN The following search peers are down: idx2", retryable: true},
 		{name: "parse error", spl: "index=aws | nosuchcmd", want: "HTTP 400: FATAL Unknown search command 'nosuchcmd'."},
 		{name: "5xx beyond retries", fault: &splunktest.Fault{Endpoint: splunktest.Export, Status: 500, Text: "oops", Times: 10}, want: "HTTP 500", retryable: true},
 	} {

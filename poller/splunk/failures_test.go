@@ -43,6 +43,21 @@ func TestFailuresAreErrors(t *testing.T) {
 			want: "reported errors: ERROR Search results might be incomplete"},
 		{name: "error message as dict", plan: splunktest.JobPlan{MessagesAsDict: true, Messages: []splunktest.Message{{Type: "FATAL", Text: "boom"}}},
 			want: "reported errors: FATAL boom"},
+		// Splunk reports a search peer it could not search as a WARN (or
+		// INFO) and still answers DONE: the results may lack that peer's
+		// events, so the window must not count as searched.
+		{name: "peer down (WARN)", plan: splunktest.JobPlan{Messages: []splunktest.Message{{Type: "WARN",
+			Text: `Unable to distribute to peer named idx2 at uri https://10.0.0.12:8089 because peer has status = "Down". Please verify uri and/or peer status.`}}},
+			want: "results may be incomplete: WARN Unable to distribute to peer named idx2", retryable: true},
+		{name: "peers down (dict)", plan: splunktest.JobPlan{MessagesAsDict: true, Messages: []splunktest.Message{{Type: "WARN",
+			Text: "The following search peers are down: idx2, idx3. Search results might be incomplete."}}},
+			want: "results may be incomplete: WARN The following search peers are down", retryable: true},
+		{name: "peer timed out (INFO)", plan: splunktest.JobPlan{Messages: []splunktest.Message{{Type: "INFO",
+			Text: "Timed out waiting for peer idx4. Search results might be incomplete! If this occurs frequently, receiveTimeout in distsearch.conf might need to be increased."}}},
+			want: "results may be incomplete: INFO Timed out waiting for peer idx4", retryable: true},
+		{name: "peer search ended early, in results", plan: splunktest.JobPlan{ResultMessages: []splunktest.Message{{Type: "WARN",
+			Text: "[idx3] Search process did not exit cleanly, exit_code=255, description=\"exited with code 255\". Please look in search.log for this peer in the Job Inspector for more info."}}},
+			want: "results may be incomplete: WARN [idx3] Search process did not exit cleanly", retryable: true},
 		{name: "finalized", plan: splunktest.JobPlan{Finalized: true}, want: "finalized before it finished", retryable: true},
 		{name: "max_count reached", rows: 20, edit: func(c *Config) { c.MaxCount = 10 }, want: "results truncated: 10 results reached max_count 10"},
 		{name: "events truncated", plan: splunktest.JobPlan{EventTruncated: true}, want: "events truncated"},

@@ -151,8 +151,11 @@ func (s *Searcher) judge(sid string, st jobStatus) (done bool, err error) {
 	case bool(st.IsZombie):
 		return false, jobError("job", sid, "zombie: its search process died (dispatchState "+state+")", fails, true)
 	case len(fails) > 0:
-		// Also covers "search results might be incomplete" from a peer.
 		return false, jobError("job", sid, "reported errors", fails, false)
+	case len(st.Messages.incomplete()) > 0:
+		// A peer down or timed out: Splunk still says DONE, with what the
+		// other peers found. The peer may be back next run.
+		return false, jobError("job", sid, "results may be incomplete", st.Messages.incomplete(), true)
 	case !bool(st.IsDone):
 		return false, nil
 	case bool(st.IsFinalized):

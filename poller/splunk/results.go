@@ -156,6 +156,9 @@ func decodeResults(r io.Reader, offset, total int, emit func(poller.Result) erro
 			if f := ms.failures(); len(f) > 0 {
 				return n, &Error{Reason: "results carry errors", Messages: f}
 			}
+			if inc := ms.incomplete(); len(inc) > 0 {
+				return n, &Error{Reason: "results may be incomplete", Messages: inc, retryable: true}
+			}
 		case "preview":
 			var p flexBool
 			if err := dec.Decode(&p); err != nil {

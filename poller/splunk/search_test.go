@@ -296,7 +296,8 @@ func TestPaging(t *testing.T) {
 func TestLooseJSON(t *testing.T) {
 	e := newEnv(t, splunktest.Options{}, nil)
 	e.fake.PlanJobs(splunktest.JobPlan{StringFlags: true, MessagesAsDict: true,
-		Messages: []splunktest.Message{{Type: "WARN", Text: "Search not executed: queued"}, {Type: "INFO", Text: "ok"}}})
+		Messages: []splunktest.Message{{Type: "WARN", Text: "Search not executed: queued"}, {Type: "INFO", Text: "ok"},
+			{Type: "DEBUG", Text: "base lispy: [ AND index::aws ]"}, {Type: "WARN", Text: "Field 'x' does not exist in the data."}}})
 	e.fake.Add(ev(t0.Add(-time.Minute), "a", "1"))
 	got, err := e.search(query("*"))
 	if err != nil || len(got) != 1 {
