@@ -123,24 +123,34 @@ func prepare[T any](ctx context.Context, p *Provider, name string, pl poller.Pla
 }
 
 // prepareRevert is prepare for Revert. Dry run still refuses; protected
-// principals do not, since a revert gives back what patrol took.
+// principals do not, since a revert gives back what patrol took. Its
+// refusals changed nothing (poller.NothingChanged): the undo stays
+// available.
 func prepareRevert[T any](ctx context.Context, p *Provider, name string, pl poller.Plan, parse parser[T]) (T, clientSet, error) {
 	var zero T
 	if pl.Action != name {
-		return zero, nil, fmt.Errorf("revert %s: plan is for action %s", name, pl.Action)
+		return zero, nil, unchanged(fmt.Errorf("revert %s: plan is for action %s", name, pl.Action))
 	}
 	if p.cfg.DryRun {
-		return zero, nil, fmt.Errorf("revert %s: aws.dry_run is on; nothing changed", name)
+		return zero, nil, unchanged(fmt.Errorf("revert %s: aws.dry_run is on; nothing changed", name))
 	}
 	req, err := replan(p, name, pl, parse)
 	if err != nil {
-		return zero, nil, err
+		return zero, nil, unchanged(err)
 	}
 	cs, err := p.connect(ctx, pl.Account, sessionName(pl.Params[ticketParam]))
 	if err != nil {
-		return zero, nil, fmt.Errorf("revert %s in %s: %w", name, pl.Account, err)
+		return zero, nil, unchanged(fmt.Errorf("revert %s in %s: %w", name, pl.Account, err))
 	}
 	return req, cs, nil
+}
+
+// unchanged marks err as returned before anything was changed.
+func unchanged(err error) error {
+	if err == nil {
+		return nil
+	}
+	return poller.NothingChanged{Err: err}
 }
 
 // replan parses a stored plan's params again and refuses a plan whose

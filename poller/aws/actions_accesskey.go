@@ -79,23 +79,23 @@ func (a disableAccessKey) Apply(ctx context.Context, pl poller.Plan) (poller.Out
 func (a disableAccessKey) Revert(ctx context.Context, pl poller.Plan, snapshot string) (poller.Outcome, error) {
 	var snap keySnapshot
 	if err := decodeSnapshot(snapshot, pl, &snap); err != nil {
-		return poller.Outcome{}, fmt.Errorf("revert %s: %w", ActionDisableAccessKey, err)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: %w", ActionDisableAccessKey, err))
 	}
 	r, cs, err := prepareRevert(ctx, a.p, ActionDisableAccessKey, pl, a.parse)
 	if err != nil {
 		return poller.Outcome{}, err
 	}
 	if snap.User != r.user || snap.Key != r.key {
-		return poller.Outcome{}, fmt.Errorf("revert %s: snapshot is of %s/%s, not %s/%s", ActionDisableAccessKey, snap.User, snap.Key, r.user, r.key)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: snapshot is of %s/%s, not %s/%s", ActionDisableAccessKey, snap.User, snap.Key, r.user, r.key))
 	}
 	want := iamtypes.StatusType(snap.Status)
 	if want != iamtypes.StatusTypeActive && want != iamtypes.StatusTypeInactive {
-		return poller.Outcome{}, fmt.Errorf("revert %s: snapshot status %q is not Active or Inactive", ActionDisableAccessKey, snap.Status)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: snapshot status %q is not Active or Inactive", ActionDisableAccessKey, snap.Status))
 	}
 	c := cs.IAM()
 	status, err := keyStatus(ctx, c, r)
 	if err != nil {
-		return poller.Outcome{}, err
+		return poller.Outcome{}, unchanged(err)
 	}
 	out := poller.Outcome{Snapshot: encodeSnapshot(keySnapshot{snapshotHeader: a.p.header(pl), User: r.user, Key: r.key, Status: string(status)})}
 	return setKeyStatus(ctx, c, r, status, want, out)

@@ -160,19 +160,19 @@ func (a revokeOpenIngress) Apply(ctx context.Context, pl poller.Plan) (poller.Ou
 func (a revokeOpenIngress) Revert(ctx context.Context, pl poller.Plan, snapshot string) (poller.Outcome, error) {
 	var snap groupSnapshot
 	if err := decodeSnapshot(snapshot, pl, &snap); err != nil {
-		return poller.Outcome{}, fmt.Errorf("revert %s: %w", ActionRevokeOpenIngress, err)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: %w", ActionRevokeOpenIngress, err))
 	}
 	r, cs, err := prepareRevert(ctx, a.p, ActionRevokeOpenIngress, pl, a.parse)
 	if err != nil {
 		return poller.Outcome{}, err
 	}
 	if snap.Group != r.group || snap.Region != r.region {
-		return poller.Outcome{}, fmt.Errorf("revert %s: snapshot is of %s in %s, not %s in %s", ActionRevokeOpenIngress, snap.Group, snap.Region, r.group, r.region)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: snapshot is of %s in %s, not %s in %s", ActionRevokeOpenIngress, snap.Group, snap.Region, r.group, r.region))
 	}
 	c := cs.EC2(r.region)
 	current, err := groupRules(ctx, c, r)
 	if err != nil {
-		return poller.Outcome{}, err
+		return poller.Outcome{}, unchanged(err)
 	}
 	now := groupSnapshot{snapshotHeader: a.p.header(pl), Group: r.group, Region: r.region}
 	for _, rule := range current {

@@ -194,19 +194,19 @@ func applyPolicy(ctx context.Context, p *Provider, pl poller.Plan, c iamAPI, r p
 func revertPolicy(ctx context.Context, p *Provider, name string, pl poller.Plan, snapshot string, parse parser[policyRequest], policy string) (poller.Outcome, error) {
 	var snap policySnapshot
 	if err := decodeSnapshot(snapshot, pl, &snap); err != nil {
-		return poller.Outcome{}, fmt.Errorf("revert %s: %w", name, err)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: %w", name, err))
 	}
 	r, cs, err := prepareRevert(ctx, p, name, pl, parse)
 	if err != nil {
 		return poller.Outcome{}, err
 	}
 	if snap.Kind != r.pr.kind || snap.Name != r.pr.name || snap.Policy != policy {
-		return poller.Outcome{}, fmt.Errorf("revert %s: snapshot is of %s %s policy %s", name, snap.Kind, snap.Name, snap.Policy)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: snapshot is of %s %s policy %s", name, snap.Kind, snap.Name, snap.Policy))
 	}
 	c := cs.IAM()
 	cur, existed, err := readPolicy(ctx, c, r.pr, policy)
 	if err != nil {
-		return poller.Outcome{}, err
+		return poller.Outcome{}, unchanged(err)
 	}
 	out := poller.Outcome{Snapshot: encodeSnapshot(policySnapshot{snapshotHeader: p.header(pl), Kind: r.pr.kind, Name: r.pr.name, Policy: policy, Existed: existed, Document: cur})}
 	restored := existed == snap.Existed && (!existed || samePolicy(cur, snap.Document))
@@ -214,7 +214,7 @@ func revertPolicy(ctx context.Context, p *Provider, name string, pl poller.Plan,
 	case restored:
 		out.Detail = "already as before; nothing changed"
 	case !existed || !samePolicy(cur, snap.Applied):
-		return out, fmt.Errorf("revert %s: %s %s's policy %s changed after patrol wrote it; not reverting over that change", name, r.pr.kind, r.pr.name, policy)
+		return out, unchanged(fmt.Errorf("revert %s: %s %s's policy %s changed after patrol wrote it; not reverting over that change", name, r.pr.kind, r.pr.name, policy))
 	case snap.Existed:
 		if err := putPolicy(ctx, c, r.pr, policy, snap.Document); err != nil {
 			return out, err

@@ -103,19 +103,19 @@ func (a blockPublicAccess) Apply(ctx context.Context, pl poller.Plan) (poller.Ou
 func (a blockPublicAccess) Revert(ctx context.Context, pl poller.Plan, snapshot string) (poller.Outcome, error) {
 	var snap bucketSnapshot
 	if err := decodeSnapshot(snapshot, pl, &snap); err != nil {
-		return poller.Outcome{}, fmt.Errorf("revert %s: %w", ActionBlockPublicAccess, err)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: %w", ActionBlockPublicAccess, err))
 	}
 	r, cs, err := prepareRevert(ctx, a.p, ActionBlockPublicAccess, pl, a.parse)
 	if err != nil {
 		return poller.Outcome{}, err
 	}
 	if snap.Bucket != r.bucket || !regionRE.MatchString(snap.Region) {
-		return poller.Outcome{}, fmt.Errorf("revert %s: snapshot is of bucket %s in %q, not %s", ActionBlockPublicAccess, snap.Bucket, snap.Region, r.bucket)
+		return poller.Outcome{}, unchanged(fmt.Errorf("revert %s: snapshot is of bucket %s in %q, not %s", ActionBlockPublicAccess, snap.Bucket, snap.Region, r.bucket))
 	}
 	c := cs.S3(snap.Region)
 	now, err := getPAB(ctx, c, r)
 	if err != nil {
-		return poller.Outcome{}, err
+		return poller.Outcome{}, unchanged(err)
 	}
 	out := poller.Outcome{Snapshot: encodeSnapshot(bucketSnapshot{snapshotHeader: a.p.header(pl), Bucket: r.bucket, Region: snap.Region, Config: now})}
 	switch {
@@ -125,7 +125,7 @@ func (a blockPublicAccess) Revert(ctx context.Context, pl poller.Plan, snapshot 
 	case now == nil || *now != pabAllOn:
 		// Someone changed the block after patrol set it; putting back the
 		// old one would undo their decision, perhaps re-exposing the bucket.
-		return out, fmt.Errorf("revert %s: bucket %s's public access block changed after patrol set it; not reverting over that change", ActionBlockPublicAccess, r.bucket)
+		return out, unchanged(fmt.Errorf("revert %s: bucket %s's public access block changed after patrol set it; not reverting over that change", ActionBlockPublicAccess, r.bucket))
 	case snap.Config == nil:
 		_, err := c.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: aws.String(r.bucket), ExpectedBucketOwner: aws.String(r.account)})
 		if err != nil {
