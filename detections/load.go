@@ -210,6 +210,12 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	if raw.Lookback != nil && d.Lookback == 0 {
 		r.Add("lookback", "must be more than 0")
 	}
+	if raw.Suppress != nil && d.Suppress < time.Second {
+		// With no span a window searched again (after a failure) would
+		// count as repeats farther apart than suppress: new alerts, new
+		// tickets for the same results.
+		r.Add("suppress", "must be at least 1s (repeats inside it update the alert instead of opening a new one; use a short span like \"1m\" to alert on nearly every repeat)")
+	}
 	if raw.MaxWindow != nil && d.MaxWindow < time.Minute {
 		r.Add("max_window", "must be at least 1m")
 	}
