@@ -30,6 +30,11 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	for _, d := range selected {
 		st, err := a.detectOnce(ctx, d)
 		status := "ok"
+		if st.Waiting > 0 {
+			// Not a failure: their tickets are looked up once the tracker's
+			// search can show what a create with an unknown outcome made.
+			status = fmt.Sprintf("ok (%d alert(s) wait for the tracker's index)", st.Waiting)
+		}
 		if err != nil {
 			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 		}

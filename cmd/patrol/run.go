@@ -116,7 +116,7 @@ func (a *app) detectOnce(ctx context.Context, d *detections.Detection) (poller.D
 	start := time.Now()
 	st, err := a.detector.Run(ctx, d)
 	a.log.Info("detect run", "detection", d.ID, "window_start", st.Start, "window_end", st.End, "windows", st.Windows,
-		"results", st.Results, "new_alerts", st.Alerts, "repeats", st.Repeats, "tickets", st.Tickets,
+		"results", st.Results, "new_alerts", st.Alerts, "repeats", st.Repeats, "tickets", st.Tickets, "waiting", st.Waiting,
 		"duration_ms", time.Since(start).Milliseconds(), "err", err)
 	cp, _, _ := a.db.Checkpoint(context.WithoutCancel(ctx), d.ID)
 	a.metrics.Detect(d.ID, st, err, cp, time.Now())

@@ -19,6 +19,9 @@ type detectionStatus struct {
 	LagSeconds    float64   `json:"lag_seconds,omitempty"`
 	LastRun       time.Time `json:"last_run,omitzero"`
 	LastSuccess   time.Time `json:"last_success,omitzero"`
+	// Unfinished is the start of a run newer than the last finished one
+	// that never finished: running now, or stopped by a crash.
+	Unfinished time.Time `json:"unfinished_since,omitzero"`
 	FailuresInRow int       `json:"failures_in_row"`
 	LastError     string    `json:"last_error,omitempty"`
 	OpenAlerts    int       `json:"open_alerts"`
@@ -30,8 +33,31 @@ type statusReport struct {
 	Respond          *state.RunSummary   `json:"respond,omitempty"`
 	PendingApprovals []string            `json:"pending_approvals"`
 	Deferred         []string            `json:"deferred"`
+	Verifying        []string            `json:"verifying"`
 	QueuedNotices    int                 `json:"queued_notifications"`
+	QueuedDeliveries int                 `json:"queued_deliveries"`
+	DeadLetters      []deadLetterView    `json:"dead_letters"`
+	UndoRequests     []undoView          `json:"undo_requests"`
 	RecentActions    []state.ActionEvent `json:"recent_actions"`
+}
+
+// deadLetterView is a delivery set aside after a permanent failure.
+type deadLetterView struct {
+	ID     int64     `json:"id"`
+	Ticket string    `json:"ticket"`
+	Kind   string    `json:"kind"`
+	Error  string    `json:"error"`
+	At     time.Time `json:"at"`
+}
+
+// undoView is an undo queued by 'patrol undo' for the running patrol.
+type undoView struct {
+	ID        int64     `json:"id"`
+	Action    int64     `json:"action"`
+	By        string    `json:"by"`
+	Requested time.Time `json:"requested"`
+	Result    string    `json:"result"` // "queued" until the running patrol carries it out
+	Detail    string    `json:"detail,omitempty"`
 }
 
 func cmdStatus(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -78,7 +104,8 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &statusReport{PendingApprovals: []string{}, Deferred: []string{}, RecentActions: []state.ActionEvent{}}
+	rep := &statusReport{PendingApprovals: []string{}, Deferred: []string{}, Verifying: []string{}, RecentActions: []state.ActionEvent{},
+		DeadLetters: []deadLetterView{}, UndoRequests: []undoView{}}
 	byDet := map[string]state.RunSummary{}
 	for _, r := range runs {
 		if r.Job == "respond" {
@@ -97,13 +124,14 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 		}
 		if r, ok := byDet[d.ID]; ok {
 			s.LastRun, s.LastSuccess, s.FailuresInRow, s.LastError = r.LastStart, r.LastSuccess, r.FailuresInRow, r.LastError
+			s.Unfinished = r.Unfinished
 		}
 		rep.Detections = append(rep.Detections, s)
 	}
 	for _, pair := range []struct {
 		stage string
 		into  *[]string
-	}{{state.StageApproval, &rep.PendingApprovals}, {state.StageDeferred, &rep.Deferred}} {
+	}{{state.StageApproval, &rep.PendingApprovals}, {state.StageDeferred, &rep.Deferred}, {state.StageVerify, &rep.Verifying}} {
 		rows, err := db.TicketsInStage(ctx, pair.stage)
 		if err != nil {
 			return nil, err
@@ -116,7 +144,30 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	rep.QueuedNotices = len(queued)
+	rep.QueuedDeliveries = len(queued)
+	for _, q := range queued {
+		if q.Kind == state.DeliverNotify {
+			rep.QueuedNotices++
+		}
+	}
+	dead, err := db.DeadLetters(ctx, 50)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dead {
+		rep.DeadLetters = append(rep.DeadLetters, deadLetterView{ID: d.ID, Ticket: d.TicketKey, Kind: d.Kind, Error: d.LastError, At: d.Dead})
+	}
+	undos, err := db.RecentUndos(ctx, 10)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range undos {
+		v := undoView{ID: u.ID, Action: u.ActionID, By: u.By, Requested: u.Requested, Result: u.Result, Detail: u.Detail}
+		if u.Done.IsZero() {
+			v.Result = "queued"
+		}
+		rep.UndoRequests = append(rep.UndoRequests, v)
+	}
 	if rep.RecentActions, err = db.RecentActions(ctx, 10); err != nil {
 		return nil, err
 	}
@@ -142,11 +193,18 @@ func printStatus(out io.Writer, rep *statusReport) {
 		if d.LastError != "" {
 			fails += " (" + poller.CleanText(truncate(d.LastError, 60)) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Schedule, ago(d.LastRun), ago(d.LastSuccess), lag, d.OpenAlerts, fails)
+		last := ago(d.LastRun)
+		if !d.Unfinished.IsZero() {
+			last += " (one unfinished since " + ago(d.Unfinished) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Schedule, last, ago(d.LastSuccess), lag, d.OpenAlerts, fails)
 	}
 	tw.Flush()
 	if rep.Respond != nil {
 		fmt.Fprintf(out, "\nrespond: last run %s, last success %s", ago(rep.Respond.LastStart), ago(rep.Respond.LastSuccess))
+		if !rep.Respond.Unfinished.IsZero() {
+			fmt.Fprintf(out, ", one unfinished since %s", ago(rep.Respond.Unfinished))
+		}
 		if rep.Respond.LastError != "" {
 			fmt.Fprintf(out, ", last error: %s", poller.CleanText(truncate(rep.Respond.LastError, 100)))
 		}
@@ -156,8 +214,25 @@ func printStatus(out io.Writer, rep *statusReport) {
 	if len(rep.Deferred) > 0 {
 		fmt.Fprintf(out, "held by the hourly budget: %v\n", rep.Deferred)
 	}
-	if rep.QueuedNotices > 0 {
-		fmt.Fprintf(out, "notifications waiting to be sent: %d\n", rep.QueuedNotices)
+	if len(rep.Verifying) > 0 {
+		fmt.Fprintf(out, "actions interrupted, being read back: %v\n", rep.Verifying)
+	}
+	if rep.QueuedDeliveries > 0 {
+		fmt.Fprintf(out, "deliveries waiting to be sent: %d (%d notifications)\n", rep.QueuedDeliveries, rep.QueuedNotices)
+	}
+	if len(rep.DeadLetters) > 0 {
+		fmt.Fprintf(out, "\ndeliveries set aside after a permanent failure (act on them by hand):\n")
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for _, d := range rep.DeadLetters {
+			fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\n", d.ID, d.At.Format(time.RFC3339), d.Ticket, d.Kind, poller.CleanText(truncate(d.Error, 100)))
+		}
+		tw.Flush()
+	}
+	if len(rep.UndoRequests) > 0 {
+		fmt.Fprintln(out, "\nundo requests:")
+		for _, u := range rep.UndoRequests {
+			fmt.Fprintf(out, "  action #%d by %s at %s: %s %s\n", u.Action, poller.CleanText(u.By), u.Requested.Format(time.RFC3339), u.Result, poller.CleanText(truncate(u.Detail, 100)))
+		}
 	}
 	if len(rep.RecentActions) > 0 {
 		fmt.Fprintln(out, "\nrecent actions:")

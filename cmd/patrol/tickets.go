@@ -118,6 +118,25 @@ func showTicket(ctx context.Context, db *state.DB, key string, local bool, out, 
 	} else if row.URL != "" {
 		fmt.Fprintf(out, "url: %s\n", row.URL)
 	}
+	if plans, _ := db.Plans(ctx, key); len(plans) > 0 {
+		fmt.Fprintln(out, "--- plans shown for approval")
+		for _, p := range plans {
+			posted, void := "not posted yet", ""
+			if !p.Posted.IsZero() {
+				posted = "posted " + p.Posted.Format(time.RFC3339)
+			}
+			if !p.Void.IsZero() {
+				void = "  void: " + p.VoidReason
+			}
+			fmt.Fprintf(out, "digest %s %s%s\n", p.Digest, posted, void)
+		}
+	}
+	if aps, _ := db.Approvals(ctx, key); len(aps) > 0 {
+		fmt.Fprintln(out, "--- approvals")
+		for _, a := range aps {
+			fmt.Fprintf(out, "%s approved digest %s at %s via %s\n", poller.CleanText(a.By), a.Digest, a.At.Format(time.RFC3339), a.Via)
+		}
+	}
 	evs, _ := db.TicketActions(ctx, key)
 	if len(evs) > 0 {
 		fmt.Fprintln(out, "--- action ledger")
