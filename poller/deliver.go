@@ -115,6 +115,10 @@ func decodeDelivery(kind, payload string) (Delivery, error) {
 	return d, nil
 }
 
+// EncodeDelivery turns a delivery about ticket key into the state's form,
+// for queuing in a state transaction with the change it follows.
+func EncodeDelivery(key string, d Delivery) (state.Delivery, error) { return d.encode(key) }
+
 // encodeAll encodes deliveries about one ticket for the state.
 func encodeAll(key string, ds []Delivery) ([]state.Delivery, error) {
 	out := make([]state.Delivery, 0, len(ds))

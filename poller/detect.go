@@ -219,6 +219,7 @@ func (j *Detector) sweep(ctx context.Context, d *detections.Detection, st *Detec
 		return fmt.Errorf("%s: read pending alerts: %w", d.ID, err)
 	}
 	var errs []error
+	failed := 0 // failures in a row: two mean the tracker is down, not one alert's create
 	for i := range pending {
 		a := &pending[i]
 		err := j.ensureTicket(ctx, d, a)
@@ -230,11 +231,12 @@ func (j *Detector) sweep(ctx context.Context, d *detections.Detection, st *Detec
 			continue
 		case err == nil:
 			st.Tickets++
+			failed = 0
 			continue
 		}
 		errs = append(errs, fmt.Errorf("%s: alert %s: %w", d.ID, a.Fingerprint, err))
-		if Retryable(err) || ctx.Err() != nil {
-			break // the tracker is down or the run is over: the next run goes on
+		if failed++; failed >= 2 || ctx.Err() != nil {
+			break // the next run goes on from here
 		}
 	}
 	return errors.Join(errs...)

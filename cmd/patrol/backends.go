@@ -75,11 +75,11 @@ func newJira(ctx context.Context, cfg *config.Config, log *slog.Logger) (poller.
 
 // trackerTiming returns the tracker's search lag (how long after a create
 // whose outcome is unknown its ticket is looked up) and the longest one
-// create request may take. The local store has neither: its creates are
+// create may take (its tries and the waits between them). The local store has neither: its creates are
 // transactions in the state file.
 func trackerTiming(cfg *config.Config) (lag, createTimeout time.Duration) {
 	if cfg.Tickets.Backend == "jira" {
-		return config.Duration(cfg.Tickets.Jira.IndexLag), config.Duration(cfg.Tickets.Jira.Timeout)
+		return config.Duration(cfg.Tickets.Jira.IndexLag), jira.CreateDeadline(cfg.Tickets.Jira)
 	}
 	return 0, 0
 }

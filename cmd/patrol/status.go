@@ -13,15 +13,15 @@ import (
 )
 
 type detectionStatus struct {
-	ID            string    `json:"id"`
-	Schedule      string    `json:"schedule"`
-	Checkpoint    time.Time `json:"checkpoint,omitzero"`
-	LagSeconds    float64   `json:"lag_seconds,omitempty"`
-	LastRun       time.Time `json:"last_run,omitzero"`
-	LastSuccess   time.Time `json:"last_success,omitzero"`
+	ID          string    `json:"id"`
+	Schedule    string    `json:"schedule"`
+	Checkpoint  time.Time `json:"checkpoint,omitzero"`
+	LagSeconds  float64   `json:"lag_seconds,omitempty"`
+	LastRun     time.Time `json:"last_run,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
 	// Unfinished is the start of a run newer than the last finished one
 	// that never finished: running now, or stopped by a crash.
-	Unfinished time.Time `json:"unfinished_since,omitzero"`
+	Unfinished    time.Time `json:"unfinished_since,omitzero"`
 	FailuresInRow int       `json:"failures_in_row"`
 	LastError     string    `json:"last_error,omitempty"`
 	OpenAlerts    int       `json:"open_alerts"`

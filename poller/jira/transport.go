@@ -127,7 +127,11 @@ func refused(resp *http.Response) bool {
 // issue until then.
 func CreateDeadline(cfg Config) time.Duration {
 	timeout, _ := time.ParseDuration(cfg.Timeout)
-	return time.Duration(cfg.MaxRetries+1)*timeout + maxRetryWait
+	d := time.Duration(cfg.MaxRetries+1) * timeout
+	if cfg.MaxRetries > 0 {
+		d += maxRetryWait
+	}
+	return d
 }
 
 func (d *doer) backoff(attempt int) time.Duration {

@@ -155,6 +155,25 @@ func (s *Server) Issues() []Issue {
 	return out
 }
 
+// SetField sets a custom field of the issue as by did in Jira's UI (an
+// edit recorded in the changelog, bumping updated).
+func (s *Server) SetField(key, field string, value any, by string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.find(key)
+	if is == nil {
+		return fmt.Errorf("jiratest: no issue %s", key)
+	}
+	from := fmt.Sprint(is.Fields[field])
+	s.modify(is, by, []Item{{Field: field, From: from, To: fmt.Sprint(value)}}, func(i *Issue) {
+		if i.Fields == nil {
+			i.Fields = map[string]any{}
+		}
+		i.Fields[field] = value
+	})
+	return nil
+}
+
 // AddLabel adds label to the issue as by did in Jira's UI.
 func (s *Server) AddLabel(key, label, by string) error {
 	return s.changeLabels(key, by, func(ls []string) []string {

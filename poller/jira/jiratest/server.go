@@ -98,6 +98,13 @@ type Fault struct {
 	// fault: the change happened but the client never learns it (a lost
 	// response).
 	Apply bool
+	// After lets this many matching requests through before the fault
+	// starts.
+	After int
+	// Hold, when set, makes the request wait (after it is applied, with
+	// Apply) until Hold is closed or the client goes away: a request in
+	// flight when its client dies.
+	Hold <-chan struct{}
 }
 
 // Server is a running fake Jira.
@@ -222,12 +229,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorBody([]string{"Client must be authenticated to access this resource."}, nil))
 		return
 	}
-	if fault != nil && !fault.Apply {
-		writeFault(w, fault)
-		return
+	if fault != nil && fault.Apply {
+		s.route(httptest.NewRecorder(), r, body)
+	}
+	if fault != nil && fault.Hold != nil {
+		select {
+		case <-fault.Hold:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	if fault != nil {
-		s.route(httptest.NewRecorder(), r, body)
 		writeFault(w, fault)
 		return
 	}
@@ -240,6 +252,10 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 			continue
 		}
 		if p, ok := strings.CutSuffix(f.Path, "*"); ok && strings.HasPrefix(r.URL.Path, p) || f.Path == r.URL.Path {
+			if f.After > 0 {
+				f.After--
+				continue
+			}
 			f.Times--
 			return f
 		}
