@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/patrolsec/patrol/poller"
@@ -93,11 +94,24 @@ func (t tracker) SetRoute(ctx context.Context, key string, r poller.Route) error
 	return t.m.count(t.backend, t.t.SetRoute(ctx, key, r))
 }
 
-// Actions counts the actions' AWS failures as request errors of "aws".
+// Actions counts the actions' AWS failures as request errors of "aws". A
+// wrapped action can revert or read back exactly when the action can.
 func (m *Metrics) Actions(in map[string]poller.Action) map[string]poller.Action {
 	out := make(map[string]poller.Action, len(in))
 	for name, a := range in {
-		out[name] = action{a, m}
+		w := action{a, m}
+		_, rev := a.(poller.Reverter)
+		_, chk := a.(poller.Checker)
+		switch {
+		case rev && chk:
+			out[name] = revertingChecking{w}
+		case rev:
+			out[name] = reverting{w}
+		case chk:
+			out[name] = checking{w}
+		default:
+			out[name] = w
+		}
 	}
 	return out
 }
@@ -116,12 +130,64 @@ func (a action) Apply(ctx context.Context, p poller.Plan) (poller.Outcome, error
 	return out, a.m.count("aws", err)
 }
 
-// Revert passes through to the action when it can revert.
-func (a action) Revert(ctx context.Context, p poller.Plan, snapshot string) (poller.Outcome, error) {
-	r, ok := a.a.(poller.Reverter)
-	if !ok {
-		return poller.Outcome{}, errNotReversible
-	}
-	out, err := r.Revert(ctx, p, snapshot)
+func (a action) revert(ctx context.Context, p poller.Plan, snapshot string) (poller.Outcome, error) {
+	out, err := a.a.(poller.Reverter).Revert(ctx, p, snapshot)
 	return out, a.m.count("aws", err)
 }
+
+func (a action) check(ctx context.Context, p poller.Plan, since time.Time) (poller.Outcome, error) {
+	out, err := a.a.(poller.Checker).Check(ctx, p, since)
+	return out, a.m.count("aws", err)
+}
+
+type reverting struct{ action }
+
+func (a reverting) Revert(ctx context.Context, p poller.Plan, snapshot string) (poller.Outcome, error) {
+	return a.revert(ctx, p, snapshot)
+}
+
+type checking struct{ action }
+
+func (a checking) Check(ctx context.Context, p poller.Plan, since time.Time) (poller.Outcome, error) {
+	return a.check(ctx, p, since)
+}
+
+type revertingChecking struct{ action }
+
+func (a revertingChecking) Revert(ctx context.Context, p poller.Plan, snapshot string) (poller.Outcome, error) {
+	return a.revert(ctx, p, snapshot)
+}
+
+func (a revertingChecking) Check(ctx context.Context, p poller.Plan, since time.Time) (poller.Outcome, error) {
+	return a.check(ctx, p, since)
+}
+
+// CommentAt passes through to a tracker that stamps its comments; for one
+// that does not, the local clock stands in.
+func (t tracker) CommentAt(ctx context.Context, key string, msg poller.Message) (time.Time, error) {
+	if s, ok := t.t.(poller.CommentStamper); ok {
+		at, err := s.CommentAt(ctx, key, msg)
+		return at, t.m.count(t.backend, err)
+	}
+	err := t.t.Comment(ctx, key, msg)
+	return time.Now(), t.m.count(t.backend, err)
+}
+
+// AddLabels passes through to a tracker that can add labels.
+func (t tracker) AddLabels(ctx context.Context, key string, labels ...string) error {
+	l, ok := t.t.(poller.Labeler)
+	if !ok {
+		return unsupported{errors.New("the ticket backend cannot add labels")}
+	}
+	return t.m.count(t.backend, l.AddLabels(ctx, key, labels...))
+}
+
+// unsupported is a write the backend cannot make: retrying cannot help.
+type unsupported struct{ error }
+
+func (unsupported) Retryable() bool { return false }
+
+var (
+	_ poller.CommentStamper = tracker{}
+	_ poller.Labeler        = tracker{}
+)

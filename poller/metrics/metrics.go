@@ -198,5 +198,3 @@ func CheckLoopback(addr string) error {
 	}
 	return nil
 }
-
-var errNotReversible = errors.New("this action cannot be undone")

@@ -115,3 +115,44 @@ func TestServeOnlyOnLoopback(t *testing.T) {
 		t.Errorf("body:\n%s", body)
 	}
 }
+
+// TestWrappersKeepOptionalInterfaces: the counting wrappers can do what the
+// wrapped backend can (read back, revert, stamp comments, add labels), and
+// no more.
+func TestWrappersKeepOptionalInterfaces(t *testing.T) {
+	m := New()
+	acts := m.Actions(map[string]poller.Action{"plain": plainAction{}, "full": fullAction{}})
+	if _, ok := acts["plain"].(poller.Reverter); ok {
+		t.Error("a plain action became reversible")
+	}
+	if _, ok := acts["plain"].(poller.Checker); ok {
+		t.Error("a plain action can read back")
+	}
+	if _, ok := acts["full"].(poller.Reverter); !ok {
+		t.Error("a reversible action lost Revert")
+	}
+	if _, ok := acts["full"].(poller.Checker); !ok {
+		t.Error("an action lost Check")
+	}
+	if _, ok := m.Tracker(nil, "jira").(poller.CommentStamper); !ok {
+		t.Error("the tracker wrapper hides CommentAt")
+	}
+}
+
+type plainAction struct{}
+
+func (plainAction) Plan(context.Context, poller.ActionRequest) (poller.Plan, error) {
+	return poller.Plan{}, nil
+}
+func (plainAction) Apply(context.Context, poller.Plan) (poller.Outcome, error) {
+	return poller.Outcome{}, nil
+}
+
+type fullAction struct{ plainAction }
+
+func (fullAction) Revert(context.Context, poller.Plan, string) (poller.Outcome, error) {
+	return poller.Outcome{}, nil
+}
+func (fullAction) Check(context.Context, poller.Plan, time.Time) (poller.Outcome, error) {
+	return poller.Outcome{}, nil
+}
