@@ -18,6 +18,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		// Re-executed by a test as a patrol process (one that can be killed).
+		os.Exit(run(os.Args[1:]))
+	}
 	awstest.IsolateEnv()
 	code := m.Run()
 	awstest.Stop()

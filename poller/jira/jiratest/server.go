@@ -101,6 +101,9 @@ type Fault struct {
 	// After lets this many matching requests through before the fault
 	// starts.
 	After int
+	// Delay makes the server take this long before it handles the request
+	// (a slow Jira).
+	Delay time.Duration
 	// Hold, when set, makes the request wait (after it is applied, with
 	// Apply) until Hold is closed or the client goes away: a request in
 	// flight when its client dies.
@@ -228,6 +231,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, errorBody([]string{"Client must be authenticated to access this resource."}, nil))
 		return
+	}
+	if fault != nil && fault.Delay > 0 {
+		select {
+		case <-time.After(fault.Delay):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	if fault != nil && fault.Apply {
 		s.route(httptest.NewRecorder(), r, body)
