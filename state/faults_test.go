@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -55,6 +56,11 @@ func TestDurableTxLeavesConnectionsNormal(t *testing.T) {
 	var mode int
 	if err := db.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&mode); err != nil || mode != 1 {
 		t.Errorf("synchronous after a durable transaction = %d (%v), want 1 (NORMAL)", mode, err)
+	}
+	var inside int
+	err := db.durableTx(ctx, func(tx *sql.Tx) error { return tx.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&inside) })
+	if err != nil || inside != 2 {
+		t.Errorf("synchronous inside a durable transaction = %d (%v), want 2 (FULL)", inside, err)
 	}
 }
 
