@@ -37,7 +37,7 @@ func prepareCheck[T any](ctx context.Context, p *Provider, name string, pl polle
 	if err != nil {
 		return zero, nil, err
 	}
-	cs, err := p.connect(ctx, pl.Account, sessionName(pl.Params[ticketParam]))
+	cs, err := p.connect(ctx, pl.Account, pl.Params[ticketParam])
 	if err != nil {
 		return zero, nil, fmt.Errorf("check %s in %s: %w", name, pl.Account, err)
 	}
