@@ -225,6 +225,8 @@ func (j *Detector) sweep(ctx context.Context, d *detections.Detection, st *Detec
 		err := j.ensureTicket(ctx, d, a)
 		var wait *WaitingError
 		switch {
+		case errors.Is(err, errTicketed):
+			continue
 		case errors.As(err, &wait):
 			st.Waiting++
 			j.logger().Info("alert waits for the tracker's index", "detection", d.ID, "fingerprint", a.Fingerprint, "until", wait.Until)
@@ -281,6 +283,10 @@ func (j *Detector) flood(ctx context.Context, d *detections.Detection, w Window,
 	return err
 }
 
+// errTicketed says a pending alert got its ticket another way meanwhile
+// (the respond job adopted the ticket a killed run made).
+var errTicketed = errors.New("the alert has its ticket")
+
 // ensureTicket gives a pending alert its ticket: found by its fingerprint
 // label after a create with an unknown outcome, otherwise created.
 func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a *state.Alert) error {
@@ -289,6 +295,25 @@ func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a 
 		return fmt.Errorf("stored result: %w", err)
 	}
 	route := j.Router.Route(r)
+	t, err := j.ticket(ctx, d, a, r, route)
+	if err != nil {
+		return err
+	}
+	if j.Handoff != nil {
+		j.Handoff(ctx, t)
+	}
+	return nil
+}
+
+// ticket gives a its ticket under the alert's lock (see alertLocks).
+func (j *Detector) ticket(ctx context.Context, d *detections.Detection, a *state.Alert, r Result, route Route) (Ticket, error) {
+	defer alertLocks.lock(a.Fingerprint)()
+	if ok, err := stillPending(ctx, j.Store, a); err != nil || !ok {
+		if err == nil {
+			err = errTicketed
+		}
+		return Ticket{}, err
+	}
 	c := creator{tracker: j.Tracker, store: j.Store, lag: j.IndexLag, timeout: j.CreateTimeout, now: j.now, log: j.logger()}
 	t, found, err := c.ensure(ctx, a, NewTicket{
 		Detection: d.ID, Fingerprint: a.Fingerprint, Severity: d.Severity, Priority: d.Ticket.Priority,
@@ -298,34 +323,16 @@ func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a 
 		Route:       route,
 	})
 	if err != nil {
-		return err
+		return Ticket{}, err
 	}
 	if found {
 		j.logger().Info("found ticket of pending alert", "detection", d.ID, "ticket", t.Key)
 	}
-	return j.open(ctx, d, a, t, route, r)
-}
-
-func (j *Detector) open(ctx context.Context, d *detections.Detection, a *state.Alert, t Ticket, route Route, r Result) error {
-	note, err := NotifyDelivery(Notification{
-		Ticket: t, Detection: d.ID, Severity: d.Severity, Channel: route.SlackChannel, Status: "open",
-		Message: NotificationMessage(d, t, r, route),
-	}).encode(t.Key)
-	if err != nil {
-		return err
-	}
-	row := state.TicketRow{
-		Key: t.Key, ID: t.ID, Detection: d.ID, Fingerprint: a.Fingerprint, Summary: t.Summary, Status: t.Status,
-		Labels: t.Labels, URL: t.URL, Stage: state.StageNew, Channel: route.SlackChannel,
-	}
-	if err := j.Store.OpenAlert(ctx, a.ID, row, []state.Delivery{note}); err != nil {
-		return fmt.Errorf("record ticket %s: %w", t.Key, err)
+	if err := openAlert(ctx, j.Store, d, a, t, route, r); err != nil {
+		return Ticket{}, err
 	}
 	j.logger().Info("ticket created", "detection", d.ID, "ticket", t.Key, "fingerprint", a.Fingerprint)
-	if j.Handoff != nil {
-		j.Handoff(ctx, t)
-	}
-	return nil
+	return t, nil
 }
 
 func ticketLabels(label string, d *detections.Detection, fp string) []string {
