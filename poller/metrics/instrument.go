@@ -48,6 +48,9 @@ func (n notifier) Notify(ctx context.Context, note poller.Notification) (string,
 
 // Tracker counts a tracker's failures as request errors of backend.
 func (m *Metrics) Tracker(t poller.Tracker, backend string) poller.Tracker {
+	if _, ok := t.(poller.CommentFinder); ok {
+		return findingTracker{tracker{t, m, backend}}
+	}
 	return tracker{t, m, backend}
 }
 
@@ -182,6 +185,14 @@ func (t tracker) AddLabels(ctx context.Context, key string, labels ...string) er
 	return t.m.count(t.backend, l.AddLabels(ctx, key, labels...))
 }
 
+// findingTracker is a tracker that can find the comments it was sent.
+type findingTracker struct{ tracker }
+
+func (t findingTracker) FindComment(ctx context.Context, key string, msg poller.Message) (time.Time, bool, error) {
+	at, found, err := t.t.(poller.CommentFinder).FindComment(ctx, key, msg)
+	return at, found, t.m.count(t.backend, err)
+}
+
 // unsupported is a write the backend cannot make: retrying cannot help.
 type unsupported struct{ error }
 
@@ -190,4 +201,5 @@ func (unsupported) Retryable() bool { return false }
 var (
 	_ poller.CommentStamper = tracker{}
 	_ poller.Labeler        = tracker{}
+	_ poller.CommentFinder  = findingTracker{}
 )

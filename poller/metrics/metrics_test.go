@@ -137,6 +137,12 @@ func TestWrappersKeepOptionalInterfaces(t *testing.T) {
 	if _, ok := m.Tracker(nil, "jira").(poller.CommentStamper); !ok {
 		t.Error("the tracker wrapper hides CommentAt")
 	}
+	if _, ok := m.Tracker(nil, "x").(poller.CommentFinder); ok {
+		t.Error("a tracker that cannot find comments can")
+	}
+	if _, ok := m.Tracker(findingTracker{}, "jira").(poller.CommentFinder); !ok {
+		t.Error("the tracker wrapper hides FindComment")
+	}
 }
 
 type plainAction struct{}
