@@ -100,7 +100,31 @@ func (r *Responder) settle(ctx context.Context, t Ticket, row *state.TicketRow, 
 		c.Actions = append(c.Actions, ev)
 		return r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was started but patrol stopped before it finished, and reading %s back failed: %v. It is not run again: check by hand.", ev.Action, ev.Target, err), c)
 	}
+	mark, err := r.sentMark(ctx, ev.Attempt)
+	if err != nil {
+		return err
+	}
 	ev.Snapshot = last.Snapshot // taken by the interrupted run, if it got that far
+	if ev.Snapshot == "" && mark != nil {
+		ev.Snapshot = mark.Snapshot // recorded just before the change was sent
+	}
+	if !out.Verified && mark == nil && marksSends(act) {
+		// Stopped before the change was sent (connecting, reading the
+		// snapshot): it was never made, so it is made now, once.
+		if len(c.Actions) > 0 {
+			c.Actions[0].Detail = "patrol stopped before the change was sent; read back: " + out.Detail + "; it is sent now"
+		} else {
+			in := ev
+			in.Phase, in.Detail = state.PhaseInterrupted, "the change was never sent; read back: "+out.Detail+"; it is sent now"
+			c.Actions = append(c.Actions, in)
+		}
+		if err := r.record(ctx, t.Key, c); err != nil {
+			return err
+		}
+		r.logger().Info("interrupted before its change was sent: applying it now", "ticket", t.Key, "action", ev.Action, "target", ev.Target)
+		ev.Snapshot = ""
+		return r.run(ctx, t, row, d, act, plan, ev)
+	}
 	if !out.Verified {
 		ev.Phase, ev.Detail = state.PhaseFailed, "interrupted; read back: not in place: "+out.Detail
 		c.Actions = append(c.Actions, ev)

@@ -133,6 +133,12 @@ func (a action) Apply(ctx context.Context, p poller.Plan) (poller.Outcome, error
 	return out, a.m.count("aws", err)
 }
 
+// MarksSends passes through what the wrapped action says.
+func (a action) MarksSends() bool {
+	m, ok := a.a.(poller.SendMarker)
+	return ok && m.MarksSends()
+}
+
 func (a action) revert(ctx context.Context, p poller.Plan, snapshot string) (poller.Outcome, error) {
 	out, err := a.a.(poller.Reverter).Revert(ctx, p, snapshot)
 	return out, a.m.count("aws", err)

@@ -134,6 +134,9 @@ func TestWrappersKeepOptionalInterfaces(t *testing.T) {
 	if _, ok := acts["full"].(poller.Checker); !ok {
 		t.Error("an action lost Check")
 	}
+	if acts["plain"].(poller.SendMarker).MarksSends() || !acts["full"].(poller.SendMarker).MarksSends() {
+		t.Error("the wrappers do not say whether the action marks its sends")
+	}
 	if _, ok := m.Tracker(nil, "jira").(poller.CommentStamper); !ok {
 		t.Error("the tracker wrapper hides CommentAt")
 	}
@@ -162,3 +165,4 @@ func (fullAction) Revert(context.Context, poller.Plan, string) (poller.Outcome, 
 func (fullAction) Check(context.Context, poller.Plan, time.Time) (poller.Outcome, error) {
 	return poller.Outcome{}, nil
 }
+func (fullAction) MarksSends() bool { return true }
