@@ -189,7 +189,7 @@ func newChaosWorld(t *testing.T, endpoint string, seed uint64, trails, keys int)
 		os.WriteFile(filepath.Join(dir, "detections", name), []byte(src), 0o644)
 	}
 	w.conf = filepath.Join(dir, "config.toml")
-	w.happen(0)
+	w.happen(0, 0)
 	os.WriteFile(w.conf, []byte(fmt.Sprintf(`
 [search.macros]
 cloudtrail = "sourcetype=aws:cloudtrail"
@@ -233,12 +233,12 @@ func (w *chaosWorld) trial() {
 	// does not reach lets it finish (at most as many runs again).
 	n := *chaosKills - *chaosKills/2 + w.rng.IntN(*chaosKills/2+1)
 	for tries := 0; w.figures.kills < n && tries < 2*n; tries++ {
-		w.happen(w.happened + w.rng.IntN(3))
+		w.happen(w.happened+w.rng.IntN(3), 0)
 		p := w.pick()
 		w.run(&p)
 		w.approve(w.rng.IntN(2) == 0)
 	}
-	w.happen(len(w.incidents))
+	w.happen(len(w.incidents), 0)
 	w.recover()
 }
 
@@ -258,10 +258,12 @@ func (w *chaosWorld) recover() {
 
 // happen puts the first n incidents in the logs, the new ones stamped now
 // (CloudTrail's eventTime has whole seconds): the next runs find them.
-func (w *chaosWorld) happen(n int) {
+// Before the first run they may be stamped earlier (ago), so that it finds
+// them at once.
+func (w *chaosWorld) happen(n int, ago time.Duration) {
 	n = min(n, len(w.incidents))
 	for ; w.happened < n; w.happened++ {
-		w.incidents[w.happened]["eventTime"] = time.Now().UTC().Format(time.RFC3339)
+		w.incidents[w.happened]["eventTime"] = time.Now().Add(-ago).UTC().Format(time.RFC3339)
 	}
 	recs := make([]any, 0, n)
 	for _, r := range w.incidents[:n] {
