@@ -41,7 +41,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	if len(prior) > 0 {
 		return 0, r.resumeAttempt(ctx, t, row, d, ev, prior)
 	}
-	if why := r.Guard.refusal(plan, fields); why != "" {
+	if why := r.Guard.refusal(ctx, plan, fields); why != "" {
 		ev.Phase, ev.Detail = state.PhaseRefused, why
 		if _, err := r.Store.AppendAction(ctx, ev); err != nil {
 			return 0, err

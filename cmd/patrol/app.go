@@ -138,7 +138,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 	if a.notifier, err = newNotifier(cfg, a.log, a.errOut); err != nil {
 		return fmt.Errorf("notify backend: %w", err)
 	}
-	actions, enrichers, err := newAWS(ctx, cfg, a.log)
+	actions, enrichers, guard, err := newAWS(ctx, cfg, a.log)
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
@@ -148,9 +148,8 @@ func (a *app) buildJobs(ctx context.Context) error {
 	a.metrics.Detections(len(*a.dets.Load()))
 	a.responder = &poller.Responder{
 		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
-		Detection: a.detection,
-		Guard: poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
-			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour},
+		Detection:    a.detection,
+		Guard:        guard,
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,

@@ -99,27 +99,30 @@ func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
 // enrich.aws off (local mode), enrichment uses accounts.csv and org_cidrs
 // only and makes no AWS calls; the actions make none until applied, which
 // dry run never does.
-func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]poller.Action, []poller.Enricher, error) {
+func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]poller.Action, []poller.Enricher, poller.Guard, error) {
 	teams := enrich.Teams(cfg.Teams)
 	p, err := aws.New(ctx, cfg.AWS, aws.Options{BaseDir: cfg.Dir, Logger: log, Teams: teams,
 		AccountsCSV: cfg.Enrich.AccountsCSV, OrgCIDRs: cfg.Enrich.OrgCIDRs})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, poller.Guard{}, err
 	}
+	guard := poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
+		ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour,
+		ResolvePath: p.ResolvePath}
 	if cfg.Enrich.AWS {
-		return p.Actions(), p.Enrichers(), nil
+		return p.Actions(), p.Enrichers(), guard, nil
 	}
 	nets, err := enrich.NewNetworks(cfg.Enrich.OrgCIDRs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, guard, err
 	}
 	var accounts enrich.Accounts
 	if cfg.Enrich.AccountsCSV != "" {
 		if accounts, err = enrich.LoadAccounts(cfg.Enrich.AccountsCSV); err != nil {
-			return nil, nil, err
+			return nil, nil, guard, err
 		}
 	}
-	return p.Actions(), []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, nil
+	return p.Actions(), []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, guard, nil
 }
 
 // newFileSearcher searches one events file (detection tests) with the

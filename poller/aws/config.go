@@ -99,8 +99,8 @@ func (c Config) Validate() []poller.FieldError {
 		add("max_actions_per_hour", "must not be negative")
 	}
 	for _, p := range c.ProtectedPrincipals {
-		if !strings.HasPrefix(p, "arn:") {
-			add("protected_principals", "pattern "+p+" must be an ARN pattern (arn:aws:iam::*:user/name)")
+		if _, err := poller.ParsePrincipalPattern(p); err != nil {
+			add("protected_principals", err.Error())
 		}
 	}
 	for _, a := range c.ProtectedAccounts {
