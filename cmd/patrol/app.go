@@ -12,6 +12,7 @@ import (
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
@@ -31,6 +32,7 @@ type app struct {
 	notifier  poller.Notifier
 	detector  *poller.Detector
 	responder *poller.Responder
+	aws       *aws.Provider // re-reads aws.accounts = "organization" on reload
 	errOut    io.Writer
 	metrics   *metrics.Metrics
 	locksMu   sync.Mutex
@@ -138,10 +140,12 @@ func (a *app) buildJobs(ctx context.Context) error {
 	if a.notifier, err = newNotifier(cfg, a.log, a.errOut); err != nil {
 		return fmt.Errorf("notify backend: %w", err)
 	}
-	actions, enrichers, guard, err := newAWS(ctx, cfg, a.log)
+	provider, enrichers, guard, err := newAWS(ctx, cfg, a.log)
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
+	a.aws = provider
+	actions := provider.Actions()
 	a.tracker = a.metrics.Tracker(a.tracker, cfg.Tickets.Backend)
 	a.notifier = a.metrics.Notifier(a.notifier, cfg.Notify.Backend)
 	actions = a.metrics.Actions(actions)

@@ -95,11 +95,12 @@ func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
 	return n, nil
 }
 
-// newAWS builds the remediation actions and the enrichers. With
-// enrich.aws off (local mode), enrichment uses accounts.csv and org_cidrs
-// only and makes no AWS calls; the actions make none until applied, which
-// dry run never does.
-func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]poller.Action, []poller.Enricher, poller.Guard, error) {
+// newAWS builds the AWS provider (the remediation actions), the enrichers
+// and the guardrails. With enrich.aws off (local mode), enrichment uses
+// accounts.csv and org_cidrs only and makes no AWS calls; the actions make
+// none until applied, which dry run never does. With aws.accounts =
+// "organization" the accounts are read from AWS Organizations here.
+func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (*aws.Provider, []poller.Enricher, poller.Guard, error) {
 	teams := enrich.Teams(cfg.Teams)
 	p, err := aws.New(ctx, cfg.AWS, aws.Options{BaseDir: cfg.Dir, Logger: log, Teams: teams,
 		AccountsCSV: cfg.Enrich.AccountsCSV, OrgCIDRs: cfg.Enrich.OrgCIDRs})
@@ -109,8 +110,14 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[stri
 	guard := poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
 		ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour,
 		ResolvePath: p.ResolvePath}
+	if p.HasAccounts() {
+		if err := p.LoadAccounts(ctx); err != nil {
+			return nil, nil, guard, err
+		}
+		guard.InAccounts = p.InAccounts
+	}
 	if cfg.Enrich.AWS {
-		return p.Actions(), p.Enrichers(), guard, nil
+		return p, p.Enrichers(), guard, nil
 	}
 	nets, err := enrich.NewNetworks(cfg.Enrich.OrgCIDRs)
 	if err != nil {
@@ -122,7 +129,7 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[stri
 			return nil, nil, guard, err
 		}
 	}
-	return p.Actions(), []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, guard, nil
+	return p, []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, guard, nil
 }
 
 // newFileSearcher searches one events file (detection tests) with the

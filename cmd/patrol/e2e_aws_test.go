@@ -127,6 +127,7 @@ approvers = ["alice"]
 [aws]
 endpoint_url = %q
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333"]
 dry_run = false
 protected_principals = ["arn:aws:iam::*:user/break-glass"]
 [enrich]

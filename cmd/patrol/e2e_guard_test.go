@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/patrolsec/patrol/poller/aws/awstest"
 )
@@ -34,8 +35,8 @@ mode = "approve"
 params = { account = "{recipientAccountId}", user = "{requestParameters.userName}", key = "{responseElements.accessKey.accessKeyId}" }
 `
 
-// guardWorld is a moto account with users, an events file and a config;
-// extra is appended to the [aws] section.
+// guardWorld is an account on the emulator with users, an events file and
+// a config; aws is appended to the config's [aws] section.
 type guardWorld struct {
 	dir, conf string
 	ic        *iam.Client
@@ -43,8 +44,13 @@ type guardWorld struct {
 
 func newGuardWorld(t *testing.T, det string, records []any, aws string) guardWorld {
 	t.Helper()
+	return newGuardWorldIn(t, e2eAccount, det, records, aws)
+}
+
+func newGuardWorldIn(t *testing.T, account, det string, records []any, aws string) guardWorld {
+	t.Helper()
 	endpoint := awstest.URL(t)
-	w := guardWorld{dir: t.TempDir(), ic: iam.NewFromConfig(awstest.Config(t, e2eAccount))}
+	w := guardWorld{dir: t.TempDir(), ic: iam.NewFromConfig(awstest.Config(t, account))}
 	os.MkdirAll(filepath.Join(w.dir, "detections"), 0o755)
 	os.MkdirAll(filepath.Join(w.dir, "logs"), 0o755)
 	os.WriteFile(filepath.Join(w.dir, "detections", "det.toml"), []byte(det), 0o644)
@@ -85,13 +91,13 @@ func (w guardWorld) user(t *testing.T, name, path string) string {
 	return aws.ToString(k.AccessKey.AccessKeyId)
 }
 
-func createKeyRecord(id, by, forUser, key string) map[string]any {
+func createKeyRecord(account, id, by, forUser, key string) map[string]any {
 	return map[string]any{
 		"eventVersion": "1.09", "eventTime": "2026-11-01T09:07:30Z", "eventSource": "iam.amazonaws.com",
 		"eventName": "CreateAccessKey", "awsRegion": "us-east-1", "sourceIPAddress": "192.0.2.66",
-		"recipientAccountId": e2eAccount, "eventID": id,
-		"userIdentity": map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::" + e2eAccount + ":user/" + by,
-			"accountId": e2eAccount, "userName": by},
+		"recipientAccountId": account, "eventID": id,
+		"userIdentity": map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::" + account + ":user/" + by,
+			"accountId": account, "userName": by},
 		"requestParameters": map[string]any{"userName": forUser},
 		"responseElements":  map[string]any{"accessKey": map[string]any{"accessKeyId": key, "userName": forUser, "status": "Active"}},
 	}
@@ -103,12 +109,12 @@ func createKeyRecord(id, by, forUser, key string) map[string]any {
 func TestEndToEndProtectedUserWithPath(t *testing.T) {
 	runs++
 	guarded, other := fmt.Sprintf("break-glass-%d", runs), fmt.Sprintf("ops-%d", runs)
-	w := newGuardWorld(t, e2eKeyForOther, nil, "")
+	w := newGuardWorld(t, e2eKeyForOther, nil, `accounts = ["111122223333"]`)
 	key := w.user(t, guarded, "/admins/")
 	otherKey := w.user(t, other, "/dev/")
 	b, _ := json.Marshal(map[string]any{"Records": []any{
-		createKeyRecord("e1", "mallory", guarded, key),
-		createKeyRecord("e2", "mallory", other, otherKey),
+		createKeyRecord(e2eAccount, "e1", "mallory", guarded, key),
+		createKeyRecord(e2eAccount, "e2", "mallory", other, otherKey),
 	}})
 	os.WriteFile(filepath.Join(w.dir, "logs", "ct.json"), b, 0o644)
 	conf, _ := os.ReadFile(w.conf)
@@ -160,4 +166,48 @@ func ticketShowing(t *testing.T, conf, s string) string {
 	}
 	t.Fatalf("no ticket mentions %s", s)
 	return ""
+}
+
+// TestEndToEndOutsideTheOrganization: an event in an account that is not
+// the organization's makes a ticket, but patrol assumes no role there,
+// changes nothing, says why on the ticket, and takes no routing from the
+// principal's own tags.
+func TestEndToEndOutsideTheOrganization(t *testing.T) {
+	const stranger = "999988887777"
+	runs++
+	victim := fmt.Sprintf("victim-%d", runs)
+	w := newGuardWorldIn(t, stranger, e2eKeyForOther, nil, `accounts = ["111122223333"]`)
+	key := w.user(t, victim, "/")
+	by := fmt.Sprintf("insider-%d", runs)
+	if _, err := w.ic.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(by),
+		Tags: []iamtypes.Tag{{Key: aws.String("team"), Value: aws.String("payments")}}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"Records": []any{createKeyRecord(stranger, "x1", by, victim, key)}})
+	os.WriteFile(filepath.Join(w.dir, "logs", "ct.json"), b, 0o644)
+	conf, _ := os.ReadFile(w.conf)
+	os.WriteFile(w.conf, append(conf, "[enrich]\naws = true\n[[teams]]\nname = \"payments\"\naccounts = [\"111122223333\"]\nslack_channel = \"#payments-sec\"\n"...), 0o644)
+
+	if code, out, errOut := patrol(t, "once", "--config", w.conf); code != exitOK {
+		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
+	}
+	keys := ticketsByKey(t, w.conf)
+	if len(keys) != 1 {
+		t.Fatalf("tickets: %v", keys)
+	}
+	patrol(t, "approve", "--config", w.conf, "--as", "alice", keys[0])
+	patrol(t, "once", "--config", w.conf)
+	if got := keyStatus(t, w.ic, victim, key); got != "Active" {
+		t.Errorf("key in account %s: %s", stranger, got)
+	}
+	_, show, _ := patrol(t, "tickets", "--config", w.conf, keys[0])
+	for _, want := range []string{"Remediation refused", "account \"999988887777\" is not one of the organization's accounts",
+		"its tags neither route the ticket"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("ticket lacks %q:\n%s", want, show)
+		}
+	}
+	if strings.Contains(show, "#payments-sec") || strings.Contains(show, "principal team") {
+		t.Errorf("the outsider's own team tag routed the ticket:\n%s", show)
+	}
 }

@@ -57,6 +57,7 @@ type (
 	orgAPI interface {
 		DescribeAccount(context.Context, *organizations.DescribeAccountInput, ...func(*organizations.Options)) (*organizations.DescribeAccountOutput, error)
 		ListTagsForResource(context.Context, *organizations.ListTagsForResourceInput, ...func(*organizations.Options)) (*organizations.ListTagsForResourceOutput, error)
+		ListAccounts(context.Context, *organizations.ListAccountsInput, ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error)
 	}
 	stsAPI interface {
 		GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
@@ -156,6 +157,9 @@ func (p *Provider) connectSDK(ctx context.Context, account, session string) (cli
 
 // credentialsFor returns credentials that act in account.
 func (p *Provider) credentialsFor(ctx context.Context, account, session string) (aws.CredentialsProvider, error) {
+	if !p.InAccounts(account) {
+		return nil, outside(account)
+	}
 	role, err := p.roleFor(account)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,10 @@ type Config struct {
 	DryRun              bool     `toml:"dry_run"`
 	ProtectedPrincipals []string `toml:"protected_principals"`
 	ProtectedAccounts   []string `toml:"protected_accounts"`
-	MaxActionsPerHour   int      `toml:"max_actions_per_hour"`
+	// Accounts are the organization's own accounts: actions, AssumeRole,
+	// and routing or owner tags from principals are limited to them.
+	Accounts          Accounts `toml:"accounts"`
+	MaxActionsPerHour int      `toml:"max_actions_per_hour"`
 
 	// SessionDuration is how long an assumed-role session lasts. STS allows
 	// 15m to the role's maximum; 1h at most when the ambient credentials are
@@ -83,6 +86,12 @@ func (c Config) Validate() []poller.FieldError {
 		if err := checkRoleTemplate(c.RoleARN); err != nil {
 			add("role_arn", err.Error()+" (\"{account}\" is replaced by the affected account)")
 		}
+	}
+	for _, e := range c.Accounts.validate() {
+		add("accounts", e)
+	}
+	if strings.Contains(c.RoleARN, "{account}") && !c.Accounts.Set() {
+		add("accounts", "is required with a role_arn containing {account}: without it patrol would assume its role in any account an event names. List the organization's account ids, or write \"organization\" to read them from AWS Organizations")
 	}
 	if c.OrganizationsRoleARN != "" {
 		if err := checkRoleTemplate(c.OrganizationsRoleARN); err != nil || strings.Contains(c.OrganizationsRoleARN, "{account}") {

@@ -34,6 +34,7 @@ func offlineProvider(t *testing.T, mod func(*Config)) (*Provider, *atomic.Int64)
 	cfg := Defaults()
 	cfg.EndpointURL = srv.URL
 	cfg.RoleARN = "arn:aws:iam::{account}:role/patrol-responder"
+	cfg.Accounts.IDs = []string{"111122223333", "444455556666"}
 	cfg.MaxAttempts = 1
 	if mod != nil {
 		mod(&cfg)
