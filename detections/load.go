@@ -64,6 +64,7 @@ func Problems(err error) []*Problem {
 type Reporter struct {
 	File  string
 	Lines KeyLines
+	Src   string // the file's text, for positions inside values; may be ""
 	list  []error
 }
 
@@ -112,6 +113,9 @@ type LoadOptions struct {
 	// CheckSPL, when set, parses a detection's expanded search offline and
 	// returns an error naming what it cannot run.
 	CheckSPL func(spl string) error
+	// AllowCommands names forbidden commands (ForbiddenCommands) a search
+	// may use anyway: search.splunk.allow_commands.
+	AllowCommands []string
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
@@ -163,7 +167,7 @@ func LoadFile(path string, opts LoadOptions) (*Detection, error) {
 		return nil, &Problem{File: path, Msg: err.Error()}
 	}
 	src := string(b)
-	r := &Reporter{File: path, Lines: ScanKeyLines(src)}
+	r := &Reporter{File: path, Lines: ScanKeyLines(src), Src: src}
 	var raw rawDetection
 	if !DecodeStrict(r, src, &raw) {
 		return nil, r.Err()
@@ -231,7 +235,9 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 			}
 			d.Expanded = exp
 		}
-		if opts.CheckSPL != nil && d.Expanded != "" {
+		if err := CheckCommands(d.Expanded, opts.AllowCommands); err != nil {
+			reportCommand(r, raw.Search, err, opts.AllowCommands)
+		} else if opts.CheckSPL != nil && d.Expanded != "" {
 			if err := opts.CheckSPL(d.Expanded); err != nil {
 				r.Add("search", "%v", err)
 			}
@@ -414,4 +420,25 @@ func resolve(dir, path string) string {
 		return path
 	}
 	return filepath.Join(dir, path)
+}
+
+// reportCommand adds a forbidden command to r at its line in the file: the
+// line it is written on, or the search's own line when a macro brought it.
+func reportCommand(r *Reporter, search string, err error, allow []string) {
+	// The raw search names the command where it is written; the expanded
+	// one (err) also has what macros brought.
+	line := r.Lines.Line("search")
+	var inRaw *CommandError
+	if errors.As(CheckCommands(search, allow), &inRaw) && line > 0 {
+		start := line
+		if lines := strings.Split(r.Src, "\n"); line <= len(lines) {
+			v := strings.TrimSpace(stripComment(lines[line-1]))
+			if strings.HasSuffix(v, "'''") || strings.HasSuffix(v, `"""`) {
+				start++ // TOML drops the newline after an opening """ or '''
+			}
+		}
+		r.AddAt(start+strings.Count(search[:inRaw.Offset], "\n"), "search", inRaw.Error())
+		return
+	}
+	r.AddAt(line, "search", err.Error()+" (it comes from a macro)")
 }

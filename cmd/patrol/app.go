@@ -35,8 +35,11 @@ type app struct {
 	aws       *aws.Provider // re-reads aws.accounts = "organization" on reload
 	errOut    io.Writer
 	metrics   *metrics.Metrics
-	locksMu   sync.Mutex
-	locks     map[string]*sync.Mutex // one run per detection at a time
+	// invalidDetections: some detection files had problems and were left
+	// out (setupOptions.partial).
+	invalidDetections bool
+	locksMu           sync.Mutex
+	locks             map[string]*sync.Mutex // one run per detection at a time
 }
 
 type setupOptions struct {
@@ -44,6 +47,9 @@ type setupOptions struct {
 	jobs     bool // build the backends and jobs
 	detect   bool // load detections
 	searcher bool // build only the searcher
+	// partial runs the valid detections when others are invalid (their
+	// problems are printed and invalidDetections is set).
+	partial bool
 }
 
 // loadConfig loads the config, printing its problems.
@@ -68,7 +74,11 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		ds, err := loadDetections(cfg)
 		if err != nil {
 			printProblems(errOut, err)
-			return nil, exitInvalid
+			if !opts.partial {
+				return nil, exitInvalid
+			}
+			a.invalidDetections = true
+			fmt.Fprintf(errOut, "patrol: the detections above are left out; the %d valid ones run\n", len(ds))
 		}
 		a.dets.Store(&ds)
 	}
@@ -118,7 +128,8 @@ func (a *app) close() {
 }
 
 func loadDetections(cfg *config.Config) ([]*detections.Detection, error) {
-	return detections.Load(cfg.Detections.Dir, detections.LoadOptions{Macros: cfg.Macros(), CheckSPL: checkSPL(cfg)})
+	return detections.Load(cfg.Detections.Dir, detections.LoadOptions{Macros: cfg.Macros(), CheckSPL: checkSPL(cfg),
+		AllowCommands: cfg.Search.Splunk.AllowCommands})
 }
 
 // detection returns the loaded detection with id, or nil.

@@ -24,7 +24,7 @@ func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer) (poll
 	switch cfg.Search.Backend {
 	case "local":
 		return local.NewSearcher(local.Options{Paths: cfg.Search.Local.Paths, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups,
-			Index: cfg.Search.Local.Index, Progress: progressWriter(progress)}), nil
+			Index: cfg.Search.Local.Index, Progress: progressWriter(progress), AllowCommands: cfg.Search.Splunk.AllowCommands}), nil
 	case "splunk":
 		return splunk.New(cfg.Search.Splunk, cfg.Dir, log)
 	}
@@ -135,7 +135,8 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (*aws.Pro
 // newFileSearcher searches one events file (detection tests) with the
 // config's lookups, whatever the production backend.
 func newFileSearcher(cfg *config.Config, path string) (poller.Searcher, error) {
-	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index}), nil
+	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index,
+		AllowCommands: cfg.Search.Splunk.AllowCommands}), nil
 }
 
 // validateRemote asks Splunk to parse each detection's expanded search and

@@ -222,6 +222,9 @@ func (c *Config) validate(r *detections.Reporter) {
 	if f := c.Search.Local.FirstRun; f != "lookback" && f != "all" {
 		r.Add("search.local.first_run", "%q must be \"lookback\" or \"all\"", f)
 	}
+	if err := detections.CheckAllowCommands(c.Search.Splunk.AllowCommands); err != nil {
+		r.Add("search.splunk.allow_commands", "%v", err)
+	}
 	if _, err := detections.NewMacros(c.Search.Macros, detections.MacroOptions{}); err != nil {
 		r.Add("search.macros", "%v", err)
 	}

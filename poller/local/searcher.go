@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/detections/spl"
 	"github.com/patrolsec/patrol/poller"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	Progress io.Writer
 	// Now is the clock for now() and relative times; nil means time.Now.
 	Now func() time.Time
+	// AllowCommands names forbidden commands (detections.ForbiddenCommands)
+	// a search may use anyway, as on Splunk.
+	AllowCommands []string
 }
 
 // Searcher runs SPL over local files. It implements poller.Searcher and is
@@ -90,6 +94,9 @@ func (s *Searcher) location() *time.Location {
 // every value a string, numbers without a trailing .0, _time as ISO-8601
 // with milliseconds and offset.
 func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.Result) error) error {
+	if err := detections.CheckCommands(q.SPL, s.opts.AllowCommands); err != nil {
+		return fmt.Errorf("local search: %w", err)
+	}
 	query, err := spl.Parse(q.SPL)
 	if err != nil {
 		return fmt.Errorf("local search: %w", err)

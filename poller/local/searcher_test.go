@@ -240,6 +240,13 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("writing command", func(t *testing.T) {
+		s := NewSearcher(Options{Paths: []string{"good.json"}, BaseDir: dir})
+		_, err := search(t, s, "* | outputlookup x.csv", poller.Window{})
+		if err == nil || !strings.Contains(err.Error(), `command "outputlookup" writes a lookup table`) {
+			t.Fatalf("got %v", err)
+		}
+	})
 	t.Run("parse error", func(t *testing.T) {
 		s := NewSearcher(Options{Paths: []string{"good.json"}, BaseDir: dir})
 		_, err := search(t, s, "* | tstats count", poller.Window{})

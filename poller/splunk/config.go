@@ -83,6 +83,10 @@ type Config struct {
 	// default to fast, which skips field discovery; smart keeps it for event
 	// searches.
 	SearchLevel string `toml:"search_level"`
+	// AllowCommands names commands patrol otherwise refuses to send
+	// (detections.ForbiddenCommands: delete, outputlookup, collect, ...).
+	// The local engine reads the same list.
+	AllowCommands []string `toml:"allow_commands"`
 }
 
 // Defaults returns the section's defaults.

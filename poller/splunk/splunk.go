@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 )
 
@@ -45,6 +46,7 @@ type Searcher struct {
 	maxCount         int
 	maxRetries       int
 	searchLevel      string
+	allow            []string // allow_commands
 
 	// Injected so tests never wait on wall time.
 	sleep  func(ctx context.Context, d time.Duration) error
@@ -106,6 +108,7 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 		maxCount:     cfg.MaxCount,
 		maxRetries:   cfg.MaxRetries,
 		searchLevel:  cfg.SearchLevel,
+		allow:        cfg.AllowCommands,
 		sleep:        sleepCtx,
 		jitter:       rand.Float64,
 		now:          time.Now,
@@ -136,6 +139,11 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 // the results or cannot say which; an error from emit stops the search and
 // is returned. The job is deleted at the end, also on error or cancellation.
 func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.Result) error) error {
+	// Detections are validated against this too; checking here as well
+	// means no path (ad-hoc, freshness, a future caller) sends one.
+	if err := detections.CheckCommands(q.SPL, s.allow); err != nil {
+		return fmt.Errorf("splunk search %s: %w", q.Detection, err)
+	}
 	spl, err := normalizeSPL(q.SPL)
 	if err != nil {
 		return fmt.Errorf("splunk search %s: %w", q.Detection, err)
