@@ -20,11 +20,14 @@ import (
 	"github.com/patrolsec/patrol/poller/splunk"
 )
 
-func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer) (poller.Searcher, error) {
+// newSearcher builds the search backend; onSkip hears what the local engine
+// skips for being over a limit (metrics).
+func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer, onSkip func(reason string)) (poller.Searcher, error) {
 	switch cfg.Search.Backend {
 	case "local":
 		return local.NewSearcher(local.Options{Paths: cfg.Search.Local.Paths, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups,
-			Index: cfg.Search.Local.Index, Progress: progressWriter(progress), AllowCommands: cfg.Search.Splunk.AllowCommands}), nil
+			Index: cfg.Search.Local.Index, Progress: progressWriter(progress), AllowCommands: cfg.Search.Splunk.AllowCommands,
+			Limits: cfg.LocalLimits(), Logger: log, OnSkip: onSkip}), nil
 	case "splunk":
 		return splunk.New(cfg.Search.Splunk, cfg.Dir, log)
 	}
@@ -134,9 +137,9 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (*aws.Pro
 
 // newFileSearcher searches one events file (detection tests) with the
 // config's lookups, whatever the production backend.
-func newFileSearcher(cfg *config.Config, path string) (poller.Searcher, error) {
+func newFileSearcher(cfg *config.Config, path string, log *slog.Logger) (poller.Searcher, error) {
 	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index,
-		AllowCommands: cfg.Search.Splunk.AllowCommands}), nil
+		AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log}), nil
 }
 
 // validateRemote asks Splunk to parse each detection's expanded search and

@@ -18,6 +18,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Benchmarks run patrol in a child process (this binary) to measure
+	// its own peak memory: PATROL_BENCH_ARGS holds the arguments.
+	if args := os.Getenv(benchArgsEnv); args != "" {
+		os.Exit(dispatch(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+	}
 	awstest.IsolateEnv()
 	code := m.Run()
 	awstest.Stop()

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -45,6 +46,14 @@ type Options struct {
 	// AllowCommands names forbidden commands (detections.ForbiddenCommands)
 	// a search may use anyway, as on Splunk.
 	AllowCommands []string
+	// Limits bound what one file or record may cost; zero fields take
+	// DefaultLimits.
+	Limits Limits
+	// Logger names what a search skips (records and files over a limit);
+	// nil logs to slog.Default().
+	Logger *slog.Logger
+	// OnSkip, when set, hears every skip with its reason (metrics).
+	OnSkip func(reason string)
 }
 
 // Searcher runs SPL over local files. It implements poller.Searcher and is
@@ -78,6 +87,15 @@ func (s *Searcher) host() string {
 		return s.opts.Host
 	}
 	return s.hostname
+}
+
+func (s *Searcher) limits() Limits { return s.opts.Limits.orDefault() }
+
+func (s *Searcher) logger() *slog.Logger {
+	if s.opts.Logger != nil {
+		return s.opts.Logger
+	}
+	return slog.Default()
 }
 
 func (s *Searcher) location() *time.Location {
@@ -124,7 +142,7 @@ func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.
 		lookups[name] = path
 	}
 	loc := s.location()
-	err = query.Run(ctx, src, spl.Options{Now: now, Location: loc, Lookups: lookups}, func(r spl.Row) error {
+	err = query.Run(ctx, src, spl.Options{Now: now, Location: loc, Lookups: lookups, JSON: s.limits().json()}, func(r spl.Row) error {
 		res, err := toResult(r, loc)
 		if err != nil {
 			return err
