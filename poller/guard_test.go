@@ -80,3 +80,22 @@ func TestGuardAccounts(t *testing.T) {
 		t.Errorf("own account refused: %q", why)
 	}
 }
+
+func TestCheckURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://splunk.example.com:8089":         "",
+		"http://127.0.0.1:8089":                   "clear text",
+		"https://admin:changeme@splunk:8089":      "must not carry a user name or password (https://REDACTED@splunk:8089)",
+		"splunk:8089":                             "absolute URL",
+		"ftp://splunk":                            "absolute URL",
+		"https://token@example.atlassian.net/x?y": "must not carry",
+	} {
+		got := CheckURL(raw, false)
+		if (want == "") != (got == "") || !strings.Contains(got, want) || strings.Contains(got, "changeme") {
+			t.Errorf("CheckURL(%s) = %q, want %q", raw, got, want)
+		}
+	}
+	if got := CheckURL("http://127.0.0.1:8089", true); got != "" {
+		t.Errorf("allowed http: %q", got)
+	}
+}

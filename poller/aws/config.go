@@ -80,6 +80,8 @@ func (c Config) Validate() []poller.FieldError {
 	if c.EndpointURL != "" {
 		if u, err := url.Parse(c.EndpointURL); err != nil || u.Scheme == "" || u.Host == "" {
 			add("endpoint_url", "must be an absolute URL")
+		} else if u.User != nil {
+			add("endpoint_url", "must not carry a user name or password: AWS credentials come from the environment or the instance role")
 		}
 	}
 	if c.RoleARN != "" {

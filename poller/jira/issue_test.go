@@ -158,7 +158,7 @@ func TestTransitionReplaysRecordedList(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("TEST_JIRA_TOKEN", "t")
 	cfg := Defaults()
-	cfg.URL, cfg.Flavor, cfg.TokenEnv, cfg.Project = srv.URL, FlavorDataCenter, "TEST_JIRA_TOKEN", "SEC"
+	cfg.URL, cfg.Flavor, cfg.TokenEnv, cfg.Project, cfg.AllowInsecureHTTP = srv.URL, FlavorDataCenter, "TEST_JIRA_TOKEN", "SEC", true
 	tr, err := New(cfg, Options{Label: "patrol"})
 	if err != nil {
 		t.Fatal(err)

@@ -99,10 +99,12 @@ func New(cfg Config, opts Options) (*Tracker, error) {
 		auth = func(r *http.Request) { r.SetBasicAuth(user, token) } // Cloud API token
 	}
 	timeout, _ := time.ParseDuration(cfg.Timeout)
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: timeout}
+	hc := &http.Client{Timeout: timeout}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		hc = &c
 	}
+	hc.CheckRedirect = poller.NoRedirect // the token must not follow a redirect anywhere
 	t := &Tracker{
 		cfg:   cfg,
 		label: opts.Label,

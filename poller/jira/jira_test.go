@@ -86,7 +86,7 @@ func newTracker(t *testing.T, e *env, flavor jiratest.Flavor, mod ...func(*Confi
 	t.Helper()
 	t.Setenv("TEST_JIRA_TOKEN", "s3cret-token")
 	cfg := Defaults()
-	cfg.URL = e.fake.URL
+	cfg.URL, cfg.AllowInsecureHTTP = e.fake.URL, true
 	cfg.Flavor = string(flavor)
 	cfg.TokenEnv = "TEST_JIRA_TOKEN"
 	cfg.Project = "SEC"

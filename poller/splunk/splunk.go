@@ -68,7 +68,7 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // WithTransport replaces the HTTP transport (a proxy, a recording
 // transport). TLS settings from the config then do not apply.
 func WithTransport(rt http.RoundTripper) Option {
-	return func(s *Searcher) { s.http = &http.Client{Transport: rt} }
+	return func(s *Searcher) { s.http = &http.Client{Transport: rt, CheckRedirect: poller.NoRedirect} }
 }
 
 // New returns a Searcher for cfg. baseDir is the config file's folder:
@@ -120,7 +120,7 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 	if err != nil {
 		return nil, fmt.Errorf("splunk: %w", err)
 	}
-	s.http = &http.Client{Transport: tr}
+	s.http = &http.Client{Transport: tr, CheckRedirect: poller.NoRedirect}
 	s.auth = &authenticator{mode: authMode(cfg), cfg: cfg, baseDir: baseDir, login: s.login, loggingIn: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
@@ -129,7 +129,10 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
-		logger.Warn("splunk TLS certificate verification is off (insecure_skip_verify); anyone on the path can read the searches and the credentials", "url", s.base)
+		logger.Warn("splunk TLS certificate verification is off (insecure_skip_verify); anyone on the path can read the searches and the credentials", "url", poller.RedactURL(s.base))
+	}
+	if strings.HasPrefix(s.base, "http://") {
+		logger.Warn("splunk URL is http:// (allow_insecure_http): the credentials and searches travel in clear text", "url", poller.RedactURL(s.base))
 	}
 	return s, nil
 }
