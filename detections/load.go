@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -398,8 +399,8 @@ func validateTests(r *Reporter, d *Detection, raw *rawDetection, dir string) {
 		}
 		if t.Events == "" {
 			r.Add(key+".events", "is required (a file of events, relative to the detection file)")
-		} else if _, err := os.Stat(resolve(dir, t.Events)); err != nil {
-			r.Add(key+".events", "%s: no such file (paths are relative to the detection file)", t.Events)
+		} else if msg := checkEventsPath(dir, t.Events); msg != "" {
+			r.Add(key+".events", "%s", msg)
 		}
 		if t.ExpectAlerts == nil {
 			r.Add(key+".expect_alerts", "is required (the number of alerts the events must make)")
@@ -412,14 +413,37 @@ func validateTests(r *Reporter, d *Detection, raw *rawDetection, dir string) {
 	}
 }
 
-// TestPath resolves a test case's events file.
-func (d *Detection) TestPath(t TestCase) string { return resolve(d.Dir, t.Events) }
+// TestPath resolves a test case's events file (validated to lie inside
+// the detection's folder).
+func (d *Detection) TestPath(t TestCase) string { return filepath.Join(d.Dir, t.Events) }
 
-func resolve(dir, path string) string {
-	if filepath.IsAbs(path) {
-		return path
+// checkEventsPath confines a test's events file to the detection's folder:
+// detections come through pull requests, and `patrol test` must not read
+// (nor report on) whatever file one names. It says what is wrong, naming
+// the path as written and never the file's content, or "".
+func checkEventsPath(dir, path string) string {
+	switch {
+	case filepath.IsAbs(path) || strings.HasPrefix(path, "/") || filepath.VolumeName(path) != "":
+		return fmt.Sprintf("%s: must be a path relative to the detection file, inside its folder", path)
+	case slices.Contains(strings.Split(filepath.ToSlash(path), "/"), ".."):
+		return fmt.Sprintf("%s: must not climb out with \"..\": test events live in the detection's folder", path)
 	}
-	return filepath.Join(dir, path)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Sprintf("%s: the detection's folder cannot be opened", path)
+	}
+	defer root.Close()
+	// os.Root follows symbolic links only while they stay inside dir.
+	fi, err := root.Stat(path)
+	switch {
+	case err != nil && errors.Is(err, os.ErrNotExist):
+		return fmt.Sprintf("%s: no such file (paths are relative to the detection file)", path)
+	case err != nil:
+		return fmt.Sprintf("%s: leads outside the detection's folder, or cannot be read there", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Sprintf("%s: not a regular file", path)
+	}
+	return ""
 }
 
 // reportCommand adds a forbidden command to r at its line in the file: the
