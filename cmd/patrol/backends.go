@@ -66,7 +66,7 @@ func checkSPL(cfg *config.Config) func(string) error {
 // newJira builds the Jira tracker and checks the server answers as the
 // configured flavor, with working credentials.
 func newJira(ctx context.Context, cfg *config.Config, log *slog.Logger) (poller.Tracker, error) {
-	t, err := jira.New(cfg.Tickets.Jira, jira.Options{Label: cfg.Tickets.Label, BaseDir: cfg.Dir, Logger: log})
+	t, err := jira.New(cfg.Tickets.Jira, jira.Options{Label: cfg.Tickets.Label, BaseDir: cfg.Dir, Logger: log, Approvers: cfg.Tickets.Approvers})
 	if err != nil {
 		return nil, err
 	}
