@@ -46,6 +46,17 @@ func TestOrganizationAccounts(t *testing.T) {
 		t.Fatalf("member %v, management %v, stranger %v", p.InAccounts(member), p.InAccounts(defaultAccount), p.InAccounts(stranger))
 	}
 
+	// An account that joins is known after the next read (a reload).
+	st = must(org.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(uniq("joiner")), Email: aws.String(uniq("j") + "@example.com")}))(t)
+	joiner := aws.ToString(st.CreateAccountStatus.AccountId)
+	if p.InAccounts(joiner) {
+		t.Fatal("an account that joined after the read is known")
+	}
+	noErr(t, p.LoadAccounts(ctx))
+	if !p.InAccounts(joiner) {
+		t.Error("reading again does not learn the account that joined")
+	}
+
 	rec.reset()
 	k := p.Actions()[ActionDisableAccessKey]
 	pl := must(k.Plan(ctx, poller.ActionRequest{Params: map[string]string{"account": stranger, "user": user, "key": "AKIAIOSFODNN7EXAMPLE"}, TicketKey: "SEC-1"}))(t)
