@@ -52,6 +52,7 @@ install: build
 	install -m 0644 detections/*.toml $(DESTDIR)$(PREFIX)/share/patrol/detections/
 	cp -r detections/tests detections/lookups detections/samples $(DESTDIR)$(PREFIX)/share/patrol/detections/
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/patrol/README.md
+	install -D -m 0644 SECURITY.md $(DESTDIR)$(PREFIX)/share/doc/patrol/SECURITY.md
 	install -m 0644 config.toml $(DESTDIR)$(PREFIX)/share/patrol/config.local.toml
 	test -e $(DESTDIR)/etc/patrol/config.toml || install -m 0640 cmd/patrol/config.production.toml $(DESTDIR)/etc/patrol/config.toml
 	-chgrp patrol $(DESTDIR)/etc/patrol/config.toml 2>/dev/null
