@@ -1,6 +1,7 @@
 package detections
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -192,4 +193,25 @@ func unescape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// reportCommand adds a forbidden command to r at its line in the file: the
+// line it is written on, or the search's own line when a macro brought it.
+func reportCommand(r *Reporter, search string, err error, allow []string) {
+	// The raw search names the command where it is written; the expanded
+	// one (err) also has what macros brought.
+	line := r.Lines.Line("search")
+	var inRaw *CommandError
+	if errors.As(CheckCommands(search, allow), &inRaw) && line > 0 {
+		start := line
+		if lines := strings.Split(r.Src, "\n"); line <= len(lines) {
+			v := strings.TrimSpace(stripComment(lines[line-1]))
+			if strings.HasSuffix(v, "'''") || strings.HasSuffix(v, `"""`) {
+				start++ // TOML drops the newline after an opening """ or '''
+			}
+		}
+		r.AddAt(start+strings.Count(search[:inRaw.Offset], "\n"), "search", inRaw.Error())
+		return
+	}
+	r.AddAt(line, "search", err.Error()+" (it comes from a macro)")
 }
