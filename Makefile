@@ -27,11 +27,13 @@ run: build
 	@./$(BIN) once --config $(CONFIG); rc=$$?; echo; ./$(BIN) tickets --config $(CONFIG); exit $$rc
 
 # Speed and memory figures: the local engine against jq on >= 200 MB of
-# generated CloudTrail, and the detect pipeline (search results through
-# fingerprinting and the SQLite ledger).
+# generated CloudTrail, the detect pipeline (search results through
+# fingerprinting and the SQLite ledger), and patrol search's time and peak
+# RSS over crafted files (deep nesting, a huge array, gzip bombs).
 bench:
 	bash poller/local/bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/
+	$(GO) test -run '^$$' -bench SearchCraftedFiles -benchtime 1x ./cmd/patrol/
 
 clean:
 	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
@@ -50,6 +52,7 @@ install: build
 	install -m 0644 detections/*.toml $(DESTDIR)$(PREFIX)/share/patrol/detections/
 	cp -r detections/tests detections/lookups detections/samples $(DESTDIR)$(PREFIX)/share/patrol/detections/
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/patrol/README.md
+	install -D -m 0644 SECURITY.md $(DESTDIR)$(PREFIX)/share/doc/patrol/SECURITY.md
 	install -m 0644 config.toml $(DESTDIR)$(PREFIX)/share/patrol/config.local.toml
 	test -e $(DESTDIR)/etc/patrol/config.toml || install -m 0640 cmd/patrol/config.production.toml $(DESTDIR)/etc/patrol/config.toml
 	-chgrp patrol $(DESTDIR)/etc/patrol/config.toml 2>/dev/null

@@ -64,6 +64,7 @@ func Problems(err error) []*Problem {
 type Reporter struct {
 	File  string
 	Lines KeyLines
+	Src   string // the file's text, for positions inside values; may be ""
 	list  []error
 }
 
@@ -112,6 +113,9 @@ type LoadOptions struct {
 	// CheckSPL, when set, parses a detection's expanded search offline and
 	// returns an error naming what it cannot run.
 	CheckSPL func(spl string) error
+	// AllowCommands names forbidden commands (ForbiddenCommands) a search
+	// may use anyway: search.splunk.allow_commands.
+	AllowCommands []string
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
@@ -163,7 +167,7 @@ func LoadFile(path string, opts LoadOptions) (*Detection, error) {
 		return nil, &Problem{File: path, Msg: err.Error()}
 	}
 	src := string(b)
-	r := &Reporter{File: path, Lines: ScanKeyLines(src)}
+	r := &Reporter{File: path, Lines: ScanKeyLines(src), Src: src}
 	var raw rawDetection
 	if !DecodeStrict(r, src, &raw) {
 		return nil, r.Err()
@@ -237,7 +241,9 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 			}
 			d.Expanded = exp
 		}
-		if opts.CheckSPL != nil && d.Expanded != "" {
+		if err := CheckCommands(d.Expanded, opts.AllowCommands); err != nil {
+			reportCommand(r, raw.Search, err, opts.AllowCommands)
+		} else if opts.CheckSPL != nil && d.Expanded != "" {
 			if err := opts.CheckSPL(d.Expanded); err != nil {
 				r.Add("search", "%v", err)
 			}
@@ -387,37 +393,4 @@ func validateRemediation(r *Reporter, d *Detection, raw *rawDetection) {
 			r.Add("remediation.params."+p, "action %s has no param %q", rem.Action, p)
 		}
 	}
-}
-
-func validateTests(r *Reporter, d *Detection, raw *rawDetection, dir string) {
-	for i, t := range raw.Tests {
-		key := fmt.Sprintf("test[%d]", i+1)
-		tc := TestCase{Name: t.Name, Events: t.Events, Expect: t.Expect}
-		if t.Name == "" {
-			r.Add(key+".name", "is required")
-		}
-		if t.Events == "" {
-			r.Add(key+".events", "is required (a file of events, relative to the detection file)")
-		} else if _, err := os.Stat(resolve(dir, t.Events)); err != nil {
-			r.Add(key+".events", "%s: no such file (paths are relative to the detection file)", t.Events)
-		}
-		if t.ExpectAlerts == nil {
-			r.Add(key+".expect_alerts", "is required (the number of alerts the events must make)")
-		} else if *t.ExpectAlerts < 0 {
-			r.Add(key+".expect_alerts", "must not be negative")
-		} else {
-			tc.ExpectAlerts = *t.ExpectAlerts
-		}
-		d.Tests = append(d.Tests, tc)
-	}
-}
-
-// TestPath resolves a test case's events file.
-func (d *Detection) TestPath(t TestCase) string { return resolve(d.Dir, t.Events) }
-
-func resolve(dir, path string) string {
-	if filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(dir, path)
 }

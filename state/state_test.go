@@ -3,7 +3,9 @@ package state
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -235,4 +237,56 @@ func TestPruneKeepsLatestAndAuditTrail(t *testing.T) {
 	if evs, _ := db.TicketActions(ctx, "T"); len(evs) != 1 {
 		t.Error("the action ledger was pruned")
 	}
+}
+
+// TestStateFilesPrivate: the state file holds alerts, tickets and action
+// snapshots; it, its WAL and shared-memory files and the lock are 0600
+// whatever the umask, and an existing file left readable is tightened.
+func TestStateFilesPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "patrol.db")
+	check := func(when string) {
+		t.Helper()
+		for _, f := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if m := fi.Mode().Perm(); m != 0o600 {
+				t.Errorf("%s: %s is %04o, want 0600", when, filepath.Base(f), m)
+			}
+		}
+	}
+	release, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetMeta(context.Background(), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	check("new")
+	db.Close()
+	release()
+
+	for _, f := range []string{path, path + ".lock"} {
+		os.Chmod(f, 0o644)
+	}
+	release, err = Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	db, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMeta(context.Background(), "k", "w")
+	check("existing, once readable")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
@@ -31,10 +32,14 @@ type app struct {
 	notifier  poller.Notifier
 	detector  *poller.Detector
 	responder *poller.Responder
+	aws       *aws.Provider // re-reads aws.accounts = "organization" on reload
 	errOut    io.Writer
 	metrics   *metrics.Metrics
-	locksMu   sync.Mutex
-	locks     map[string]*sync.Mutex // one run per detection at a time
+	// invalidDetections: some detection files had problems and were left
+	// out (setupOptions.partial).
+	invalidDetections bool
+	locksMu           sync.Mutex
+	locks             map[string]*sync.Mutex // one run per detection at a time
 }
 
 type setupOptions struct {
@@ -42,6 +47,9 @@ type setupOptions struct {
 	jobs     bool // build the backends and jobs
 	detect   bool // load detections
 	searcher bool // build only the searcher
+	// partial runs the valid detections when others are invalid (their
+	// problems are printed and invalidDetections is set).
+	partial bool
 }
 
 // loadConfig loads the config, printing its problems.
@@ -66,7 +74,11 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		ds, err := loadDetections(cfg)
 		if err != nil {
 			printProblems(errOut, err)
-			return nil, exitInvalid
+			if !opts.partial {
+				return nil, exitInvalid
+			}
+			a.invalidDetections = true
+			fmt.Fprintf(errOut, "patrol: the detections above are left out; the %d valid ones run\n", len(ds))
 		}
 		a.dets.Store(&ds)
 	}
@@ -98,7 +110,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(cfg, a.log, errOut)
+		s, err := newSearcher(cfg, a.log, errOut, a.metrics.LocalSkip)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
@@ -126,7 +138,8 @@ func (a *app) close() {
 }
 
 func loadDetections(cfg *config.Config) ([]*detections.Detection, error) {
-	return detections.Load(cfg.Detections.Dir, detections.LoadOptions{Macros: cfg.Macros(), CheckSPL: checkSPL(cfg)})
+	return detections.Load(cfg.Detections.Dir, detections.LoadOptions{Macros: cfg.Macros(), CheckSPL: checkSPL(cfg),
+		AllowCommands: cfg.Search.Splunk.AllowCommands})
 }
 
 // detection returns the loaded detection with id, or nil.
@@ -148,10 +161,12 @@ func (a *app) buildJobs(ctx context.Context) error {
 	if a.notifier, err = newNotifier(cfg, a.log, a.errOut); err != nil {
 		return fmt.Errorf("notify backend: %w", err)
 	}
-	actions, enrichers, err := newAWS(ctx, cfg, a.log)
+	provider, enrichers, guard, err := newAWS(ctx, cfg, a.log)
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
+	a.aws = provider
+	actions := provider.Actions()
 	a.tracker = a.metrics.Tracker(a.tracker, cfg.Tickets.Backend)
 	a.notifier = a.metrics.Notifier(a.notifier, cfg.Notify.Backend)
 	actions = a.metrics.Actions(actions)
@@ -162,9 +177,8 @@ func (a *app) buildJobs(ctx context.Context) error {
 		IndexLag: lag, CreateTimeout: createTimeout, Runs: a.db.FailuresInRow, Logger: a.log}
 	a.responder = &poller.Responder{
 		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
-		Detection: a.detection,
-		Guard: poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
-			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour},
+		Detection:    a.detection,
+		Guard:        guard,
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
 		AutoForExternal: cfg.Tickets.AutoForExternal, Health: health,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),

@@ -22,6 +22,11 @@ func TestMain(m *testing.M) {
 		// Re-executed by a test as a patrol process (one that can be killed).
 		os.Exit(run(os.Args[1:]))
 	}
+	// Benchmarks run patrol in a child process (this binary) to measure
+	// its own peak memory: PATROL_BENCH_ARGS holds the arguments.
+	if args := os.Getenv(benchArgsEnv); args != "" {
+		os.Exit(dispatch(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+	}
 	awstest.IsolateEnv()
 	code := m.Run()
 	awstest.Stop()
@@ -131,6 +136,7 @@ approvers = ["alice"]
 [aws]
 endpoint_url = %q
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333"]
 dry_run = false
 protected_principals = ["arn:aws:iam::*:user/break-glass"]
 [enrich]

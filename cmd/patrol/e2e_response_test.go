@@ -64,6 +64,7 @@ first_run = "all"
 [aws]
 endpoint_url = %q
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333"]
 dry_run = false
 [enrich]
 org_cidrs = ["203.0.113.0/24"]
@@ -77,6 +78,7 @@ backend = "jira"
 approvers = [%q]
 [tickets.jira]
 url = %q
+allow_insecure_http = true
 user_env = "JIRA_USER"
 token_env = "JIRA_TOKEN"
 project = "SEC"
@@ -86,6 +88,7 @@ backend = "slack"
 [notify.slack]
 token_env = "SLACK_TOKEN"
 api_url = %q
+allow_insecure_http = true
 channel = "#security-alerts"`, e2eApprover, j.URL, s.URL)
 }
 

@@ -16,7 +16,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true}, errOut)
+	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true, partial: true}, errOut)
 	if a == nil {
 		return code
 	}
@@ -49,7 +49,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 	}
 	fmt.Fprintf(out, "respond tickets=%d handled=%d actions=%d %s\n", st.Tickets, st.Handled, st.Actions, status)
-	if failed {
+	switch {
+	case a.invalidDetections:
+		return exitInvalid
+	case failed:
 		return exitFailed
 	}
 	return exitOK

@@ -176,6 +176,15 @@ func (a *app) reload(sched *poller.Scheduler) error {
 	for _, changed := range restartNeeded(a.cfg, cfg) {
 		a.log.Warn("config change needs a restart to apply", "section", changed)
 	}
+	if a.aws != nil {
+		// The organization's accounts change as accounts join and leave it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := a.aws.LoadAccounts(ctx)
+		cancel()
+		if err != nil {
+			a.log.Error("reload: the organization's accounts could not be read; the previous list stays", "err", err)
+		}
+	}
 	a.dets.Store(&ds)
 	a.schedule(sched)
 	a.metrics.Reload(true)

@@ -53,6 +53,10 @@ func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "patrol search: %v\n", err)
 		return exitInvalid
 	}
+	if err := detections.CheckCommands(spl, a.cfg.Search.Splunk.AllowCommands); err != nil {
+		fmt.Fprintf(errOut, "patrol search: %v\n", err)
+		return exitInvalid
+	}
 	if check := checkSPL(a.cfg); check != nil {
 		if err := check(spl); err != nil {
 			fmt.Fprintf(errOut, "patrol search: %v\n", err)

@@ -26,7 +26,8 @@ func TestUnitFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Type=notify", "Restart=on-failure", "StateDirectory=patrol", "LoadCredential=", "NoNewPrivileges=yes",
-		"ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "User=patrol", "CapabilityBoundingSet=", "SystemCallFilter=@system-service"} {
+		"ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "User=patrol", "CapabilityBoundingSet=", "SystemCallFilter=@system-service",
+		"MemoryMax=", "TasksMax=", "UMask=0077"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %s", want)
 		}

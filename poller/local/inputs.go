@@ -3,7 +3,6 @@ package local
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -195,36 +194,45 @@ func (src *source) progress(final bool) {
 		now.Sub(src.stats.start).Round(time.Millisecond))
 }
 
-// open opens a file, decompressing it when it starts with gzip's magic
-// bytes (whatever its name).
-func open(path string) (io.Reader, func() error, error) {
+// open opens a file for scanning (see decode).
+func (src *source) open(path string) (io.Reader, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	br := bufio.NewReaderSize(f, 256<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("gzip: %w", err)
-		}
-		ra := newReadAhead(zr)
-		return ra, func() error { ra.Close(); zr.Close(); return f.Close() }, nil
+	r, closeR, err := decode(f, src.s.limits().MaxFileBytes)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
 	}
-	return br, f.Close, nil
+	return r, func() error { closeR(); return f.Close() }, nil
 }
 
 func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error) error {
-	r, closeFile, err := open(file.path)
+	r, closeFile, err := src.open(file.path)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", file.path, err)
 	}
 	defer closeFile()
-	br := bufio.NewReaderSize(r, 64<<10)
+	sk := &skips{log: src.s.logger(), onSkip: src.s.opts.OnSkip, file: file.path}
+	defer sk.done()
+	return src.scanStream(ctx, r, file, f, win, fn, sk)
+}
+
+// scanStream hands over the events of one stream. A record over a limit is
+// skipped and the stream goes on; at MaxFileBytes the rest of the stream
+// is skipped; both are told to sk. Anything else that is wrong with the
+// stream is an error naming it.
+func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error, sk *skips) error {
+	lim := src.s.limits()
+	counted := &countingReader{r: r}
+	br := bufio.NewReaderSize(counted, 64<<10)
 	head, err := peekNonSpace(br)
 	if err != nil {
+		if errors.Is(err, errFileLimit) {
+			sk.rest(counted.n)
+			return nil
+		}
 		return fmt.Errorf("input %s: read: %w", file.path, err)
 	}
 	if len(head) == 0 {
@@ -233,12 +241,24 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 	var recs records
 	var fmtr *format
 	if head[0] == '{' || head[0] == '[' {
-		jr := newJSONRecords(br)
-		first, off, err := jr.next()
-		if errors.Is(err, io.EOF) {
-			return nil
+		jr := newJSONRecords(br, lim)
+		var first []byte
+		var off int64
+		for { // the first record that is not skipped says what the file is
+			first, off, err = jr.next()
+			var se *skipError
+			if !errors.As(err, &se) {
+				break
+			}
+			sk.record(se)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, errFileLimit):
+			sk.rest(counted.n)
+			return nil
+		case err != nil:
 			return fileError(file.path, err)
 		}
 		fmtr = detect(true, first)
@@ -249,13 +269,16 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 			line = line[:i]
 		}
 		if fmtr = detect(false, line); fmtr == nil {
-			return fmt.Errorf("input %s: not JSON (it starts with %q) and not a known text log format", file.path, clip(line, 40))
+			// The file's content stays out of the message: it may be
+			// anything, and the message reaches logs and terminals.
+			return fmt.Errorf("input %s: neither JSON nor a known text log format (VPC Flow Logs)", file.path)
 		}
-		if recs, err = fmtr.open(br); err != nil {
+		if recs, err = fmtr.open(br, lim); err != nil {
 			return fmt.Errorf("input %s: %w", file.path, err)
 		}
 	}
-	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: file.path, Host: src.s.host(), Props: fmtr.props}
+	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: file.path, Host: src.s.host(), Props: fmtr.props,
+		Limits: lim.json()}
 	rf := f.ForSource(meta)
 	if rf.Never() {
 		return nil // index/sourcetype/source/host rule the whole file out
@@ -264,10 +287,17 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 	ev := &spl.Event{}
 	for {
 		raw, off, fields, err := recs.next()
-		if errors.Is(err, io.EOF) {
+		var se *skipError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil
-		}
-		if err != nil {
+		case errors.As(err, &se):
+			sk.record(se)
+			continue
+		case errors.Is(err, errFileLimit):
+			sk.rest(counted.n)
+			return nil
+		case err != nil:
 			return fileError(file.path, err)
 		}
 		src.stats.events++
@@ -333,13 +363,6 @@ func peekNonSpace(br *bufio.Reader) ([]byte, error) {
 		}
 		return head, nil
 	}
-}
-
-func clip(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }
 
 // fileError names the file and says whether it is not JSON or could not

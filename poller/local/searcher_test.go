@@ -215,7 +215,7 @@ func TestBadInput(t *testing.T) {
 		data       []byte
 		want       string
 	}{
-		{"not JSON", "notes.json", []byte("hello world\n"), `not JSON (it starts with "hello world")`},
+		{"not JSON", "notes.json", []byte("hello world\n"), `neither JSON nor a known text log format`},
 		{"broken record", "broken.json", []byte(recStop + "\n{\"eventName\": \"x\",\n  \"a\": <b>}\n"), "not valid JSON: line 3, column 8"},
 		{"truncated", "cut.json", []byte(`{"Records":[` + recStop[:50]), "unexpected end of file inside a string"},
 		{"truncated array", "cut2.json", []byte(`{"Records":[` + recStop), "unexpected end of file inside an array"},
@@ -231,12 +231,22 @@ func TestBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
 				t.Fatalf("got %v, want an error naming %s and containing %q", err, p, tc.want)
 			}
+			if strings.Contains(err.Error(), "hello") {
+				t.Errorf("the error shows the file's content: %v", err)
+			}
 		})
 	}
 	t.Run("missing path", func(t *testing.T) {
 		s := NewSearcher(Options{Paths: []string{"nope"}, BaseDir: dir})
 		_, err := search(t, s, "*", poller.Window{})
 		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "nope")) && !strings.Contains(err.Error(), "nope") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("writing command", func(t *testing.T) {
+		s := NewSearcher(Options{Paths: []string{"good.json"}, BaseDir: dir})
+		_, err := search(t, s, "* | outputlookup x.csv", poller.Window{})
+		if err == nil || !strings.Contains(err.Error(), `command "outputlookup" writes a lookup table`) {
 			t.Fatalf("got %v", err)
 		}
 	})

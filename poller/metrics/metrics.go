@@ -38,6 +38,7 @@ type Metrics struct {
 	requestErrors   *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
 	detections      prometheus.Gauge
+	localSkipped    *prometheus.CounterVec
 }
 
 // New registers patrol's metrics.
@@ -59,8 +60,10 @@ func New() *Metrics {
 	m.requestErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_request_errors_total", Help: "Failed requests to a backend, by kind."}, []string{"backend", "kind"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_reloads_total", Help: "Config reloads (SIGHUP) by result."}, []string{"result"})
 	m.detections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "patrol_detections", Help: "Detections loaded."})
+	m.localSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_local_skipped_total",
+		Help: "Records (and rests of files) the local engine skipped for being over a limit, by reason."}, []string{"reason"})
 	for _, c := range []prometheus.Collector{m.detectRuns, m.detectFailures, m.lastSuccess, m.lag, m.results, m.alerts, m.suppressed,
-		m.ticketsCreated, m.respondRuns, m.respondFailures, m.actions, m.requestErrors, m.reloads, m.detections} {
+		m.ticketsCreated, m.respondRuns, m.respondFailures, m.actions, m.requestErrors, m.reloads, m.detections, m.localSkipped} {
 		f(c)
 	}
 	return m
@@ -102,6 +105,10 @@ func (m *Metrics) Reload(ok bool) {
 		m.reloads.WithLabelValues("error").Inc()
 	}
 }
+
+// LocalSkip counts a record or file the local engine skipped (depth,
+// values, record_size, file_size).
+func (m *Metrics) LocalSkip(reason string) { m.localSkipped.WithLabelValues(reason).Inc() }
 
 // Detections sets how many detections are loaded.
 func (m *Metrics) Detections(n int) { m.detections.Set(float64(n)) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,4 +156,19 @@ func (fullAction) Revert(context.Context, poller.Plan, string) (poller.Outcome, 
 }
 func (fullAction) Check(context.Context, poller.Plan, time.Time) (poller.Outcome, error) {
 	return poller.Outcome{}, nil
+}
+
+// TestTextfileReadableByTheCollector: node_exporter runs as another user,
+// so the textfile is 0644 whatever patrol's umask (0077 under systemd).
+func TestTextfileReadableByTheCollector(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "patrol.prom")
+	if err := New().WriteTextfile(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("textfile mode %v, %v; want 0644", fi.Mode().Perm(), err)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/patrolsec/patrol/poller"
 )
 
 // Message is one entry of a Splunk "messages" list: a severity (DEBUG, INFO,
@@ -179,7 +181,7 @@ func (e *Error) Retryable() bool { return e.retryable }
 // httpError turns a non-2xx answer into an *Error, reading Splunk's messages
 // (JSON or XML) from the body so their text reaches the person reading it.
 func httpError(op, sid string, resp *http.Response, body []byte, now time.Time) *Error {
-	e := &Error{Op: op, SID: sid, Status: resp.StatusCode}
+	e := &Error{Op: op, SID: sid, Status: resp.StatusCode, Reason: poller.RedirectError(resp)}
 	e.Messages = parseErrorBody(body)
 	text := strings.ToLower(joinTexts(e.Messages))
 	e.Quota = strings.Contains(text, "quota") || strings.Contains(text, "concurrent")
