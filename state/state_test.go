@@ -21,14 +21,15 @@ func openTest(t *testing.T) (*DB, *time.Time) {
 
 func TestMigrationsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.db")
+	files, _ := migrations.ReadDir("migrations")
 	for i := 0; i < 2; i++ {
 		db, err := Open(path, nil)
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}
 		var n int
-		if err := db.db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
-			t.Fatalf("migrations recorded: %d %v", n, err)
+		if err := db.db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) {
+			t.Fatalf("migrations recorded: %d of %d, %v", n, len(files), err)
 		}
 		db.Close()
 	}
@@ -223,5 +224,48 @@ func TestPruneKeepsLatestAndAuditTrail(t *testing.T) {
 	}
 	if evs, _ := db.TicketActions(ctx, "T"); len(evs) != 1 {
 		t.Error("the action ledger was pruned")
+	}
+}
+
+func TestCancelledRunIsNeitherSuccessNorFailure(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	record := func(errText string, cancelled bool) {
+		id, _ := db.StartRun(ctx, Run{Job: "detect", Detection: "d"})
+		if err := db.FinishRun(Run{ID: id, Error: errText, Cancelled: cancelled}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("", false)
+	record("boom", false)
+	record("cancelled: patrol is stopping", true)
+	record("cancelled: patrol is stopping", true)
+	if n, _ := db.FailuresInRow(ctx, "detect", "d"); n != 1 {
+		t.Errorf("failures in a row = %d, want 1 (cancelled runs are not failures)", n)
+	}
+	runs, _ := db.LastRuns(ctx)
+	if len(runs) != 1 || !runs[0].LastCancelled || runs[0].FailuresInRow != 1 {
+		t.Fatalf("last runs: %+v", runs)
+	}
+	first := runs[0].LastSuccess
+	record("cancelled: patrol is stopping", true)
+	if runs, _ := db.LastRuns(ctx); !runs[0].LastSuccess.Equal(first) {
+		t.Error("a cancelled run counted as a success")
+	}
+}
+
+func TestRecordSkip(t *testing.T) {
+	ctx := context.Background()
+	db, now := openTest(t)
+	for i := 1; i <= 3; i++ {
+		*now = now.Add(time.Minute)
+		if n, err := db.RecordSkip(ctx, "a"); err != nil || n != int64(i) {
+			t.Fatalf("skip %d: %d %v", i, n, err)
+		}
+	}
+	db.RecordSkip(ctx, "b")
+	got, err := db.SkippedRuns(ctx)
+	if err != nil || got["a"].Count != 3 || !got["a"].Last.Equal(*now) || got["b"].Count != 1 || len(got) != 2 {
+		t.Errorf("skipped runs: %+v %v", got, err)
 	}
 }

@@ -127,6 +127,9 @@ type Run struct {
 	Started, Finished                 time.Time
 	Results, Alerts, Tickets, Actions int
 	Error                             string
+	// Cancelled marks a run stopped by a clean shutdown or a reload: not a
+	// success, not a failure (Error says why it stopped).
+	Cancelled bool
 }
 
 // StartRun records that a run began and returns its id.
@@ -144,17 +147,18 @@ func (s *DB) StartRun(ctx context.Context, r Run) (int64, error) {
 func (s *DB) FinishRun(r Run) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := s.db.ExecContext(ctx, `UPDATE runs SET window_start = ?, window_end = ?, finished_at = ?, results = ?, alerts = ?, tickets = ?, actions = ?, error = ? WHERE id = ?`,
-		ts(r.WindowStart), ts(r.WindowEnd), ts(s.Now()), r.Results, r.Alerts, r.Tickets, r.Actions, r.Error, r.ID)
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET window_start = ?, window_end = ?, finished_at = ?, results = ?, alerts = ?, tickets = ?, actions = ?, error = ?, cancelled = ? WHERE id = ?`,
+		ts(r.WindowStart), ts(r.WindowEnd), ts(s.Now()), r.Results, r.Alerts, r.Tickets, r.Actions, r.Error, r.Cancelled, r.ID)
 	return err
 }
 
 // LastRuns returns the latest run of each detection (and job), and the
-// latest successful one's finish time.
+// latest successful one's finish time. Cancelled runs count as neither
+// success nor failure.
 func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.job, r.detection, r.started_at, coalesce(r.finished_at, ''), r.error,
+	rows, err := s.db.QueryContext(ctx, `SELECT r.job, r.detection, r.started_at, coalesce(r.finished_at, ''), r.error, r.cancelled,
 		  (SELECT coalesce(max(finished_at), '') FROM runs s WHERE s.job = r.job AND s.detection = r.detection AND s.error = '' AND s.finished_at IS NOT NULL),
-		  (SELECT count(*) FROM runs f WHERE f.job = r.job AND f.detection = r.detection AND f.error != ''
+		  (SELECT count(*) FROM runs f WHERE f.job = r.job AND f.detection = r.detection AND f.error != '' AND f.cancelled = 0
 		     AND f.id > coalesce((SELECT max(id) FROM runs g WHERE g.job = r.job AND g.detection = r.detection AND g.error = '' AND g.finished_at IS NOT NULL), 0))
 		FROM runs r WHERE r.id IN (SELECT max(id) FROM runs GROUP BY job, detection) ORDER BY r.job, r.detection`)
 	if err != nil {
@@ -165,7 +169,7 @@ func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
 	for rows.Next() {
 		var rs RunSummary
 		var started, finished, ok string
-		if err := rows.Scan(&rs.Job, &rs.Detection, &started, &finished, &rs.LastError, &ok, &rs.FailuresInRow); err != nil {
+		if err := rows.Scan(&rs.Job, &rs.Detection, &started, &finished, &rs.LastError, &rs.LastCancelled, &ok, &rs.FailuresInRow); err != nil {
 			return nil, err
 		}
 		rs.LastStart, rs.LastFinish, rs.LastSuccess = parseTS(started), parseTS(finished), parseTS(ok)
@@ -180,6 +184,7 @@ type RunSummary struct {
 	LastStart, LastFinish time.Time
 	LastSuccess           time.Time
 	LastError             string
+	LastCancelled         bool // the latest run was cancelled (LastError says why)
 	FailuresInRow         int
 }
 
@@ -211,10 +216,11 @@ func (s *DB) SetMetaTime(ctx context.Context, key string, t time.Time) error {
 }
 
 // FailuresInRow counts a job's failed runs since its last success; for the
-// detect job, of one detection ("" for the respond job).
+// detect job, of one detection ("" for the respond job). Cancelled runs are
+// not failures.
 func (s *DB) FailuresInRow(ctx context.Context, job, detection string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = ?1 AND detection = ?2 AND error != ''
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = ?1 AND detection = ?2 AND error != '' AND cancelled = 0
 		AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND detection = ?2 AND error = '' AND finished_at IS NOT NULL), 0)`, job, detection).Scan(&n)
 	return n, err
 }
