@@ -15,6 +15,7 @@ import (
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
+	"github.com/patrolsec/patrol/poller/slots"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -33,8 +34,11 @@ type app struct {
 	responder *poller.Responder
 	errOut    io.Writer
 	metrics   *metrics.Metrics
-	locksMu   sync.Mutex
-	locks     map[string]*sync.Mutex // one run per detection at a time
+	// The daemon's search slots and load watch (nil for other commands).
+	slots  *slots.Gate
+	load   *poller.Load
+	runsMu sync.Mutex
+	runs   map[string]context.CancelCauseFunc // running detections, for a reload to cancel
 }
 
 type setupOptions struct {
