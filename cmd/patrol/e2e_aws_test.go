@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	awstest.IsolateEnv()
 	code := m.Run()
 	awstest.Stop()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
 	os.Exit(code)
 }
 
