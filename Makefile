@@ -27,11 +27,15 @@ run: build
 	@./$(BIN) once --config $(CONFIG); rc=$$?; echo; ./$(BIN) tickets --config $(CONFIG); exit $$rc
 
 # Speed and memory figures: the local engine against jq on >= 200 MB of
-# generated CloudTrail, and the detect pipeline (search results through
-# fingerprinting and the SQLite ledger).
+# generated CloudTrail, the detect pipeline (search results through
+# fingerprinting and the SQLite ledger), and the daemon under load (patrol
+# run with 60 and 200 detections a minute against a Splunk fake whose
+# searches take 1 s: lag, searches/s, skipped runs, CPU, RSS; about 10
+# minutes, PATROL_BENCH_MINUTES=3 per size by default).
 bench:
 	bash poller/local/bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/
+	$(GO) test -run '^$$' -bench DaemonLoad -benchtime 1x -timeout 30m ./cmd/patrol/
 
 clean:
 	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock

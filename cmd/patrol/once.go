@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -30,7 +31,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	for _, d := range selected {
 		st, err := a.detectOnce(ctx, d)
 		status := "ok"
-		if err != nil {
+		switch {
+		case errors.Is(err, poller.ErrCancelled):
+			failed, status = true, "cancelled (interrupted)"
+		case err != nil:
 			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 		}
 		fmt.Fprintf(out, "detect  %-40s results=%-5d alerts=%-3d repeats=%-3d %s\n", d.ID, st.Results, st.Alerts, st.Repeats, status)
