@@ -290,3 +290,46 @@ func TestStateFilesPrivate(t *testing.T) {
 	db.SetMeta(context.Background(), "k", "w")
 	check("existing, once readable")
 }
+
+func TestCancelledRunIsNeitherSuccessNorFailure(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	record := func(errText string, cancelled bool) {
+		id, _ := db.StartRun(ctx, Run{Job: "detect", Detection: "d"})
+		if err := db.FinishRun(Run{ID: id, Error: errText, Cancelled: cancelled}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("", false)
+	record("boom", false)
+	record("cancelled: patrol is stopping", true)
+	record("cancelled: patrol is stopping", true)
+	if n, _ := db.FailuresInRow(ctx, "detect", "d"); n != 1 {
+		t.Errorf("failures in a row = %d, want 1 (cancelled runs are not failures)", n)
+	}
+	runs, _ := db.LastRuns(ctx)
+	if len(runs) != 1 || !runs[0].LastCancelled || runs[0].FailuresInRow != 1 {
+		t.Fatalf("last runs: %+v", runs)
+	}
+	first := runs[0].LastSuccess
+	record("cancelled: patrol is stopping", true)
+	if runs, _ := db.LastRuns(ctx); !runs[0].LastSuccess.Equal(first) {
+		t.Error("a cancelled run counted as a success")
+	}
+}
+
+func TestRecordSkip(t *testing.T) {
+	ctx := context.Background()
+	db, now := openTest(t)
+	for i := 1; i <= 3; i++ {
+		*now = now.Add(time.Minute)
+		if n, err := db.RecordSkip(ctx, "a"); err != nil || n != int64(i) {
+			t.Fatalf("skip %d: %d %v", i, n, err)
+		}
+	}
+	db.RecordSkip(ctx, "b")
+	got, err := db.SkippedRuns(ctx)
+	if err != nil || got["a"].Count != 3 || !got["a"].Last.Equal(*now) || got["b"].Count != 1 || len(got) != 2 {
+		t.Errorf("skipped runs: %+v %v", got, err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
+	"github.com/patrolsec/patrol/poller/slots"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -38,8 +39,11 @@ type app struct {
 	// invalidDetections: some detection files had problems and were left
 	// out (setupOptions.partial).
 	invalidDetections bool
-	locksMu           sync.Mutex
-	locks             map[string]*sync.Mutex // one run per detection at a time
+	// The daemon's search slots and load watch (nil for other commands).
+	slots  *slots.Gate
+	load   *poller.Load
+	runsMu sync.Mutex
+	runs   map[string]context.CancelCauseFunc // running detections, for a reload to cancel
 }
 
 type setupOptions struct {

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	awstest.IsolateEnv()
 	code := m.Run()
 	awstest.Stop()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
 	os.Exit(code)
 }
 

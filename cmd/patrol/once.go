@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -35,7 +36,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 			// search can show what a create with an unknown outcome made.
 			status = fmt.Sprintf("ok (%d alert(s) wait for the tracker's index)", st.Waiting)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, poller.ErrCancelled):
+			failed, status = true, "cancelled (interrupted)"
+		case err != nil:
 			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 		}
 		fmt.Fprintf(out, "detect  %-40s results=%-5d alerts=%-3d repeats=%-3d %s\n", d.ID, st.Results, st.Alerts, st.Repeats, status)

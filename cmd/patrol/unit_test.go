@@ -17,10 +17,7 @@ func TestUnitFile(t *testing.T) {
 		t.Skip("systemd-analyze is not installed (apt-get install systemd): unit file not verified")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "patrol")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPatrol(t)
 	unit, err := os.ReadFile("patrol.service")
 	if err != nil {
 		t.Fatal(err)

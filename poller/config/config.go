@@ -52,6 +52,9 @@ type Health struct {
 	FailuresBeforeAlert int `toml:"failures_before_alert"`
 	// MaxLag: a checkpoint older than this raises one self-alert ("0" = off).
 	MaxLag string `toml:"max_lag"`
+	// OverloadMinutes minutes in a row in which scheduled runs were skipped
+	// while waiting for a search slot raise one self-alert (0 = off).
+	OverloadMinutes int `toml:"overload_minutes"`
 }
 
 // State is [state].
@@ -160,7 +163,7 @@ func Default() Config {
 		AWS:     aws.Defaults(),
 		Enrich:  Enrich{Timeout: "10s"},
 		Metrics: Metrics{},
-		Health:  Health{FailuresBeforeAlert: 3, MaxLag: "2h"},
+		Health:  Health{FailuresBeforeAlert: 3, MaxLag: "2h", OverloadMinutes: 5},
 	}
 }
 
@@ -210,6 +213,9 @@ func (c *Config) validate(r *detections.Reporter) {
 	checkDuration(r, "health.max_lag", c.Health.MaxLag, 0)
 	if c.Health.FailuresBeforeAlert < 0 {
 		r.Add("health.failures_before_alert", "must not be negative (0 turns it off)")
+	}
+	if c.Health.OverloadMinutes < 0 {
+		r.Add("health.overload_minutes", "must not be negative (0 turns it off)")
 	}
 
 	switch c.Search.Backend {

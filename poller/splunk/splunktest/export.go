@@ -36,7 +36,7 @@ func (s *Server) export(a *answer, r *http.Request) {
 	s.enter()
 	defer s.leave()
 	plan := s.nextPlan()
-	if !s.waitHold(r, plan.Hold) {
+	if !s.waitHold(r, plan.Hold) || !waitLatency(r, plan.Latency) {
 		return
 	}
 	n := len(rows)
