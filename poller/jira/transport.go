@@ -57,7 +57,7 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		r.Header.Set("User-Agent", "patrol")
 		d.auth(r)
 		resp, err := d.client.Do(r)
-		if !idempotent(req.Method) || attempt >= d.maxRetries {
+		if !idempotent(req.Method) || attempt >= d.maxRetries || ctx.Value(noRetryKey{}) != nil {
 			return resp, err
 		}
 		wait, ok := d.retryWait(ctx, resp, err, attempt)

@@ -121,3 +121,14 @@ func (s *Server) parser(a *answer, r *http.Request) {
 	}
 	a.xmlBody(http.StatusOK, "<response><remoteSearch>"+xmlEscape(q)+"</remoteSearch></response>\n")
 }
+
+// serverInfo answers GET server/info as splunkd does: one entry whose
+// content holds the version and the server's name.
+func (s *Server) serverInfo(a *answer) {
+	content := map[string]any{"version": "9.3.2", "serverName": "splunk-fake", "instance_type": "", "build": "fake"}
+	if a.json {
+		a.jsonBody(http.StatusOK, map[string]any{"entry": []map[string]any{{"name": "server-info", "content": content}}})
+		return
+	}
+	a.xmlBody(http.StatusOK, "<feed><entry><title>server-info</title></entry></feed>\n")
+}

@@ -152,6 +152,7 @@ const (
 	Delete   Endpoint = "delete"   // DELETE search/jobs/{sid}
 	Export   Endpoint = "export"   // search/jobs/export
 	Parser   Endpoint = "parser"   // GET search/parser
+	Info     Endpoint = "info"     // GET server/info
 )
 
 // Request is one request as the fake saw it.
@@ -268,6 +269,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.recordDispatch(r.Form)
 		if !s.fault(a, Export) {
 			s.export(a, r)
+		}
+	case rest == "server/info" && r.Method == http.MethodGet:
+		req.Endpoint = Info
+		if !s.fault(a, Info) {
+			s.serverInfo(a)
 		}
 	case rest == "search/parser" && r.Method == http.MethodGet:
 		req.Endpoint = Parser

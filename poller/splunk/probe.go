@@ -1,0 +1,36 @@
+package splunk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Probe asks splunkd who it is (GET server/info) once, without retries,
+// with the configured credentials: a quick answer to "can patrol reach and
+// log in to Splunk?" before any search runs. It returns the version.
+func (s *Searcher) Probe(ctx context.Context) (string, error) {
+	if err := s.auth.load(); err != nil {
+		return "", err
+	}
+	resp, _, err := s.once(ctx, call{op: "server info", method: http.MethodGet, path: "server/info", global: true})
+	if err != nil {
+		return "", err
+	}
+	defer drain(resp)
+	var info struct {
+		Entry []struct {
+			Content struct {
+				Version string `json:"version"`
+			} `json:"content"`
+		} `json:"entry"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || len(info.Entry) == 0 {
+		return "", fmt.Errorf("splunk server info: %s does not answer as splunkd's management port does (is url the port 8089?)", s.base)
+	}
+	return info.Entry[0].Content.Version, nil
+}
+
+// URL is the management API the Searcher talks to.
+func (s *Searcher) URL() string { return s.base }
