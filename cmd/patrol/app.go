@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -73,12 +75,18 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 	if opts.lock {
 		release, err := state.Lock(cfg.State.Path)
 		if err != nil {
-			fmt.Fprintf(errOut, "patrol: %v\n(another 'patrol run' or 'patrol once' is using this state; stop it or point --config at another state.path)\n", err)
+			printLockError(errOut, err)
 			return nil, exitFailed
 		}
 		a.release = release
 	}
-	if opts.jobs || opts.searcher || opts.lock {
+	if opts.jobs {
+		if code := checkBackends(ctx, cfg, a.log, errOut); code != exitOK {
+			a.close()
+			return nil, code
+		}
+	}
+	if opts.jobs || opts.lock {
 		db, err := state.Open(cfg.State.Path, nil)
 		if err != nil {
 			a.close()
@@ -191,18 +199,39 @@ func newNotifier(cfg *config.Config, log *slog.Logger, errOut io.Writer) (poller
 	return nil, fmt.Errorf("unknown notify.backend %q", cfg.Notify.Backend)
 }
 
-// newLogger logs JSON when stderr is not a terminal (journald), text when it
-// is. PATROL_LOG_LEVEL=debug|info|warn|error sets the level.
-func newLogger(w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	switch strings.ToLower(os.Getenv("PATROL_LOG_LEVEL")) {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
+// printLockError says why the single-writer lock was refused: another
+// patrol holds it, or this user may not write beside the state file.
+func printLockError(w io.Writer, err error) {
+	switch {
+	case errors.Is(err, state.ErrLocked):
+		fmt.Fprintf(w, "patrol: %v\n(another 'patrol run' or 'patrol once' is using this state; stop it or point --config at another state.path)\n", err)
+	case errors.Is(err, fs.ErrPermission):
+		fmt.Fprintf(w, "patrol: %v\n(this user may not write the state's lock file: run as the user that owns the state, e.g. sudo -u patrol)\n", err)
+	default:
+		fmt.Fprintf(w, "patrol: %v\n", err)
 	}
+}
+
+// logLevel reads PATROL_LOG_LEVEL: debug, info (the default), warn or error.
+func logLevel() (slog.Level, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("PATROL_LOG_LEVEL"))); v {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	default:
+		return 0, fmt.Errorf("PATROL_LOG_LEVEL=%q: want debug, info, warn or error", v)
+	}
+}
+
+// newLogger logs JSON when stderr is not a terminal (journald), text when it
+// is, at PATROL_LOG_LEVEL (checked by dispatch).
+func newLogger(w io.Writer) *slog.Logger {
+	level, _ := logLevel()
 	opts := &slog.HandlerOptions{Level: level}
 	if isTerminal(w) {
 		return slog.New(slog.NewTextHandler(w, opts))

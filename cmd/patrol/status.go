@@ -26,12 +26,12 @@ type detectionStatus struct {
 }
 
 type statusReport struct {
-	Detections       []detectionStatus   `json:"detections"`
-	Respond          *state.RunSummary   `json:"respond,omitempty"`
-	PendingApprovals []string            `json:"pending_approvals"`
-	Deferred         []string            `json:"deferred"`
-	QueuedNotices    int                 `json:"queued_notifications"`
-	RecentActions    []state.ActionEvent `json:"recent_actions"`
+	Detections       []detectionStatus `json:"detections"`
+	Respond          *runView          `json:"respond,omitempty"`
+	PendingApprovals []string          `json:"pending_approvals"`
+	Deferred         []string          `json:"deferred"`
+	QueuedNotices    int               `json:"queued_notifications"`
+	RecentActions    []actionView      `json:"recent_actions"`
 }
 
 func cmdStatus(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -40,11 +40,14 @@ func cmdStatus(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
 	a, code := setup(ctx, *cfgPath, setupOptions{detect: true}, errOut)
 	if a == nil {
 		return code
 	}
-	db, err := state.Open(a.cfg.State.Path, nil)
+	db, err := state.OpenReadOnly(a.cfg.State.Path)
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol status: %v\n", err)
 		return exitFailed
@@ -78,12 +81,11 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &statusReport{PendingApprovals: []string{}, Deferred: []string{}, RecentActions: []state.ActionEvent{}}
+	rep := &statusReport{Detections: []detectionStatus{}, PendingApprovals: []string{}, Deferred: []string{}}
 	byDet := map[string]state.RunSummary{}
 	for _, r := range runs {
 		if r.Job == "respond" {
-			r := r
-			rep.Respond = &r
+			rep.Respond = newRunView(r)
 			continue
 		}
 		byDet[r.Detection] = r
@@ -117,9 +119,11 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 		return nil, err
 	}
 	rep.QueuedNotices = len(queued)
-	if rep.RecentActions, err = db.RecentActions(ctx, 10); err != nil {
+	recent, err := db.RecentActions(ctx, 10)
+	if err != nil {
 		return nil, err
 	}
+	rep.RecentActions = actionViews(recent)
 	return rep, nil
 }
 
@@ -146,7 +150,7 @@ func printStatus(out io.Writer, rep *statusReport) {
 	}
 	tw.Flush()
 	if rep.Respond != nil {
-		fmt.Fprintf(out, "\nrespond: last run %s, last success %s", ago(rep.Respond.LastStart), ago(rep.Respond.LastSuccess))
+		fmt.Fprintf(out, "\nrespond: last run %s, last success %s", ago(rep.Respond.LastRun), ago(rep.Respond.LastSuccess))
 		if rep.Respond.LastError != "" {
 			fmt.Fprintf(out, ", last error: %s", poller.CleanText(truncate(rep.Respond.LastError, 100)))
 		}
