@@ -220,22 +220,22 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	default:
 		r.Add("time_mode", "%q must be \"index\" (catches late-indexed events) or \"event\"", d.TimeMode)
 	}
+	expanded := false
 	if d.Search == "" {
 		r.Add("search", "is required")
 	} else {
 		d.Expanded = d.Search
+		var err error
 		if opts.Macros != nil {
-			exp, err := opts.Macros.Expand(d.Search)
-			if err != nil {
-				r.Add("search", "%v", err)
-			}
-			d.Expanded = exp
+			d.Expanded, err = opts.Macros.Expand(d.Search)
+			addEach(r, "search", err)
 		}
-		if opts.CheckSPL != nil && d.Expanded != "" {
+		if opts.CheckSPL != nil && err == nil {
 			if err := opts.CheckSPL(d.Expanded); err != nil {
 				r.Add("search", "%v", err)
 			}
 		}
+		expanded = err == nil
 	}
 	if d.Freshness > 0 {
 		validateFreshness(r, d, raw, opts)
@@ -253,6 +253,9 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	validateTicket(r, d, raw.Ticket)
 	validateRemediation(r, d, raw)
 	validateTests(r, d, raw, dir)
+	if expanded {
+		checkOutputFields(r, d)
+	}
 	return d
 }
 
@@ -278,11 +281,23 @@ func validateFreshness(r *Reporter, d *Detection, raw *rawDetection, opts LoadOp
 	d.FreshnessSearch = src
 	if opts.Macros != nil {
 		exp, err := opts.Macros.Expand(src)
-		if err != nil {
-			r.Add("freshness_search", "%v", err)
-		}
+		addEach(r, "freshness_search", err)
 		d.FreshnessSearch = exp
 	}
+}
+
+// addEach adds one problem at key for each error joined in err.
+func addEach(r *Reporter, key string, err error) {
+	if err == nil {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			addEach(r, key, e)
+		}
+		return
+	}
+	r.Add(key, "%v", err)
 }
 
 func duration(r *Reporter, key string, v *string, def time.Duration) time.Duration {
