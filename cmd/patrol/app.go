@@ -71,6 +71,11 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 			return nil, exitInvalid
 		}
 		a.dets.Store(&ds)
+		if opts.jobs {
+			for _, w := range config.Warnings(cfg, ds) {
+				a.log.Warn(strings.TrimPrefix(w.Msg, "warning: "), "key", w.Key, "config", w.File)
+			}
+		}
 	}
 	if opts.lock {
 		release, err := state.Lock(cfg.State.Path)

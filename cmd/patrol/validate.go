@@ -34,6 +34,9 @@ func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int 
 		printProblems(out, err)
 		return exitInvalid
 	}
+	for _, w := range config.Warnings(cfg, ds) {
+		fmt.Fprintln(out, w.Error())
+	}
 	if *remote {
 		if code := validateRemote(ctx, cfg, ds, out, errOut); code != exitOK {
 			return code
