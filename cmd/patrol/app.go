@@ -37,6 +37,7 @@ type app struct {
 	metrics   *metrics.Metrics
 	locksMu   sync.Mutex
 	locks     map[string]*sync.Mutex // one run per detection at a time
+	outcomes  outcomes               // remediation outcomes since start, for once's respond line
 }
 
 type setupOptions struct {
@@ -44,6 +45,10 @@ type setupOptions struct {
 	jobs     bool // build the backends and jobs
 	detect   bool // load detections
 	searcher bool // build only the searcher
+	// terse: the command prints a line per job itself, so on a terminal
+	// the log shows warnings and errors only (unless PATROL_LOG_LEVEL is
+	// set): no job is reported twice.
+	terse bool
 }
 
 // loadConfig loads the config, printing its problems.
@@ -63,7 +68,11 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 	if cfg == nil {
 		return nil, code
 	}
-	a := &app{cfg: cfg, log: newLogger(errOut), errOut: errOut, metrics: metrics.New()}
+	level, _ := logLevel()
+	if opts.terse && isTerminal(errOut) && os.Getenv("PATROL_LOG_LEVEL") == "" {
+		level = slog.LevelWarn
+	}
+	a := &app{cfg: cfg, log: newLogger(errOut, level), errOut: errOut, metrics: metrics.New()}
 	if opts.detect || opts.jobs {
 		ds, err := loadDetections(cfg)
 		if err != nil {
@@ -166,7 +175,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour},
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
-		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,
+		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.onAction,
 		Retention: config.Duration(cfg.State.Retention),
 	}
 	a.detector = &poller.Detector{
@@ -197,7 +206,7 @@ func newTracker(ctx context.Context, cfg *config.Config, db *state.DB, log *slog
 func newNotifier(cfg *config.Config, log *slog.Logger, errOut io.Writer) (poller.Notifier, error) {
 	switch cfg.Notify.Backend {
 	case "log":
-		return &local.LogNotifier{W: errOut}, nil
+		return &local.LogNotifier{Log: log}, nil
 	case "slack":
 		return newSlack(cfg, log)
 	}
@@ -234,9 +243,8 @@ func logLevel() (slog.Level, error) {
 }
 
 // newLogger logs JSON when stderr is not a terminal (journald), text when it
-// is, at PATROL_LOG_LEVEL (checked by dispatch).
-func newLogger(w io.Writer) *slog.Logger {
-	level, _ := logLevel()
+// is, from level up.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if isTerminal(w) {
 		return slog.New(slog.NewTextHandler(w, opts))
@@ -245,6 +253,9 @@ func newLogger(w io.Writer) *slog.Logger {
 }
 
 func isTerminal(w io.Writer) bool {
+	if t, ok := w.(interface{ IsTerminal() bool }); ok { // a test's stand-in
+		return t.IsTerminal()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
