@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/detections/spl"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/splunk"
@@ -86,9 +87,50 @@ func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.De
 		bad++
 		fmt.Fprintf(out, "%s: search: Splunk: %s\n", d.File, poller.CleanText(truncate(err.Error(), 300)))
 	}
+	missing, err := missingLookups(ctx, s, ds)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol validate --remote: Splunk stopped answering: %s\n", truncate(cause(err), 300))
+		return exitFailed
+	}
+	for _, m := range missing {
+		bad++
+		fmt.Fprintf(out, "%s: search: lookup %q does not exist in Splunk (app %q): create it (README.md, \"Splunk lookups\")\n", m.file, m.name, cfg.Search.Splunk.App)
+	}
 	if bad > 0 {
 		return exitInvalid
 	}
-	fmt.Fprintf(out, "remote: Splunk parses all %d searches\n", len(ds))
+	fmt.Fprintf(out, "remote: Splunk parses all %d searches and has the lookups they use\n", len(ds))
 	return exitOK
+}
+
+type missingLookup struct{ file, name string }
+
+// missingLookups asks Splunk for every lookup the detections use (where
+// the local parser can read their searches) and lists those it lacks,
+// once per lookup, at the first detection that uses it.
+func missingLookups(ctx context.Context, s *splunk.Searcher, ds []*detections.Detection) ([]missingLookup, error) {
+	var out []missingLookup
+	asked := map[string]bool{}
+	for _, d := range ds {
+		q, err := spl.Parse(d.Expanded)
+		if err != nil {
+			continue
+		}
+		for _, name := range q.Lookups() {
+			if asked[name] {
+				continue
+			}
+			asked[name] = true
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			ok, err := s.LookupExists(pctx, name)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				out = append(out, missingLookup{d.File, name})
+			}
+		}
+	}
+	return out, nil
 }

@@ -3,8 +3,10 @@ package splunk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 )
 
 // Probe asks splunkd who it is (GET server/info) once, without retries,
@@ -34,3 +36,22 @@ func (s *Searcher) Probe(ctx context.Context) (string, error) {
 
 // URL is the management API the Searcher talks to.
 func (s *Searcher) URL() string { return s.base }
+
+// LookupExists asks whether the lookup definition name is visible in the
+// configured namespace (GET data/transforms/lookups/{name}), once: the
+// pack's | lookup commands fail at search time without it.
+func (s *Searcher) LookupExists(ctx context.Context, name string) (bool, error) {
+	if err := s.auth.load(); err != nil {
+		return false, err
+	}
+	resp, _, err := s.once(ctx, call{op: "lookup " + name, method: http.MethodGet, path: "data/transforms/lookups/" + url.PathEscape(name)})
+	var se *Error
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	drain(resp)
+	return true, nil
+}
