@@ -10,15 +10,20 @@ import (
 	"testing"
 )
 
-// TestReadOnlyStateServesReaders runs the patrol binary as a user who may
+// TestReadOnlyStateServesReaders runs patrol in a process of a user who may
 // only read a copy of a state file: status, tickets and search work and
 // write nothing; once is refused with a lock error that says what it is;
 // status with a mistyped state path creates nothing.
 func TestReadOnlyStateServesReaders(t *testing.T) {
 	work := t.TempDir()
-	bin := filepath.Join(work, "patrol")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin := filepath.Join(work, "patrol.test")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self) // this test binary, where the reader may run it
+	if err != nil || os.WriteFile(bin, b, 0o755) != nil {
+		t.Fatalf("copy the test binary: %v", err)
 	}
 	cfg := repoConfigCopy(t)
 	if code, out, errOut := patrol(t, "once", "--config", cfg); code != exitOK {
@@ -55,9 +60,9 @@ func TestReadOnlyStateServesReaders(t *testing.T) {
 
 	reader := func(args ...string) (int, string, string) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
+		cmd := exec.Command(bin, append([]string{"-test.run=^TestPatrolProcess$", "--"}, args...)...)
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "PATROL_TEST_PROCESS=1"}
 		if os.Geteuid() == 0 { // root may write anything: read as nobody
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		}
@@ -100,4 +105,20 @@ func TestReadOnlyStateServesReaders(t *testing.T) {
 			t.Errorf("a reader left %s behind", e.Name())
 		}
 	}
+}
+
+// TestPatrolProcess is patrol in a process of its own: tests run this test
+// binary with PATROL_TEST_PROCESS=1 and the command line after "--".
+func TestPatrolProcess(t *testing.T) {
+	if os.Getenv("PATROL_TEST_PROCESS") == "" {
+		t.Skip("runs only as a child process of another test")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	os.Exit(run(args))
 }

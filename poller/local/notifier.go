@@ -26,7 +26,13 @@ func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (str
 		channel = "(default)"
 	}
 	text := strings.TrimRight(note.Message.PlainText(), "\n")
-	first, _, _ := strings.Cut(text, "\n")
+	first := ""
+	for _, line := range strings.Split(text, "\n") { // the first line that says something, not a heading
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "== ") {
+			first = line
+			break
+		}
+	}
 	attrs := []any{"channel", channel, "ticket", note.Ticket.Key, "status", note.Status}
 	if note.Thread == "" {
 		attrs = append(attrs, "severity", note.Severity)
