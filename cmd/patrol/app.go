@@ -157,7 +157,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 	if a.tracker, err = newTracker(ctx, cfg, a.db, a.log); err != nil {
 		return fmt.Errorf("ticket backend: %w", err)
 	}
-	if a.notifier, err = newNotifier(cfg, a.log, a.errOut); err != nil {
+	if a.notifier, err = newNotifier(cfg, a.log); err != nil {
 		return fmt.Errorf("notify backend: %w", err)
 	}
 	actions, enrichers, err := newAWS(ctx, cfg, a.log)
@@ -203,7 +203,7 @@ func newTracker(ctx context.Context, cfg *config.Config, db *state.DB, log *slog
 	return nil, fmt.Errorf("unknown tickets.backend %q", cfg.Tickets.Backend)
 }
 
-func newNotifier(cfg *config.Config, log *slog.Logger, errOut io.Writer) (poller.Notifier, error) {
+func newNotifier(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
 	switch cfg.Notify.Backend {
 	case "log":
 		return &local.LogNotifier{Log: log}, nil
