@@ -106,3 +106,54 @@ func fillChangeLines(t *testing.T, text string) (string, map[string]bool) {
 	}
 	return strings.Join(lines, "\n"), used
 }
+
+// TestValidateNamesEverySecret: offline validate reads every secret the
+// selected backends need and names each it cannot read, all at once, with
+// key and line, and never prints a value it could read.
+func TestValidateNamesEverySecret(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
+	os.WriteFile(filepath.Join(dir, "slack-token"), []byte("xoxb-readable-secret\n"), 0o600)
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	os.Unsetenv("CREDENTIALS_DIRECTORY")
+	t.Setenv("SPLUNK_TOKEN", "")
+	os.Unsetenv("SPLUNK_TOKEN")
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte(`[search]
+backend = "splunk"
+[search.splunk]
+url = "https://splunk.example.com:8089"
+token_env = "SPLUNK_TOKEN"
+[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[tickets]
+backend = "jira"
+[tickets.jira]
+url = "https://example.atlassian.net"
+user_file = "jira-user"
+token_file = "jira-token"
+project = "SEC"
+[notify]
+backend = "slack"
+[notify.slack]
+token_file = "slack-token"
+channel = "#security-alerts"
+`), 0o644)
+	code, out, _ := patrol(t, "validate", "--config", conf)
+	if code != exitInvalid {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		"config.toml:5: search.splunk.token_env: environment variable SPLUNK_TOKEN is not set",
+		"config.toml:12: tickets.jira.user_file: secret file jira-user is not in",
+		"config.toml:13: tickets.jira.token_file: secret file jira-token is not in",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "slack") || strings.Contains(out, "xoxb-readable-secret") {
+		t.Errorf("the readable Slack token was reported or printed:\n%s", out)
+	}
+}
