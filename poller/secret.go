@@ -51,7 +51,9 @@ func ReadSecret(env, file, baseDir string) (string, error) {
 
 // secretPath resolves a secret file name: an absolute path as it is, a
 // relative one in the first of the credential folders (see ReadSecret)
-// where it exists or cannot be looked at.
+// where it exists. A folder this user may not look into (root's
+// /etc/patrol/credentials, for a pilot run as oneself) is passed over; if
+// no other has the file, reading there reports the permission error.
 func secretPath(file, baseDir string) (string, error) {
 	if filepath.IsAbs(file) {
 		return file, nil
@@ -61,11 +63,23 @@ func secretPath(file, baseDir string) (string, error) {
 	if cd := os.Getenv("CREDENTIALS_DIRECTORY"); cd != "" {
 		dirs[0], where[0] = cd, "$CREDENTIALS_DIRECTORY ("+cd+")"
 	}
+	denied := ""
 	for _, dir := range dirs {
 		path := filepath.Join(dir, file)
-		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-			return path, nil // there, or there but not ours to look at: reading says which
+		_, err := os.Stat(path)
+		switch {
+		case err == nil:
+			return path, nil
+		case errors.Is(err, fs.ErrPermission):
+			if denied == "" {
+				denied = path // not ours to look at (root's credentials folder): a later place may have it
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return path, nil // reading it says what is wrong
 		}
+	}
+	if denied != "" {
+		return denied, nil // reading it reports the permission error
 	}
 	return "", fmt.Errorf("secret file %s is not in %s", file, strings.Join(where, " or "))
 }
