@@ -57,6 +57,34 @@ func TestProductionExampleWithPack(t *testing.T) {
 			t.Errorf("%s is no longer a CHANGE line: update productionFill", key)
 		}
 	}
+	// The README's pilot: the filled example with tickets and notifications
+	// kept local, no AWS lookups, no metrics file, and the Splunk token
+	// beside the config of a user outside systemd.
+	pilot := filled
+	for _, edit := range [][2]string{
+		{`path = "` + root + `/var/lib/patrol/patrol.db"`, `path = "pilot.db"`},
+		{"[tickets]\nbackend = \"jira\"", "[tickets]\nbackend = \"local\""},
+		{"[notify]\nbackend = \"slack\"", "[notify]\nbackend = \"log\""},
+		{"aws = true", "aws = false"},
+		{"[metrics]\ntextfile = \"" + root + "/var/lib/node_exporter/textfile_collector/patrol.prom\"", ""},
+	} {
+		if !strings.Contains(pilot, edit[0]) {
+			t.Fatalf("the pilot edit %q no longer applies to the example", edit[0])
+		}
+		pilot = strings.Replace(pilot, edit[0], edit[1], 1)
+	}
+	pilotDir := filepath.Join(root, "home/pilot")
+	os.MkdirAll(pilotDir, 0o755)
+	os.WriteFile(filepath.Join(pilotDir, "splunk-token"), []byte("x\n"), 0o600)
+	pilotPath := filepath.Join(pilotDir, "pilot.toml")
+	os.WriteFile(pilotPath, []byte(pilot), 0o644)
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	os.Unsetenv("CREDENTIALS_DIRECTORY")
+	if code, out, errOut := patrol(t, "validate", "--config", pilotPath); code != exitOK || strings.Contains(out, "warning:") {
+		t.Errorf("pilot: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
+
 	for name, text := range map[string]string{"filled": filled, "as shipped": installed} {
 		path := filepath.Join(root, "etc/patrol", name+".toml")
 		os.WriteFile(path, []byte(text), 0o640)
