@@ -100,4 +100,3 @@ func DecodeStrict(r *Reporter, src string, v any) bool {
 	}
 	return true
 }
-
