@@ -73,7 +73,10 @@ dist:
 # Install the binary, the unit, the detection pack and an example config
 # (DESTDIR-aware; an existing /etc/patrol/config.toml is never overwritten).
 PREFIX  ?= /usr/local
-install: build
+# It installs the binary `make build` made; it builds one only if there is
+# none (as root that would compile everything again in root's cache).
+install:
+	@test -x $(BIN) || $(MAKE) build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/patrol
 	install -D -m 0644 cmd/patrol/patrol.service $(DESTDIR)/etc/systemd/system/patrol.service
 	install -D -m 0644 cmd/patrol/patrol.sysusers $(DESTDIR)/usr/lib/sysusers.d/patrol.conf
