@@ -2,11 +2,18 @@
 GO      ?= go
 BIN     := bin/patrol
 CONFIG  ?= config.toml
+# The oldest Go that builds patrol: go.mod's go directive (its dependencies
+# need 1.26). check-go-min proves it with that exact toolchain, which the
+# go command fetches as a module (golang.org/toolchain).
+GO_MIN  := $(shell sed -n 's/^go //p' go.mod)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test check fmt-check vet run bench install check-unit clean
+.PHONY: build test check check-go-min fmt-check vet run bench install check-unit clean dist
 
 build:
-	$(GO) build -o $(BIN) ./cmd/patrol
+	@test -x $(BIN) || echo "building patrol (first build compiles SQLite and the AWS SDK: a few minutes)"
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/patrol
 
 # The whole suite, as CI runs it. Tests that need moto_server start it
 # themselves; tests that read ../shared skip when it is absent.
@@ -14,6 +21,12 @@ test:
 	$(GO) test -race -count=1 ./...
 
 check: fmt-check vet test
+
+# Build every package with the oldest Go that go.mod claims (first run:
+# minutes, as it compiles everything with that toolchain; then cached).
+check-go-min:
+	GOTOOLCHAIN=go$(GO_MIN) $(GO) build ./...
+	@echo "go$(GO_MIN) builds patrol"
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -40,12 +53,36 @@ bench:
 	$(GO) test -run '^$$' -bench DaemonLoad -benchtime 1x -timeout 30m ./cmd/patrol/
 
 clean:
-	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
+	rm -rf bin dist patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
+
+# Release binaries for linux/amd64 and linux/arm64, static (SQLite and the
+# C library linked in, pure-Go DNS and user lookups: they run on any Linux
+# of that architecture), with the version stamped in (patrol --version),
+# and their SHA-256 sums. arm64 is cross-compiled with
+# aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu).
+CC_amd64  ?= gcc
+CC_arm64  ?= aarch64-linux-gnu-gcc
+DIST_TAGS := netgo,osusergo,sqlite_omit_load_extension
+dist:
+	@echo "building patrol $(VERSION) for linux/amd64 and linux/arm64 (each compiles SQLite and the AWS SDK: a few minutes)"
+	@mkdir -p dist
+	@for arch in amd64 arm64; do \
+	  if [ $$arch = amd64 ]; then cc="$(CC_amd64)"; else cc="$(CC_arm64)"; fi; \
+	  command -v $$cc >/dev/null || { echo "dist: $$cc is missing (apt-get install gcc-aarch64-linux-gnu)"; exit 1; }; \
+	  out=dist/patrol-$(VERSION)-linux-$$arch; \
+	  CGO_ENABLED=1 GOOS=linux GOARCH=$$arch CC=$$cc $(GO) build -trimpath -tags $(DIST_TAGS) \
+	    -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $$out ./cmd/patrol || exit 1; \
+	  echo "$$out"; \
+	done
+	@cd dist && sha256sum patrol-$(VERSION)-linux-* > SHA256SUMS && cat SHA256SUMS
 
 # Install the binary, the unit, the detection pack and an example config
 # (DESTDIR-aware; an existing /etc/patrol/config.toml is never overwritten).
 PREFIX  ?= /usr/local
-install: build
+# It installs the binary `make build` made; it builds one only if there is
+# none (as root that would compile everything again in root's cache).
+install:
+	@test -x $(BIN) || $(MAKE) build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/patrol
 	install -D -m 0644 cmd/patrol/patrol.service $(DESTDIR)/etc/systemd/system/patrol.service
 	install -D -m 0644 cmd/patrol/patrol.sysusers $(DESTDIR)/usr/lib/sysusers.d/patrol.conf

@@ -20,6 +20,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	rem := d.Remediation
 	act, ok := r.Actions[rem.Action]
 	if !ok {
+		r.observe(rem.Action, "refused") // nothing was attempted
 		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s is not available in this patrol (no implementation is configured): respond by hand.", rem.Action), change{})
 	}
 	params := map[string]string{}
@@ -28,6 +29,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	}
 	plan, err := act.Plan(ctx, ActionRequest{Action: rem.Action, Params: params, TicketKey: t.Key})
 	if err != nil {
+		r.observe(rem.Action, "refused") // nothing was attempted
 		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s cannot be planned: %v. Respond by hand.", rem.Action, err), change{})
 	}
 	plan.Action = rem.Action

@@ -78,18 +78,13 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return err
 	}
-	entries, err := migrations.ReadDir("migrations")
+	list, err := migrationList()
 	if err != nil {
 		return err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		body, err := migrations.ReadFile("migrations/" + e.Name())
+	for _, m := range list {
+		version := m.version
+		body, err := migrations.ReadFile("migrations/" + m.name)
 		if err != nil {
 			return err
 		}
@@ -99,7 +94,7 @@ func (s *DB) migrate(ctx context.Context) error {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("migration %s: %w", e.Name(), err)
+				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, ts(s.Now()))
 			return err
@@ -109,6 +104,30 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+type migration struct {
+	name    string
+	version int
+}
+
+// migrationList is the embedded migrations in the order they apply.
+func migrationList() ([]migration, error) {
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		out = append(out, migration{e.Name(), version})
+	}
+	return out, nil
 }
 
 // tx runs fn in one transaction (BEGIN IMMEDIATE, from the DSN).

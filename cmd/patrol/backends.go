@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/detections/spl"
 
 	"github.com/patrolsec/patrol/poller"
@@ -87,17 +86,10 @@ func trackerTiming(cfg *config.Config) (lag, createTimeout time.Duration) {
 	return 0, 0
 }
 
+// newSlack builds the Slack notifier; its token was checked by the probe
+// (auth.test) that runs before the jobs are built.
 func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
-	n, err := slack.New(cfg.Notify.Slack, slack.Options{BaseDir: cfg.Dir, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Check(ctx); err != nil {
-		return nil, err
-	}
-	return n, nil
+	return slack.New(cfg.Notify.Slack, slack.Options{BaseDir: cfg.Dir, Logger: log})
 }
 
 // newAWS builds the AWS provider (the remediation actions), the enrichers
@@ -142,29 +134,4 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (*aws.Pro
 func newFileSearcher(cfg *config.Config, path string, log *slog.Logger) (poller.Searcher, error) {
 	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index,
 		AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log}), nil
-}
-
-// validateRemote asks Splunk to parse each detection's expanded search and
-// prints file: search: message for each it rejects.
-func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.Detection, out, errOut io.Writer) int {
-	if cfg.Search.Backend != "splunk" {
-		fmt.Fprintln(errOut, "patrol validate --remote: search.backend is not \"splunk\"")
-		return exitInvalid
-	}
-	s, err := splunk.New(cfg.Search.Splunk, cfg.Dir, newLogger(errOut))
-	if err != nil {
-		fmt.Fprintf(errOut, "patrol validate --remote: %v\n", err)
-		return exitFailed
-	}
-	bad := 0
-	for _, d := range ds {
-		if err := s.Parse(ctx, d.Expanded); err != nil {
-			bad++
-			fmt.Fprintf(out, "%s: search: Splunk: %v\n", d.File, err)
-		}
-	}
-	if bad > 0 {
-		return exitInvalid
-	}
-	return exitOK
 }

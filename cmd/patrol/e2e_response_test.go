@@ -257,14 +257,14 @@ func TestEndToEndInterruptedActionReadBack(t *testing.T) {
 		t.Fatalf("key %s: the call did not reach AWS\n%s%s", got, out.String(), errOut.String())
 	}
 	kt = ticketsJSON(t, conf)["e2e-external-key"]
-	if strings.Join(kt.Actions, ",") != "iam.disable_access_key:planned,iam.disable_access_key:started,iam.disable_access_key:interrupted" || kt.Stage != "verify" {
+	if actionPhases(kt.Actions) != "iam.disable_access_key:planned,iam.disable_access_key:started,iam.disable_access_key:interrupted" || kt.Stage != "verify" {
 		t.Fatalf("after the stop: %+v", kt)
 	}
 	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {
 		t.Fatalf("read-back run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	kt = ticketsJSON(t, conf)["e2e-external-key"]
-	if !strings.HasSuffix(strings.Join(kt.Actions, ","), "interrupted,iam.disable_access_key:succeeded") || kt.Stage != "done" || kt.Status != "Done" {
+	if !strings.HasSuffix(actionPhases(kt.Actions), "interrupted,iam.disable_access_key:succeeded") || kt.Stage != "done" || kt.Status != "Done" {
 		_, show, _ := patrol(t, "tickets", "--config", conf, kt.Key)
 		t.Fatalf("after the read-back: %+v\n%s", kt, show)
 	}
@@ -339,4 +339,13 @@ func TestEndToEndUndoBesideDaemonAndInDryRun(t *testing.T) {
 	if json.Unmarshal([]byte(js), &rep) != nil || len(rep.UndoRequests) != 1 || rep.UndoRequests[0].Result != "undone" {
 		t.Errorf("status --json undo_requests: %s", js)
 	}
+}
+
+// actionPhases lists a ticket's ledger rows as "action:phase,...".
+func actionPhases(evs []actionView) string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Action+":"+e.Phase)
+	}
+	return strings.Join(out, ",")
 }

@@ -147,16 +147,6 @@ project = "SEC"
 	}
 }
 
-func TestProductionConfigExample(t *testing.T) {
-	code, out, _ := patrol(t, "validate", "--config", "config.production.toml")
-	// On a build machine the install paths do not exist; nothing else may be wrong.
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if code != exitOK && !strings.Contains(line, "no such file") && !strings.Contains(line, "detections folder") {
-			t.Errorf("unexpected problem: %s", line)
-		}
-	}
-}
-
 // TestLocalTrial is `make run` twice: the shipped detections over the shipped
 // samples make tickets once, and never again.
 func TestLocalTrial(t *testing.T) {

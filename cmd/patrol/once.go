@@ -17,7 +17,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true, partial: true}, errOut)
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
+	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true, partial: true, terse: true}, errOut)
 	if a == nil {
 		return code
 	}
@@ -49,10 +52,17 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	st, err := a.respondOnce(ctx)
 	status := "ok"
-	if err != nil {
+	switch n := a.outcomes.failed(); {
+	case err != nil:
 		failed, status = true, "FAILED: "+poller.CleanText(err.Error())
+	case n > 0:
+		failed, status = true, fmt.Sprintf("FAILED: %d remediation(s) did not complete ('patrol tickets' shows which)", n)
 	}
-	fmt.Fprintf(out, "respond tickets=%d handled=%d actions=%d %s\n", st.Tickets, st.Handled, st.Actions, status)
+	remediations := a.outcomes.String()
+	if remediations == "" {
+		remediations = "none"
+	}
+	fmt.Fprintf(out, "respond tickets=%d handled=%d remediations: %s  %s\n", st.Tickets, st.Handled, remediations, status)
 	switch {
 	case a.invalidDetections:
 		return exitInvalid

@@ -22,6 +22,9 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
 	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true}, errOut)
 	if a == nil {
 		return code

@@ -23,7 +23,7 @@ func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(errOut, "patrol search: give the search as one argument, quoted: patrol search 'eventName=StopLogging'")
+		fmt.Fprintln(errOut, "patrol search: give the search as one argument, quoted: patrol search 'eventName=StopLogging' --from -24h")
 		return exitInvalid
 	}
 	a, code := setup(ctx, *cfgPath, setupOptions{searcher: true}, errOut)
@@ -46,6 +46,11 @@ func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	if w.End, err = parseWhen(*to, now); err != nil {
 		fmt.Fprintf(errOut, "patrol search: --to: %v\n", err)
+		return exitInvalid
+	}
+	if !w.End.IsZero() && !w.Start.Before(w.End) { // zero: unbounded (all)
+		fmt.Fprintf(errOut, "patrol search: --from %s is not before --to %s: the window would be empty\n",
+			w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
 		return exitInvalid
 	}
 	spl, err := a.cfg.Macros().Expand(fs.Arg(0))

@@ -32,16 +32,16 @@ type detectionStatus struct {
 }
 
 type statusReport struct {
-	Detections       []detectionStatus   `json:"detections"`
-	Respond          *state.RunSummary   `json:"respond,omitempty"`
-	PendingApprovals []string            `json:"pending_approvals"`
-	Deferred         []string            `json:"deferred"`
-	Verifying        []string            `json:"verifying"`
-	QueuedNotices    int                 `json:"queued_notifications"`
-	QueuedDeliveries int                 `json:"queued_deliveries"`
-	DeadLetters      []deadLetterView    `json:"dead_letters"`
-	UndoRequests     []undoView          `json:"undo_requests"`
-	RecentActions    []state.ActionEvent `json:"recent_actions"`
+	Detections       []detectionStatus `json:"detections"`
+	Respond          *runView          `json:"respond,omitempty"`
+	PendingApprovals []string          `json:"pending_approvals"`
+	Deferred         []string          `json:"deferred"`
+	Verifying        []string          `json:"verifying"`
+	QueuedNotices    int               `json:"queued_notifications"`
+	QueuedDeliveries int               `json:"queued_deliveries"`
+	DeadLetters      []deadLetterView  `json:"dead_letters"`
+	UndoRequests     []undoView        `json:"undo_requests"`
+	RecentActions    []actionView      `json:"recent_actions"`
 }
 
 // deadLetterView is a delivery set aside after a permanent failure.
@@ -69,11 +69,14 @@ func cmdStatus(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
 	a, code := setup(ctx, *cfgPath, setupOptions{detect: true}, errOut)
 	if a == nil {
 		return code
 	}
-	db, err := state.Open(a.cfg.State.Path, nil)
+	db, err := state.OpenReadOnly(a.cfg.State.Path)
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol status: %v\n", err)
 		return exitFailed
@@ -111,13 +114,12 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &statusReport{PendingApprovals: []string{}, Deferred: []string{}, Verifying: []string{}, RecentActions: []state.ActionEvent{},
+	rep := &statusReport{Detections: []detectionStatus{}, PendingApprovals: []string{}, Deferred: []string{}, Verifying: []string{},
 		DeadLetters: []deadLetterView{}, UndoRequests: []undoView{}}
 	byDet := map[string]state.RunSummary{}
 	for _, r := range runs {
 		if r.Job == "respond" {
-			r := r
-			rep.Respond = &r
+			rep.Respond = newRunView(r)
 			continue
 		}
 		byDet[r.Detection] = r
@@ -177,9 +179,11 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 		}
 		rep.UndoRequests = append(rep.UndoRequests, v)
 	}
-	if rep.RecentActions, err = db.RecentActions(ctx, 10); err != nil {
+	recent, err := db.RecentActions(ctx, 10)
+	if err != nil {
 		return nil, err
 	}
+	rep.RecentActions = actionViews(recent)
 	return rep, nil
 }
 
@@ -230,7 +234,7 @@ func printStatus(out io.Writer, rep *statusReport) {
 	}
 	tw.Flush()
 	if rep.Respond != nil {
-		last := ago(rep.Respond.LastStart)
+		last := ago(rep.Respond.LastRun)
 		if rep.Respond.LastCancelled {
 			last += " (cancelled)"
 		}

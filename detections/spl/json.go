@@ -52,6 +52,14 @@ func (e *jsonError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d of the event: %s", e.off, e.msg)
 }
 
+// EventOffset is where in the event's raw text the JSON is broken, so that
+// an input that knows where the event sits in its file can name the line
+// and column.
+func (e *jsonError) EventOffset() int { return e.off }
+
+// Reason says what is wrong, without the place.
+func (e *jsonError) Reason() string { return "invalid JSON: " + e.msg }
+
 func skipWS(d []byte, i int) int {
 	for i < len(d) {
 		switch d[i] {

@@ -138,6 +138,7 @@ type scanStats struct {
 	bytes                  int64
 	start                  time.Time
 	lastReport             time.Time
+	shown                  bool // a progress line is on the terminal
 }
 
 // Scan reads every file in order and hands over the events in the window
@@ -150,7 +151,9 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 	if !f.Latest.IsZero() {
 		win.latest, win.hasLatest = epoch(f.Latest), true
 	}
-	src.stats.start = time.Now()
+	src.stats.start = src.s.clock()
+	src.stats.lastReport = src.stats.start
+	defer src.progress(true)
 	for _, file := range src.files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -162,7 +165,6 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 		src.stats.bytes += file.size
 		src.progress(false)
 	}
-	src.progress(true)
 	return nil
 }
 
@@ -170,28 +172,29 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 // so that window bounds and event times compare exactly.
 func epoch(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
 
-// progress prints a line to Progress at most once a second, and a summary
-// at the end of scans that took long enough to need one.
+// progress redraws the progress line in place at most once a second,
+// from a second into the scan, and erases it when the scan ends (final):
+// the caller's own summary line follows, never a stale progress line.
 func (src *source) progress(final bool) {
 	w := src.s.opts.Progress
 	if w == nil {
 		return
 	}
-	now := time.Now()
-	if !final && now.Sub(src.stats.lastReport) < time.Second {
-		return
-	}
-	if final && now.Sub(src.stats.start) < time.Second && src.stats.files < 10 {
-		return
-	}
-	src.stats.lastReport = now
-	verb := "scanning"
 	if final {
-		verb = "scanned"
+		if src.stats.shown {
+			fmt.Fprint(w, "\r\x1b[K")
+			src.stats.shown = false
+		}
+		return
 	}
-	fmt.Fprintf(w, "local search: %s %d/%d files, %.1f MB, %d events read, %d passed the search filter, %s\n",
-		verb, src.stats.files, len(src.files), float64(src.stats.bytes)/1e6, src.stats.events, src.stats.matched,
-		now.Sub(src.stats.start).Round(time.Millisecond))
+	now := src.s.clock()
+	if now.Sub(src.stats.lastReport) < time.Second {
+		return
+	}
+	src.stats.lastReport, src.stats.shown = now, true
+	fmt.Fprintf(w, "\rlocal search: %d/%d files, %.1f MB, %d events read, %d passed the search filter, %s\x1b[K",
+		src.stats.files, len(src.files), float64(src.stats.bytes)/1e6, src.stats.events, src.stats.matched,
+		now.Sub(src.stats.start).Round(time.Second))
 }
 
 // open opens a file for scanning (see decode).
@@ -307,7 +310,7 @@ func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, 
 		*ev = spl.Event{Raw: raw, Meta: meta, JSON: fmtr.json, Fields: fields, Offset: off}
 		t, ok, err := fmtr.time(ev)
 		if err != nil {
-			return fmt.Errorf("input %s: record at byte %d: %w", file.path, off, err)
+			return recordError(file.path, recs, off, err)
 		}
 		if !ok {
 			t = fallback
@@ -318,7 +321,7 @@ func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, 
 		ev.Time = t
 		src.stats.matched++
 		if err := fn(ev); err != nil {
-			return err
+			return recordError(file.path, recs, off, err)
 		}
 	}
 }
@@ -331,6 +334,8 @@ type pendingJSON struct {
 	off   int64
 	done  bool
 }
+
+func (p *pendingJSON) position(off int64) (int, int, bool) { return p.jr.position(off) }
 
 func (p *pendingJSON) next() ([]byte, int64, []spl.Field, error) {
 	if !p.done {
@@ -367,6 +372,27 @@ func peekNonSpace(br *bufio.Reader) ([]byte, error) {
 
 // fileError names the file and says whether it is not JSON or could not
 // be read.
+// recordError places an error found inside a record: broken JSON in an
+// event is named by file, line and column, as a person opens the file.
+// Other errors (a stopped search) pass through.
+func recordError(path string, recs records, off int64, err error) error {
+	var je interface {
+		EventOffset() int
+		Reason() string
+	}
+	if !errors.As(err, &je) {
+		return err
+	}
+	if p, ok := recs.(interface {
+		position(int64) (int, int, bool)
+	}); ok {
+		if line, col, ok := p.position(off + int64(je.EventOffset())); ok {
+			return fmt.Errorf("input %s: line %d, column %d: %s", path, line, col, je.Reason())
+		}
+	}
+	return fmt.Errorf("input %s: record at byte %d: %w", path, off, err)
+}
+
 func fileError(path string, err error) error {
 	var se *syntaxError
 	if errors.As(err, &se) {

@@ -84,12 +84,23 @@ func newJSONRecords(r io.Reader, lim Limits) *jsonRecords {
 }
 
 func (j *jsonRecords) errorAt(i int, format string, args ...any) error {
-	line := j.line + bytes.Count(j.buf[:i], []byte{'\n'}) + 1
-	col := i + 1
+	line, col, _ := j.position(j.base + int64(i))
+	return &syntaxError{Line: line, Column: col, Offset: j.base + int64(i), Msg: fmt.Sprintf(format, args...)}
+}
+
+// position returns the line and column of a stream offset inside the
+// buffered data (the record last returned, say).
+func (j *jsonRecords) position(off int64) (line, col int, ok bool) {
+	i := int(off - j.base)
+	if i < 0 || i > j.end {
+		return 0, 0, false
+	}
+	line = j.line + bytes.Count(j.buf[:i], []byte{'\n'}) + 1
+	col = i + 1
 	if k := bytes.LastIndexByte(j.buf[:i], '\n'); k >= 0 {
 		col = i - k
 	}
-	return &syntaxError{Line: line, Column: col, Offset: j.base + int64(i), Msg: fmt.Sprintf(format, args...)}
+	return line, col, true
 }
 
 // fill makes room by dropping bytes before keep and reads more. It

@@ -38,9 +38,12 @@ type Options struct {
 	// Location is the time zone of _time in results, strftime and bin;
 	// nil means UTC.
 	Location *time.Location
-	// Progress receives a progress line now and then during long scans
-	// (nil: none). Point it at stderr for interactive use.
+	// Progress receives a progress line during scans that take more than a
+	// second (nil: none), redrawn in place with a carriage return and
+	// erased when the scan ends: point it at a terminal only.
 	Progress io.Writer
+	// Clock times the progress line; nil means time.Now.
+	Clock func() time.Time
 	// Now is the clock for now() and relative times; nil means time.Now.
 	Now func() time.Time
 	// AllowCommands names forbidden commands (detections.ForbiddenCommands)
@@ -64,6 +67,13 @@ type Searcher struct {
 }
 
 var _ poller.Searcher = (*Searcher)(nil)
+
+func (s *Searcher) clock() time.Time {
+	if s.opts.Clock != nil {
+		return s.opts.Clock()
+	}
+	return time.Now()
+}
 
 // NewSearcher returns a Searcher over opts.Paths. The paths are checked
 // when a search runs, so that logs may appear after start-up.

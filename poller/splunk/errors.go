@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -296,4 +297,17 @@ func netError(op, sid string, err error) *Error {
 	var cert *tls.CertificateVerificationError
 	retry := !errors.Is(err, context.Canceled) && !errors.As(err, &cert)
 	return &Error{Op: op, SID: sid, Err: err, retryable: retry}
+}
+
+// withoutQuery drops the query from the URL a transport error quotes: a
+// GET's query holds the whole search (search/parser), kilobytes of
+// URL-encoded SPL that would bury the cause.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if base, _, found := strings.Cut(ue.URL, "?"); found {
+			ue.URL = base + "?…"
+		}
+	}
+	return err
 }
