@@ -152,6 +152,20 @@ func Load(dir string, opts LoadOptions) ([]*Detection, error) {
 			out = append(out, d)
 		}
 	}
+	if steps := checkSteps(out); len(steps) > 0 {
+		errs = append(errs, steps...)
+		bad := map[string]bool{}
+		for _, e := range steps {
+			bad[e.(*Problem).File] = true
+		}
+		kept := out[:0]
+		for _, d := range out {
+			if !bad[d.File] {
+				kept = append(kept, d)
+			}
+		}
+		out = kept
+	}
 	return out, errors.Join(errs...)
 }
 
@@ -180,7 +194,10 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	d := &Detection{
 		ID: raw.ID, Title: strings.TrimSpace(raw.Title), Description: raw.Description,
 		Severity: raw.Severity, Schedule: raw.Schedule, TimeMode: raw.TimeMode,
-		Search: strings.TrimSpace(raw.Search), GroupBy: raw.GroupBy,
+		Search: strings.TrimSpace(raw.Search), GroupBy: raw.GroupBy, AccountField: strings.TrimSpace(raw.AccountFld),
+	}
+	if raw.AccountFld != "" && d.AccountField == "" {
+		r.Add("account_field", "is empty: name the result field that holds the affected account, or leave the key out")
 	}
 	switch {
 	case raw.ID == "":
@@ -220,8 +237,10 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	default:
 		r.Add("time_mode", "%q must be \"index\" (catches late-indexed events) or \"event\"", d.TimeMode)
 	}
-	if d.Search == "" {
-		r.Add("search", "is required")
+	if raw.Sequence != nil {
+		validateSequence(r, d, raw)
+	} else if d.Search == "" {
+		r.Add("search", "is required (or a [sequence] table)")
 	} else {
 		d.Expanded = d.Search
 		if opts.Macros != nil {
@@ -237,12 +256,15 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 			}
 		}
 	}
-	if d.Freshness > 0 {
+	if d.Freshness > 0 && raw.Sequence == nil {
 		validateFreshness(r, d, raw, opts)
 	} else if raw.FreshSearch != "" {
 		r.Add("freshness_search", "has no effect without freshness")
 	}
-	if len(raw.GroupBy) == 0 {
+	if raw.FirstSeen != nil && raw.Sequence == nil {
+		validateFirstSeen(r, d, raw)
+	}
+	if len(raw.GroupBy) == 0 && raw.Sequence == nil {
 		r.Add("group_by", "is required: name the fields whose values make one alert (e.g. [\"recipientAccountId\", \"requestParameters.name\"])")
 	}
 	for i, f := range raw.GroupBy {
@@ -382,32 +404,6 @@ func validateRemediation(r *Reporter, d *Detection, raw *rawDetection) {
 		}
 	}
 }
-
-func validateTests(r *Reporter, d *Detection, raw *rawDetection, dir string) {
-	for i, t := range raw.Tests {
-		key := fmt.Sprintf("test[%d]", i+1)
-		tc := TestCase{Name: t.Name, Events: t.Events, Expect: t.Expect}
-		if t.Name == "" {
-			r.Add(key+".name", "is required")
-		}
-		if t.Events == "" {
-			r.Add(key+".events", "is required (a file of events, relative to the detection file)")
-		} else if _, err := os.Stat(resolve(dir, t.Events)); err != nil {
-			r.Add(key+".events", "%s: no such file (paths are relative to the detection file)", t.Events)
-		}
-		if t.ExpectAlerts == nil {
-			r.Add(key+".expect_alerts", "is required (the number of alerts the events must make)")
-		} else if *t.ExpectAlerts < 0 {
-			r.Add(key+".expect_alerts", "must not be negative")
-		} else {
-			tc.ExpectAlerts = *t.ExpectAlerts
-		}
-		d.Tests = append(d.Tests, tc)
-	}
-}
-
-// TestPath resolves a test case's events file.
-func (d *Detection) TestPath(t TestCase) string { return resolve(d.Dir, t.Events) }
 
 func resolve(dir, path string) string {
 	if filepath.IsAbs(path) {

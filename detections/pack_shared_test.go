@@ -19,6 +19,7 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/replay"
 )
 
 // sharedTestdata finds the shared test data: $PATROL_SHARED, or a "shared"
@@ -119,9 +120,9 @@ func sharedLookups(t *testing.T, cfg *config.Config) map[string]string {
 }
 
 // count runs d over files and returns its alerts.
-func count(t *testing.T, cfg *config.Config, lookups map[string]string, d *detections.Detection, files ...string) []poller.Result {
+func count(t *testing.T, env replay.Env, cfg *config.Config, lookups map[string]string, d *detections.Detection, files ...string) []poller.Result {
 	t.Helper()
-	got, err := alerts(context.Background(), d, searcher(cfg, lookups, files...))
+	got, err := alerts(context.Background(), env, d, searcher(cfg, lookups, files...), files...)
 	if err != nil {
 		t.Fatalf("%s over %v: %v", d.ID, files, err)
 	}
@@ -262,6 +263,7 @@ func TestPackSharedData(t *testing.T) {
 	cfg, ds := loadPack(t)
 	lookups := sharedLookups(t, cfg)
 	dets := byID(ds)
+	env := replayEnv(cfg, ds, lookups)
 	ct, ctNeg := panther(t, filepath.Join(td, "panther", "cloudtrail_rule_tests.labeled.jsonl"), t.TempDir(), true)
 	dns, dnsNeg := panther(t, filepath.Join(td, "panther", "route53_resolver_rule_tests.labeled.jsonl"), t.TempDir(), false)
 	cases := map[string]string{}
@@ -275,7 +277,7 @@ func TestPackSharedData(t *testing.T) {
 	t.Run("attacks", func(t *testing.T) {
 		for _, a := range attacks {
 			for _, d := range ds {
-				got := count(t, cfg, lookups, d, filepath.Join(td, a.file))
+				got := count(t, env, cfg, lookups, d, filepath.Join(td, a.file))
 				want, asserted := a.want[d.ID]
 				if asserted && len(got) != want {
 					t.Errorf("%s on %s: %d alert(s), want %d", d.ID, a.file, len(got), want)
@@ -291,7 +293,7 @@ func TestPackSharedData(t *testing.T) {
 				t.Errorf("%s: no detection %q or no such Panther case", key, pantherPositives[key])
 				continue
 			}
-			if got := count(t, cfg, lookups, d, path); len(got) == 0 {
+			if got := count(t, env, cfg, lookups, d, path); len(got) == 0 {
 				t.Errorf("%s does not fire on Panther's %q", d.ID, key)
 			}
 		}
@@ -301,12 +303,12 @@ func TestPackSharedData(t *testing.T) {
 		hits := map[string][]string{} // detection -> background it fired on
 		for _, d := range ds {
 			for _, key := range append(append([]string(nil), ctNeg...), dnsNeg...) {
-				if len(count(t, cfg, lookups, d, cases[key])) > 0 {
+				if len(count(t, env, cfg, lookups, d, cases[key])) > 0 {
 					hits[d.ID] = append(hits[d.ID], key)
 				}
 			}
 			for _, f := range benignFiles {
-				if n := len(count(t, cfg, lookups, d, filepath.Join(td, f))); n > 0 {
+				if n := len(count(t, env, cfg, lookups, d, filepath.Join(td, f))); n > 0 {
 					hits[d.ID] = append(hits[d.ID], f)
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/replay"
 )
 
 // loadPack loads ../config.toml and every detection it points at, as
@@ -55,8 +56,13 @@ func searcher(cfg *config.Config, lookups map[string]string, files ...string) po
 }
 
 // alerts runs d over s and returns the first result of every distinct
-// fingerprint, in order: what production would open tickets for.
-func alerts(ctx context.Context, d *detections.Detection, s poller.Searcher) ([]poller.Result, error) {
+// fingerprint, in order: what production would open tickets for. A sequence
+// or first-seen detection needs state: it is replayed over the files instead.
+func alerts(ctx context.Context, env replay.Env, d *detections.Detection, s poller.Searcher, files ...string) ([]poller.Result, error) {
+	if d.Sequence != nil || d.FirstSeen != nil {
+		got, _, err := replay.Alerts(ctx, env, d, detections.TestCase{Name: "files", Events: files})
+		return got, err
+	}
 	seen := map[string]bool{}
 	var out []poller.Result
 	err := s.Search(ctx, poller.Query{Detection: d.ID, SPL: d.Expanded, TimeMode: poller.EventTime}, func(r poller.Result) error {
@@ -69,17 +75,30 @@ func alerts(ctx context.Context, d *detections.Detection, s poller.Searcher) ([]
 	return out, err
 }
 
+// replayEnv replays test cases with the config's lookups, as `patrol test`
+// does.
+func replayEnv(cfg *config.Config, ds []*detections.Detection, lookups map[string]string) replay.Env {
+	dets := byID(ds)
+	return replay.Env{
+		Detection: func(id string) *detections.Detection { return dets[id] },
+		Searcher: func(path string) (poller.Searcher, error) {
+			return searcher(cfg, lookups, path), nil
+		},
+	}
+}
+
 // TestPackCases runs every shipped detection's [[test]] cases, as
 // `patrol test` does.
 func TestPackCases(t *testing.T) {
 	cfg, ds := loadPack(t)
+	env := replayEnv(cfg, ds, cfg.Search.Lookups)
 	for _, d := range ds {
 		t.Run(d.ID, func(t *testing.T) {
 			if len(d.Tests) == 0 {
 				t.Fatal("no [[test]] cases")
 			}
 			for _, tc := range d.Tests {
-				res := poller.RunTest(context.Background(), d, tc, searcher(cfg, cfg.Search.Lookups, d.TestPath(tc)))
+				res := replay.Run(context.Background(), env, d, tc)
 				if res.Err != nil {
 					t.Errorf("%s: %v", tc.Name, res.Err)
 				}
@@ -97,6 +116,7 @@ func TestPackCases(t *testing.T) {
 // remediation params never render empty or as a list.
 func TestPackShape(t *testing.T) {
 	cfg, ds := loadPack(t)
+	env := replayEnv(cfg, ds, cfg.Search.Lookups)
 	for _, d := range ds {
 		t.Run(d.ID, func(t *testing.T) {
 			if d.ID != strings.ToLower(d.ID) || strings.ContainsAny(d.ID, "_. ") {
@@ -113,13 +133,16 @@ func TestPackShape(t *testing.T) {
 					continue
 				}
 				positive = true
-				got, err := alerts(context.Background(), d, searcher(cfg, cfg.Search.Lookups, d.TestPath(tc)))
+				got, _, err := replay.Alerts(context.Background(), env, d, tc)
 				if err != nil {
 					t.Fatalf("%s: %v", tc.Name, err)
 				}
 				for _, r := range got {
 					for f := range r {
 						fields[f] = true
+					}
+					if acct := poller.AccountOf(d, r); acct == "" {
+						t.Errorf("%s: no account for routing in %v (set account_field, or return one of %v)", tc.Name, r.Fields(), poller.AccountFields)
 					}
 					if d.Remediation == nil {
 						continue
@@ -194,8 +217,9 @@ var samplesWant = map[string]int{
 // detection once per scenario and the background stays quiet.
 func TestPackSamples(t *testing.T) {
 	cfg, ds := loadPack(t)
+	env := replayEnv(cfg, ds, cfg.Search.Lookups)
 	for _, d := range ds {
-		got, err := alerts(context.Background(), d, searcher(cfg, cfg.Search.Lookups, cfg.Search.Local.Paths...))
+		got, err := alerts(context.Background(), env, d, searcher(cfg, cfg.Search.Lookups, cfg.Search.Local.Paths...), cfg.Search.Local.Paths...)
 		if err != nil {
 			t.Fatalf("%s: %v", d.ID, err)
 		}

@@ -41,8 +41,11 @@ type Detector struct {
 	// the alert is this old: a tracker whose search lags its writes (Jira
 	// Cloud) must have had time to index a ticket created just before a crash.
 	RecoveryDelay time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Kinds answer the detections that are not a plain search (a sequence
+	// over the alert ledger, a first-seen filter over a search); see Kind.
+	Kinds  []Kind
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // DetectStats is what one run did.
@@ -137,7 +140,7 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	// window skip the encoding. The set is bounded; past it, encoding is
 	// merely repeated, never wrong.
 	staged := map[string]bool{}
-	err = j.Searcher.Search(ctx, q, func(r Result) error {
+	err = j.searcher(d).Search(ctx, q, func(r Result) error {
 		run.Results++
 		t := ResultTime(r, w.End)
 		fp := Fingerprint(d.ID, d.GroupBy, r)
@@ -307,7 +310,7 @@ func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a 
 	if err := json.Unmarshal([]byte(a.Result), &r); err != nil {
 		return fmt.Errorf("stored result: %w", err)
 	}
-	route := j.Router.Route(r)
+	route := j.Router.Route(d, r)
 	if recovering {
 		found, err := j.Tracker.Find(ctx, FingerprintLabel(a.Fingerprint))
 		if err != nil {

@@ -13,8 +13,10 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/firstseen"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
+	"github.com/patrolsec/patrol/poller/sequence"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -164,6 +166,10 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Handoff:     a.responder.Handoff, Logger: a.log,
 		RecoveryDelay: recoveryDelay(cfg),
 		MaxNewAlerts:  cfg.Detections.MaxNewAlerts,
+		Kinds: []poller.Kind{
+			&sequence.Engine{Store: a.db, Logger: a.log},
+			&firstseen.Filter{Store: a.db, Searcher: a.searcher, BackfillChunk: config.Duration(cfg.Search.MaxWindow), Logger: a.log},
+		},
 		Health: &poller.Health{Tracker: a.tracker, Store: a.db, Label: cfg.Tickets.Label,
 			FailuresBeforeAlert: cfg.Health.FailuresBeforeAlert, MaxLag: config.Duration(cfg.Health.MaxLag),
 			Runs: a.db.FailuresInRow, Logger: a.log},
