@@ -9,7 +9,10 @@
 // its learning span (first_seen.learn from its first window's start) is
 // recorded and dropped. With first_seen.backfill it instead searches its
 // history once, before its first window, and records what it finds, also
-// without alerting.
+// without alerting. A first window that starts at the beginning of the data
+// (search.local.first_run = "all", `patrol test`) has no history before it:
+// learning then starts at its earliest result, and a backfilling detection
+// learns that whole first window instead.
 package firstseen
 
 import (
@@ -105,6 +108,7 @@ func (f *Filter) prepare(ctx context.Context, d *detections.Detection, q poller.
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("first_seen %s: read state: %w", d.ID, err)
 	}
+	whole := false // this window is learned whole, whatever its results' times
 	if st != nil && st.Signature != sig {
 		f.logger().Info("first_seen fields changed: the detection learns again, silently", "detection", d.ID)
 		if err := f.Store.ResetFirstSeen(ctx, d.ID); err != nil {
@@ -115,6 +119,10 @@ func (f *Filter) prepare(ctx context.Context, d *detections.Detection, q poller.
 	if st == nil {
 		start := q.Window.Start
 		switch {
+		case start.IsZero() && fs.Backfill:
+			// Searching from the beginning of the data: the first window is
+			// all the history there is, learned whole, as a backfill would.
+			start, whole = q.Window.End.Add(time.Nanosecond), true
 		case start.IsZero():
 			// Searching from the beginning of the data (search.local.first_run
 			// = "all", `patrol test`): learning starts at its earliest result.
@@ -134,6 +142,9 @@ func (f *Filter) prepare(ctx context.Context, d *detections.Detection, q poller.
 			return time.Time{}, false, fmt.Errorf("first_seen %s: write state: %w", d.ID, err)
 		}
 		f.logger().Info("first_seen: learning", "detection", d.ID, "from", start, "until", start.Add(fs.Learn), "backfill", fs.Backfill)
+		if whole {
+			return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), true, nil
+		}
 	}
 	return st.LearnStart.Add(fs.Learn), true, nil
 }

@@ -176,3 +176,20 @@ func TestLearnFromTheBeginning(t *testing.T) {
 		t.Fatalf("from the beginning: %d alert(s), want 1 (the network first seen after two days of learning)", n)
 	}
 }
+
+// A backfilling detection that searches from the beginning of the data
+// learns its whole first window: that is all the history there is.
+func TestBackfillFromTheBeginning(t *testing.T) {
+	r := newRig(t)
+	r.FirstRunAll = true
+	r.Backend.Add("new-region", t0.Add(-10*day), poller.Result{"account": {"111122223333"}, "region": {"us-east-1"}})
+	r.Backend.Add("new-region", t0, poller.Result{"account": {"111122223333"}, "region": {"eu-west-1"}})
+	if n := runAt(r, "new-region", t0); n != 0 {
+		t.Fatalf("first window from the beginning: %d alert(s), want 0", n)
+	}
+	r.Backend.Add("new-region", t0.Add(time.Minute), poller.Result{"account": {"111122223333"}, "region": {"eu-west-1"}})
+	r.Backend.Add("new-region", t0.Add(2*time.Minute), poller.Result{"account": {"111122223333"}, "region": {"sa-east-1"}})
+	if n := runAt(r, "new-region", t0.Add(time.Hour)); n != 1 {
+		t.Fatalf("next window: %d alert(s), want 1 (sa-east-1)", n)
+	}
+}

@@ -110,7 +110,7 @@ func newRun(env Env, d *detections.Detection) (*run, error) {
 		return nil, err
 	}
 	r.dir = dir
-	if r.db, err = state.Open(filepath.Join(dir, "state.db"), func() time.Time { return r.now }); err != nil {
+	if r.db, err = state.OpenScratch(filepath.Join(dir, "state.db"), func() time.Time { return r.now }); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

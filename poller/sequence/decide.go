@@ -159,10 +159,10 @@ const (
 )
 
 // result is what a fired instance's alert carries: every step's fields
-// prefixed "stepN." (N from 1), the same fields unprefixed as the earliest
-// step has them (so routing, templates and enrichment find the account, the
-// principal, the address), and sequence.* fields naming the steps, their
-// times and tickets.
+// prefixed "stepN." (N from 1), the first step's fields also unprefixed (so
+// routing, templates and enrichment find the account, the principal, the
+// address of what started the sequence), and sequence.* fields naming the
+// steps, their times and tickets.
 func (e *Engine) result(ctx context.Context, d *detections.Detection, in state.SeqInstance, chain []state.SeqObservation) (poller.Result, error) {
 	seq := d.Sequence
 	r := poller.Result{}
@@ -175,7 +175,7 @@ func (e *Engine) result(ctx context.Context, d *detections.Detection, in state.S
 		names := sr.Fields()
 		for _, f := range names {
 			r["step"+strconv.Itoa(i+1)+"."+f] = sr[f]
-			if _, ok := r[f]; !ok {
+			if i == 0 {
 				r[f] = sr[f]
 			}
 		}
