@@ -189,28 +189,35 @@ func TestPackShape(t *testing.T) {
 // detections/samples: each scenario once, and nothing from the benign
 // background around it.
 var samplesWant = map[string]int{
-	"access-key-used-outside-org":           1, // mallory's key from 192.0.2.66
-	"cloudtrail-logging-stopped":            1,
-	"cloudtrail-trail-deleted":              1,
-	"cloudtrail-trail-weakened":             1,
-	"console-login-failures":                1, // the spray from 192.0.2.150; alice's two typos stay quiet
-	"console-login-without-mfa":             1, // svc-backup, right after its password was set
-	"dns-threat-domain":                     2,
-	"ec2-password-data-burst":               1,
-	"ec2-security-group-open-to-world":      2, // SSH and RDP groups; the public HTTPS listener stays quiet
-	"ec2-snapshot-or-ami-shared-externally": 2, // a public AMI, a foreign snapshot; the share with an own account stays quiet
-	"ec2-unusual-instance-launch":           1,
-	"ec2-userdata-modified":                 1,
-	"iam-access-key-created-for-other-user": 1,
-	"iam-admin-policy-granted":              1,
-	"iam-login-profile-for-other-user":      1,
-	"iam-user-created-outside-iac":          1, // deploy-pipeline's svc-reports stays quiet
-	"role-session-used-outside-org":         1, // app-server from 192.0.2.99; its VPC endpoint calls stay quiet
-	"root-account-used":                     1,
-	"s3-bucket-made-public":                 1, // one bucket, three changes
-	"security-tooling-disabled":             3,
-	"vpcflow-admin-port-from-internet":      1,
-	"vpcflow-threat-ip":                     1,
+	"access-key-created-then-used-outside-org": 1, // the backdoor key mallory made for svc-backup, used from 192.0.2.66
+	"access-key-used-outside-org":              2, // mallory's key, then svc-backup's new one, from 192.0.2.66
+	"account-new-region":                       0, // the samples are its history: it learns them (backfill)
+	"cloudtrail-logging-started":               0, // nobody restarts the stopped trail
+	"cloudtrail-logging-stopped":               1,
+	"cloudtrail-stopped-not-restarted":         1, // org-trail, stopped by mallory at 09:07 and left stopped
+	"cloudtrail-trail-deleted":                 1,
+	"cloudtrail-trail-weakened":                1,
+	"console-login-failures":                   1, // the spray from 192.0.2.150; alice's two typos stay quiet
+	"console-login-without-mfa":                1, // svc-backup, right after its password was set
+	"dns-threat-domain":                        2,
+	"ec2-password-data-burst":                  1,
+	"ec2-security-group-open-to-world":         2, // SSH and RDP groups; the public HTTPS listener stays quiet
+	"ec2-snapshot-or-ami-shared-externally":    2, // a public AMI, a foreign snapshot; the share with an own account stays quiet
+	"ec2-unusual-instance-launch":              1,
+	"ec2-userdata-modified":                    1,
+	"iam-access-key-created-for-other-user":    1,
+	"iam-admin-policy-granted":                 1,
+	"iam-login-profile-for-other-user":         1,
+	"iam-user-created-outside-iac":             1, // deploy-pipeline's svc-reports stays quiet
+	"principal-new-network":                    0, // nine hours of samples are inside its 7-day learning span
+	"role-session-used-outside-org":            1, // app-server from 192.0.2.99; its VPC endpoint calls stay quiet
+	"root-account-used":                        1, // the team's root sign-in from the office, with MFA
+	"root-used-outside-org":                    1, // root of 444455556666 from 192.0.2.66
+	"s3-bucket-made-public":                    1, // one bucket, three changes
+	"security-tooling-disabled":                3,
+	"user-session-used-outside-org":            1, // svc-backup's console session from 192.0.2.66
+	"vpcflow-admin-port-from-internet":         1,
+	"vpcflow-threat-ip":                        1,
 }
 
 // TestPackSamples checks the trial: the shipped samples show every
