@@ -118,13 +118,21 @@ func TestBackfill(t *testing.T) {
 	}
 }
 
-// A window whose ticket could not be made is searched again; the value it
-// found new is still new for that retry, and one alert results.
-func TestRetriedWindow(t *testing.T) {
+// newValueAfterLearning is a rig whose new-network detection learned from
+// t0-1h, with a call by principal from a new network a day after learning
+// ended; it returns the time to run at.
+func newValueAfterLearning(t *testing.T, principal string) (*searchtest.Rig, time.Time) {
 	r := newRig(t)
 	runAt(r, "new-network", t0)
 	at := t0.Add(8 * day)
-	r.Backend.Add("new-network", at.Add(-time.Minute), call("carol", "192.0.2.0/24"))
+	r.Backend.Add("new-network", at.Add(-time.Minute), call(principal, "192.0.2.0/24"))
+	return r, at
+}
+
+// A window whose ticket could not be made is searched again; the value it
+// found new is still new for that retry, and one alert results.
+func TestRetriedWindow(t *testing.T) {
+	r, at := newValueAfterLearning(t, "carol")
 	r.Now = at
 	r.FailCreate = true
 	if _, err := r.Run("new-network"); err == nil {
@@ -141,10 +149,7 @@ func TestRetriedWindow(t *testing.T) {
 // Changing the fields a detection keys on makes it learn again, silently,
 // instead of finding every value new.
 func TestFieldsChangedLearnsAgain(t *testing.T) {
-	r := newRig(t)
-	runAt(r, "new-network", t0)
-	at := t0.Add(8 * day)
-	r.Backend.Add("new-network", at.Add(-time.Minute), call("dave", "192.0.2.0/24"))
+	r, at := newValueAfterLearning(t, "dave")
 	if n := runAt(r, "new-network", at); n != 1 {
 		t.Fatalf("%d", n)
 	}

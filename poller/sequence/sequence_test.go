@@ -32,6 +32,18 @@ func trail(acct, name string) poller.Result {
 	return poller.Result{"recipientAccountId": {acct}, "trail": {name}}
 }
 
+// bothSteps is a world in which both steps of key-created-then-used have
+// alerted, as of t0+1h.
+func bothSteps(t *testing.T) *searchtest.Rig {
+	w := newWorld(t)
+	w.Backend.Add("key-created", t0.Add(10*time.Minute), created("111122223333", "AKIANEW"))
+	w.Backend.Add("key-used", t0.Add(30*time.Minute), used("111122223333", "AKIANEW", "192.0.2.66"))
+	w.Now = t0.Add(time.Hour)
+	w.MustRun("key-created")
+	w.MustRun("key-used")
+	return w
+}
+
 // The second step's alert is recorded before the first's (the two
 // detections run on their own schedules): the sequence still fires, once,
 // on event time, and its ticket names both steps' tickets.
@@ -129,12 +141,7 @@ func TestSequenceCatchUpAndWithin(t *testing.T) {
 // the next run: the retried window emits the instance again, and only one
 // ticket results.
 func TestSequenceRetriedWindowEmitsAgain(t *testing.T) {
-	w := newWorld(t)
-	w.Backend.Add("key-created", t0.Add(10*time.Minute), created("111122223333", "AKIANEW"))
-	w.Backend.Add("key-used", t0.Add(30*time.Minute), used("111122223333", "AKIANEW", "192.0.2.66"))
-	w.Now = t0.Add(time.Hour)
-	w.MustRun("key-created")
-	w.MustRun("key-used")
+	w := bothSteps(t)
 	w.FailCreate = true
 	if _, err := w.Run("key-created-then-used"); err == nil {
 		t.Fatal("want the tracker's error")
@@ -200,12 +207,7 @@ func TestAbsentQuietWhenTheStepComes(t *testing.T) {
 // A change to a sequence's definition (a reload) starts its open instances
 // over and never fires one that fired.
 func TestSequenceRedefined(t *testing.T) {
-	w := newWorld(t)
-	w.Backend.Add("key-created", t0.Add(10*time.Minute), created("111122223333", "AKIANEW"))
-	w.Backend.Add("key-used", t0.Add(30*time.Minute), used("111122223333", "AKIANEW", "192.0.2.66"))
-	w.Now = t0.Add(time.Hour)
-	w.MustRun("key-created")
-	w.MustRun("key-used")
+	w := bothSteps(t)
 	if n := w.MustRun("key-created-then-used"); n != 1 {
 		t.Fatalf("%d alerts", n)
 	}
