@@ -27,11 +27,12 @@ run: build
 	@./$(BIN) once --config $(CONFIG); rc=$$?; echo; ./$(BIN) tickets --config $(CONFIG); exit $$rc
 
 # Speed and memory figures: the local engine against jq on >= 200 MB of
-# generated CloudTrail, and the detect pipeline (search results through
-# fingerprinting and the SQLite ledger).
+# generated CloudTrail, the detect pipeline (search results through
+# fingerprinting and the SQLite ledger), the first-seen filter and a
+# sequence evaluation over the ledger.
 bench:
 	bash poller/local/bench.sh
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/ ./poller/firstseen/ ./poller/sequence/
 
 clean:
 	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock

@@ -19,7 +19,7 @@ import (
 // the real detect job, state file and local ticket store, with a clock the
 // test sets.
 type Rig struct {
-	T          *testing.T
+	T          testing.TB
 	Now        time.Time
 	DB         *state.DB
 	Backend    *Searcher
@@ -39,7 +39,7 @@ type Rig struct {
 var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // NewRig loads the detections in dir and opens a state file at now.
-func NewRig(t *testing.T, dir string, now time.Time, kinds func(*state.DB, poller.Searcher) []poller.Kind) *Rig {
+func NewRig(t testing.TB, dir string, now time.Time, kinds func(*state.DB, poller.Searcher) []poller.Kind) *Rig {
 	t.Helper()
 	ds, err := detections.Load(dir, detections.LoadOptions{})
 	if err != nil {

@@ -14,10 +14,12 @@ import (
 
 var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 
-func newWorld(t *testing.T) *searchtest.Rig {
-	return searchtest.NewRig(t, "testdata", t0, func(db *state.DB, _ poller.Searcher) []poller.Kind {
-		return []poller.Kind{&sequence.Engine{Store: db, Logger: searchtest.Quiet}}
-	})
+func newWorld(t testing.TB) *searchtest.Rig {
+	return searchtest.NewRig(t, "testdata", t0, func(db *state.DB, _ poller.Searcher) []poller.Kind { return kinds(db) })
+}
+
+func kinds(db *state.DB) []poller.Kind {
+	return []poller.Kind{&sequence.Engine{Store: db, Logger: searchtest.Quiet}}
 }
 
 func created(acct, key string) poller.Result {
