@@ -304,6 +304,11 @@ func TestPackSharedData(t *testing.T) {
 		hits := map[string][]string{} // detection -> background it fired on
 		for _, d := range ds {
 			for _, key := range append(append([]string(nil), ctNeg...), dnsNeg...) {
+				if d.Sequence != nil || d.FirstSeen != nil {
+					// One record cannot make two steps' alerts, nor end a
+					// learning span that starts at it: nothing to replay.
+					break
+				}
 				if len(count(t, env, cfg, lookups, d, cases[key])) > 0 {
 					hits[d.ID] = append(hits[d.ID], key)
 				}
