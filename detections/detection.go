@@ -45,6 +45,13 @@ type Detection struct {
 	Ticket          TicketSpec
 	Remediation     *Remediation // nil when the detection has none
 	Tests           []TestCase
+	// Attack lists the MITRE ATT&CK technique ids the detection covers
+	// (T1562.008); `patrol coverage` maps them to tactics.
+	Attack []string
+	// References are links that explain the behaviour detected.
+	References []string
+	// SigmaID is the id of the Sigma rule the detection was imported from.
+	SigmaID string
 
 	File string // path of the TOML file
 	Dir  string // its folder: test event paths are relative to it
@@ -110,6 +117,9 @@ type rawDetection struct {
 	TimeMode    string    `toml:"time_mode"`
 	Search      string    `toml:"search"`
 	GroupBy     []string  `toml:"group_by"`
+	Attack      []string  `toml:"attack"`
+	References  []string  `toml:"references"`
+	SigmaID     *string   `toml:"sigma_id"`
 	Ticket      rawTicket `toml:"ticket"`
 	Remediation *struct {
 		Action string            `toml:"action"`
