@@ -114,6 +114,11 @@ func ticketDescription(title string, r *Rule, cond expr) string {
 	}
 	var fs []string
 	for _, f := range matchedFields(cond) {
+		if strings.ContainsAny(f, "{}") {
+			// an array field: templates cannot name it; the table shows it
+			fs = append(fs, escapeTemplate(f))
+			continue
+		}
 		fs = append(fs, f+"={"+f+"}")
 	}
 	b.WriteString("\nFields the rule tests: " + strings.Join(fs, "; ") + "\n")

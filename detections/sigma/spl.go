@@ -273,6 +273,10 @@ func globRegexp(g []globPart, cased bool) string {
 }
 
 func renderEval(e expr) string {
+	if eval, _ := needs(e); !eval {
+		// a part the search command can test on its own: one searchmatch
+		return "searchmatch(" + quote(renderSearch(e, false)) + ")"
+	}
 	switch x := e.(type) {
 	case leaf:
 		return leafEval(x)
@@ -325,8 +329,8 @@ func buildSearch(e expr) []string {
 	if len(after) > 0 {
 		lines = append(lines, "| search "+strings.Join(after, " "))
 	}
-	if len(where) > 0 {
-		lines = append(lines, "| where "+strings.Join(where, " AND "))
+	for _, w := range where {
+		lines = append(lines, "| where "+w)
 	}
 	return lines
 }
