@@ -70,7 +70,7 @@ func (r *evalRule) identifiers() []string {
 // matches evaluates the rule on one record: the conditions are ORed.
 func (r *evalRule) matches(rec map[string]any) (bool, error) {
 	for _, c := range r.conditions {
-		toks := regexp.MustCompile(`\(|\)|[^\s()]+`).FindAllString(c, -1)
+		toks := condToken.FindAllString(c, -1)
 		e := &condEval{r: r, rec: rec, toks: toks}
 		v, err := e.disjunction()
 		if err != nil {
@@ -84,6 +84,22 @@ func (r *evalRule) matches(rec map[string]any) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+var condToken = regexp.MustCompile(`\(|\)|[^\s()]+`)
+
+// compiled caches regular expressions: rules are evaluated on every record.
+var compiled = map[string]*regexp.Regexp{}
+
+func compile(pat string) (*regexp.Regexp, error) {
+	if re, ok := compiled[pat]; ok {
+		return re, nil
+	}
+	re, err := regexp.Compile(pat)
+	if err == nil {
+		compiled[pat] = re
+	}
+	return re, err
 }
 
 // condEval evaluates a condition as it parses it: or < and < not < "x of" < ( ).
@@ -144,7 +160,7 @@ func (e *condEval) negation() (bool, error) {
 		var names []string
 		for _, id := range e.r.identifiers() {
 			if target == "them" && !strings.HasPrefix(id, "_") ||
-				target != "them" && regexp.MustCompile("^"+strings.ReplaceAll(regexp.QuoteMeta(target), `\*`, ".*")+"$").MatchString(id) {
+				target != "them" && mustCompile("^"+strings.ReplaceAll(regexp.QuoteMeta(target), `\*`, ".*")+"$").MatchString(id) {
 				names = append(names, id)
 			}
 		}
@@ -251,7 +267,7 @@ func matchField(key string, want any, rec map[string]any) (bool, error) {
 			if flags != "" {
 				pat = "(?" + flags + ")" + pat
 			}
-			re, err := regexp.Compile(pat)
+			re, err := compile(pat)
 			if err != nil {
 				return false, err
 			}
@@ -331,7 +347,15 @@ func wildcardRegexp(s string, mods map[string]bool) *regexp.Regexp {
 	if !mods["cased"] {
 		flags = "(?is)"
 	}
-	return regexp.MustCompile(flags + "^" + body + "$")
+	return mustCompile(flags + "^" + body + "$")
+}
+
+func mustCompile(pat string) *regexp.Regexp {
+	re, err := compile(pat)
+	if err != nil {
+		panic(err)
+	}
+	return re
 }
 
 func yamlText(w any) string {
