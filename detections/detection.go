@@ -54,6 +54,13 @@ type Detection struct {
 	// not seen within its history.
 	FirstSeen *FirstSeen
 	Tests     []TestCase
+	// Attack lists the MITRE ATT&CK technique ids the detection covers
+	// (T1562.008); `patrol coverage` maps them to tactics.
+	Attack []string
+	// References are links that explain the behaviour detected.
+	References []string
+	// SigmaID is the id of the Sigma rule the detection was imported from.
+	SigmaID string
 
 	File string // path of the TOML file
 	Dir  string // its folder: test event paths are relative to it
@@ -124,6 +131,9 @@ type rawDetection struct {
 	Search      string    `toml:"search"`
 	GroupBy     []string  `toml:"group_by"`
 	AccountFld  string    `toml:"account_field"`
+	Attack      []string  `toml:"attack"`
+	References  []string  `toml:"references"`
+	SigmaID     *string   `toml:"sigma_id"`
 	Ticket      rawTicket `toml:"ticket"`
 	Remediation *struct {
 		Action string            `toml:"action"`
