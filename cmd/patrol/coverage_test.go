@@ -117,4 +117,3 @@ func TestCoverageRefusesInvalidDetections(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
-
