@@ -184,7 +184,7 @@ func (r *Responder) adopt(ctx context.Context, t Ticket, row *state.TicketRow, a
 		r.logger().Warn("ticket of a pending alert of a detection that is not loaded: left alone", "ticket", t.Key, "detection", a.Detection)
 		return false, nil
 	}
-	if err := openAlert(ctx, r.Store, d, a, t, r.Router.Route(res), res); err != nil {
+	if err := openAlert(ctx, r.Store, d, a, t, r.Router.Route(d, res), res); err != nil {
 		return false, err
 	}
 	row.Detection = d.ID

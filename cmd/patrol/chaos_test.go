@@ -207,15 +207,18 @@ project = "SEC"
 timeout = "2s"
 max_retries = 0
 index_lag = "1s"
+allow_insecure_http = true
 [notify]
 backend = "slack"
 [notify.slack]
 token_env = "SLACK_TOKEN"
 api_url = %q
 channel = "#security-alerts"
+allow_insecure_http = true
 [aws]
 endpoint_url = %q
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333"]
 dry_run = false
 [enrich]
 org_cidrs = ["203.0.113.0/24"]

@@ -67,6 +67,7 @@ func TestCredentialsPerAccount(t *testing.T) {
 	rec, ua := &recorder{}, &agents{}
 	p := motoProvider(t, func(c *Config, o *Options) {
 		c.RoleARN = "arn:aws:iam::{account}:role/patrol-responder"
+		c.Accounts.IDs = []string{accountA, accountB}
 		o.apiOptions = append(o.apiOptions, rec.option, ua.option)
 	})
 	disable := func(account, ticket string) {
