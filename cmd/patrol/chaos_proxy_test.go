@@ -30,7 +30,7 @@ type killPoint struct {
 
 func (p killPoint) String() string {
 	if p.class == "time" {
-		return "after " + p.delay.String()
+		return "after " + p.delay.Round(time.Millisecond).String()
 	}
 	when := "before"
 	if p.after {

@@ -138,7 +138,7 @@ func newChaosWorld(t *testing.T, endpoint string, seed uint64, trails, keys int)
 	runs++
 	w := &chaosWorld{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 21)), k: &killer{}}
 	t.Cleanup(func() {
-		if t.Failed() || testing.Verbose() {
+		if t.Failed() {
 			t.Logf("seed %d runs:\n%s", seed, strings.Join(w.history, "\n"))
 		}
 	})
