@@ -72,6 +72,13 @@ func (w *chaosWorld) check() chaosFigures {
 		w.outcome(&f, "e2e-external-key", key, keyStatus(t, w.ic, w.users[i], key) == "Inactive")
 	}
 
+	// A person gets a ticket only when the kill fell after the action
+	// marked its send and before AWS had the call: a read-back cannot say
+	// whether that call will still be made.
+	if f.handed > f.inFlight {
+		t.Errorf("seed %d: %d tickets handed to a person, but only %d kills could have fallen while a write was in flight", w.seed, f.handed, f.inFlight)
+	}
+
 	// No AWS write reached AWS twice for one target.
 	for call, n := range w.aws.doubles() {
 		f.doubles += n - 1
