@@ -88,7 +88,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		a.db = db
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(cfg, a.log, errOut)
+		s, err := newSearcher(cfg, a.log)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)

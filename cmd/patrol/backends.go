@@ -20,23 +20,15 @@ import (
 	"github.com/patrolsec/patrol/poller/splunk"
 )
 
-func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer) (poller.Searcher, error) {
+func newSearcher(cfg *config.Config, log *slog.Logger) (poller.Searcher, error) {
 	switch cfg.Search.Backend {
 	case "local":
 		return local.NewSearcher(local.Options{Paths: cfg.Search.Local.Paths, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups,
-			Index: cfg.Search.Local.Index, Progress: progressWriter(progress)}), nil
+			Index: cfg.Search.Local.Index}), nil
 	case "splunk":
 		return splunk.New(cfg.Search.Splunk, cfg.Dir, log)
 	}
 	return nil, fmt.Errorf("unknown search.backend %q", cfg.Search.Backend)
-}
-
-// progressWriter passes progress lines through only to a terminal.
-func progressWriter(w io.Writer) io.Writer {
-	if isTerminal(w) {
-		return w
-	}
-	return nil
 }
 
 // checkSPL returns the offline check detections are validated with: the

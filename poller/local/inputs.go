@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections/spl"
+	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/progress"
 )
 
 // inputFile is one file to read.
@@ -125,33 +127,40 @@ func (w window) contains(t float64) bool {
 		(!w.hasEarliest || t >= w.earliest) && (!w.hasLatest || t < w.latest)
 }
 
-// source is the spl.Source of one search: the files, the window, and
-// counters for progress.
+// source is the spl.Source of one search: the local files, the remote
+// objects, and the windows their events are kept in.
 type source struct {
-	s     *Searcher
-	files []inputFile
-	win   window
-	stats scanStats
+	s       *Searcher
+	files   []inputFile
+	win     window // local files: the query's window on _time
+	remotes []remoteListing
+	meter   *progress.Meter
 }
 
-type scanStats struct {
-	files, events, matched int
-	bytes                  int64
-	start                  time.Time
-	lastReport             time.Time
+// remoteListing is what one Remote listed for the search.
+type remoteListing struct {
+	remote  Remote
+	listing *Listing
 }
 
-// Scan reads every file in order and hands over the events in the window
-// that pass the query's cheap filters.
+// Scan reads every local file in order, then each remote's objects, and
+// hands over the events in their window that pass the query's cheap
+// filters.
 func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) error) error {
-	win := src.win
-	if !f.Earliest.IsZero() {
-		win.earliest, win.hasEarliest = epoch(f.Earliest), true
+	win := src.win.narrow(f)
+	wanted := make([][]Object, len(src.remotes))
+	var n int
+	var size int64
+	for _, file := range src.files {
+		n, size = n+1, size+file.size
 	}
-	if !f.Latest.IsZero() {
-		win.latest, win.hasLatest = epoch(f.Latest), true
+	for i, rl := range src.remotes {
+		wanted[i] = src.wanted(rl.listing.Objects, f)
+		for _, o := range wanted[i] {
+			n, size = n+1, size+o.Size
+		}
 	}
-	src.stats.start = time.Now()
+	src.meter.Expect(n, size)
 	for _, file := range src.files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -159,73 +168,110 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 		if err := src.scanFile(ctx, file, f, win, fn); err != nil {
 			return err
 		}
-		src.stats.files++
-		src.stats.bytes += file.size
-		src.progress(false)
+		src.meter.Read(file.size)
 	}
-	src.progress(true)
+	for i, rl := range src.remotes {
+		rwin := eventWindow(rl.listing.Events).narrow(f)
+		err := rl.remote.Fetch(ctx, wanted[i], func(o Object, r io.Reader) error {
+			if err := src.scanStream(ctx, o.Name, r, o.Modified, f, rwin, fn); err != nil {
+				return err
+			}
+			src.meter.Read(o.Size)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// wanted drops the objects whose delivery layout says they hold a
+// sourcetype the query rules out: they are never fetched.
+func (src *source) wanted(objs []Object, f *spl.Filter) []Object {
+	out := make([]Object, 0, len(objs))
+	for _, o := range objs {
+		if o.Sourcetype != "" {
+			meta := &spl.Meta{Index: src.s.index(), Sourcetype: o.Sourcetype, Source: o.Name, Host: src.s.host()}
+			if f.ForSource(meta).Never() {
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// eventWindow is the window of a poller.Window: after Start, up to End,
+// zero bounds open.
+func eventWindow(w poller.Window) window {
+	var win window
+	if !w.Start.IsZero() {
+		win.start, win.hasStart = epoch(w.Start), true
+	}
+	if !w.End.IsZero() {
+		win.end, win.hasEnd = epoch(w.End), true
+	}
+	return win
+}
+
+// narrow adds the query's own earliest= and latest= bounds.
+func (w window) narrow(f *spl.Filter) window {
+	if !f.Earliest.IsZero() {
+		w.earliest, w.hasEarliest = epoch(f.Earliest), true
+	}
+	if !f.Latest.IsZero() {
+		w.latest, w.hasLatest = epoch(f.Latest), true
+	}
+	return w
 }
 
 // epoch is a time in epoch seconds, computed as the engine computes _time
 // so that window bounds and event times compare exactly.
 func epoch(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
 
-// progress prints a line to Progress at most once a second, and a summary
-// at the end of scans that took long enough to need one.
-func (src *source) progress(final bool) {
-	w := src.s.opts.Progress
-	if w == nil {
-		return
+func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error) error {
+	fh, err := os.Open(file.path)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", file.path, err)
 	}
-	now := time.Now()
-	if !final && now.Sub(src.stats.lastReport) < time.Second {
-		return
-	}
-	if final && now.Sub(src.stats.start) < time.Second && src.stats.files < 10 {
-		return
-	}
-	src.stats.lastReport = now
-	verb := "scanning"
-	if final {
-		verb = "scanned"
-	}
-	fmt.Fprintf(w, "local search: %s %d/%d files, %.1f MB, %d events read, %d passed the search filter, %s\n",
-		verb, src.stats.files, len(src.files), float64(src.stats.bytes)/1e6, src.stats.events, src.stats.matched,
-		now.Sub(src.stats.start).Round(time.Millisecond))
+	defer fh.Close()
+	return src.scanStream(ctx, file.path, fh, file.mod, f, win, fn)
 }
 
-// open opens a file, decompressing it when it starts with gzip's magic
-// bytes (whatever its name).
-func open(path string) (io.Reader, func() error, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	br := bufio.NewReaderSize(f, 256<<10)
+// decompress returns r's content, gunzipped when it starts with gzip's
+// magic bytes (whatever its name), and a function that releases it.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 256<<10)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			f.Close()
 			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
 		ra := newReadAhead(zr)
-		return ra, func() error { ra.Close(); zr.Close(); return f.Close() }, nil
+		return ra, func() { ra.Close(); zr.Close() }, nil
 	}
-	return br, f.Close, nil
+	return br, func() {}, nil
 }
 
-func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error) error {
-	r, closeFile, err := open(file.path)
+// scanStream decodes one input, a local file or a remote object alike:
+// decompression, format detection and record splitting happen here and
+// only here, so every limit on decoding applies to both. name is the
+// events' source and is named in errors; mod is the _time of records that
+// carry none.
+func (src *source) scanStream(ctx context.Context, name string, in io.Reader, mod time.Time, f *spl.Filter, win window, fn func(*spl.Event) error) error {
+	r, release, err := decompress(in)
 	if err != nil {
-		return fmt.Errorf("input %s: %w", file.path, err)
+		return fmt.Errorf("input %s: %w", name, err)
 	}
-	defer closeFile()
+	defer release()
+	var events, matched int64
+	defer func() { src.meter.Events(events, matched) }()
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := peekNonSpace(br)
 	if err != nil {
-		return fmt.Errorf("input %s: read: %w", file.path, err)
+		return fmt.Errorf("input %s: read: %w", name, err)
 	}
 	if len(head) == 0 {
 		return nil // an empty file
@@ -239,7 +285,7 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 			return nil
 		}
 		if err != nil {
-			return fileError(file.path, err)
+			return fileError(name, err)
 		}
 		fmtr = detect(true, first)
 		recs = &pendingJSON{jr: jr, first: first, off: off}
@@ -249,35 +295,40 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 			line = line[:i]
 		}
 		if fmtr = detect(false, line); fmtr == nil {
-			return fmt.Errorf("input %s: not JSON (it starts with %q) and not a known text log format", file.path, clip(line, 40))
+			return fmt.Errorf("input %s: not JSON (it starts with %q) and not a known text log format", name, clip(line, 40))
 		}
 		if recs, err = fmtr.open(br); err != nil {
-			return fmt.Errorf("input %s: %w", file.path, err)
+			return fmt.Errorf("input %s: %w", name, err)
 		}
 	}
-	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: file.path, Host: src.s.host(), Props: fmtr.props}
+	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: name, Host: src.s.host(), Props: fmtr.props}
 	rf := f.ForSource(meta)
 	if rf.Never() {
 		return nil // index/sourcetype/source/host rule the whole file out
 	}
-	fallback := epoch(file.mod)
+	fallback := epoch(mod)
 	ev := &spl.Event{}
 	for {
+		if events&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		raw, off, fields, err := recs.next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fileError(file.path, err)
+			return fileError(name, err)
 		}
-		src.stats.events++
+		events++
 		if !rf.Match(raw) {
 			continue
 		}
 		*ev = spl.Event{Raw: raw, Meta: meta, JSON: fmtr.json, Fields: fields, Offset: off}
 		t, ok, err := fmtr.time(ev)
 		if err != nil {
-			return fmt.Errorf("input %s: record at byte %d: %w", file.path, off, err)
+			return fmt.Errorf("input %s: record at byte %d: %w", name, off, err)
 		}
 		if !ok {
 			t = fallback
@@ -286,7 +337,7 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 			continue
 		}
 		ev.Time = t
-		src.stats.matched++
+		matched++
 		if err := fn(ev); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/progress"
 )
 
 const (
@@ -275,17 +276,23 @@ func TestLookupAndProgress(t *testing.T) {
 	for i := range 12 {
 		writeFile(t, dir, "logs/"+string(rune('a'+i))+".json", []byte(recStop+"\n"))
 	}
-	var progress bytes.Buffer
-	s := NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Lookups: map[string]string{"accounts": "lookups/accounts.csv"}, Progress: &progress})
-	rs, err := search(t, s, "eventName=StopLogging | lookup accounts account_id AS aws_account_id OUTPUT owner | stats count by owner", poller.Window{})
+	var out bytes.Buffer
+	meter := progress.New(&out, "search", nil)
+	s := NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Lookups: map[string]string{"accounts": "lookups/accounts.csv"}})
+	var rs []poller.Result
+	err := s.Search(progress.NewContext(context.Background(), meter), poller.Query{SPL: "eventName=StopLogging | lookup accounts account_id AS aws_account_id OUTPUT owner | stats count by owner"}, func(r poller.Result) error {
+		rs = append(rs, r)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := pick(rs, "owner", "count"); !reflect.DeepEqual(got, []string{"owner=platform-team count=12"}) {
 		t.Fatalf("got %q", got)
 	}
-	if !strings.Contains(progress.String(), "scanned 12/12 files") {
-		t.Fatalf("progress: %q", progress.String())
+	meter.Done()
+	if !strings.HasPrefix(out.String(), "search: read 12 objects,") || !strings.Contains(out.String(), "; 12 events, 12 passed the search filter") {
+		t.Fatalf("progress: %q", out.String())
 	}
 }
 
