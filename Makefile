@@ -27,11 +27,13 @@ run: build
 	@./$(BIN) once --config $(CONFIG); rc=$$?; echo; ./$(BIN) tickets --config $(CONFIG); exit $$rc
 
 # Speed and memory figures: the local engine against jq on >= 200 MB of
-# generated CloudTrail, and the detect pipeline (search results through
-# fingerprinting and the SQLite ledger).
+# generated CloudTrail, the detect pipeline (search results through
+# fingerprinting and the SQLite ledger), and CloudTrail read from S3 (the
+# moto_server emulator) against the same files on disk.
 bench:
 	bash poller/local/bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./poller/local/s3/
 
 clean:
 	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
@@ -88,7 +89,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		a.db = db
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(cfg, a.log)
+		s, err := newSearcher(ctx, cfg, a.log, a.db)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
@@ -161,7 +162,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Router: poller.Router{Teams: cfg.Teams}, Label: cfg.Tickets.Label,
 		MaxWindow:   config.Duration(cfg.Search.MaxWindow),
 		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
-		Handoff:     a.responder.Handoff, Logger: a.log,
+		Handoff:     a.responder.Handoff, Logger: a.log, Now: clock,
 		RecoveryDelay: recoveryDelay(cfg),
 		MaxNewAlerts:  cfg.Detections.MaxNewAlerts,
 		Health: &poller.Health{Tracker: a.tracker, Store: a.db, Label: cfg.Tickets.Label,
@@ -190,6 +191,10 @@ func newNotifier(cfg *config.Config, log *slog.Logger, errOut io.Writer) (poller
 	}
 	return nil, fmt.Errorf("unknown notify.backend %q", cfg.Notify.Backend)
 }
+
+// clock is the detect job's clock: where windows end. Tests set it to
+// follow the arrival times an S3 emulator stamps.
+var clock = time.Now
 
 // newLogger logs JSON when stderr is not a terminal (journald), text when it
 // is. PATROL_LOG_LEVEL=debug|info|warn|error sets the level.
