@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/patrolsec/patrol/poller/local"
@@ -130,7 +131,7 @@ func (s *Source) Fetch(ctx context.Context, objs []local.Object, fn func(local.O
 
 // prefetch downloads a small object whole, if the memory budget allows.
 func (s *Source) prefetch(ctx context.Context, o local.Object, f *fetched) {
-	if o.Size > s.prefetchMax || !s.budget.take(o.Size) {
+	if o.Size > s.prefetchMax || strings.HasSuffix(o.Name, ".parquet") || !s.budget.take(o.Size) {
 		f.stream = true
 		return
 	}
@@ -154,6 +155,9 @@ func (s *Source) prefetch(ctx context.Context, o local.Object, f *fetched) {
 func (s *Source) consume(ctx context.Context, o local.Object, f *fetched, fn func(local.Object, io.Reader) error) error {
 	if f.err != nil {
 		return f.err
+	}
+	if strings.HasSuffix(o.Name, ".parquet") {
+		return fmt.Errorf("input %s: Parquet is not read: deliver the flow logs as text (file format plain-text, the default)", o.Name)
 	}
 	if !f.stream {
 		return fn(o, bytes.NewReader(f.data))

@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +43,25 @@ func TestFetchUnderTightLimits(t *testing.T) {
 	}
 	if rec.gets == 0 {
 		t.Fatal("nothing fetched")
+	}
+}
+
+// Flow logs delivered as Parquet fail the searches that need them, saying
+// so; the others still run.
+func TestParquetFlowLogsNamed(t *testing.T) {
+	c, bucket := newBucket(t)
+	now := time.Now().UTC()
+	key := "AWSLogs/444455556666/vpcflowlogs/us-east-1/" + now.Format("2006/01/02") + "/444455556666_vpcflowlogs_us-east-1_fl-0a1b2c3d_" + now.Format("20060102T1504Z") + "_a1b2c3d4.log.parquet"
+	upload(t, c, bucket, []s3test.Object{{Key: key, Body: []byte("PAR1....PAR1")}, s3test.TrailFile("444455556666", "alpha", now, now)})
+	src, _ := newSource(t, []string{"s3://" + bucket + "/"}, Defaults(), nil)
+	s := local.NewSearcher(local.Options{Remotes: []local.Remote{src}, Host: "h"})
+	err := s.Search(context.Background(), poller.Query{SPL: "sourcetype=aws:cloudwatchlogs:vpcflow"}, func(poller.Result) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "s3://"+bucket+"/"+key+": Parquet is not read") {
+		t.Fatalf("flow log search: %v", err)
+	}
+	n := 0
+	err = s.Search(context.Background(), poller.Query{SPL: "sourcetype=aws:cloudtrail"}, func(poller.Result) error { n++; return nil })
+	if err != nil || n != 1 {
+		t.Fatalf("CloudTrail search: %d results, %v", n, err)
 	}
 }
