@@ -92,20 +92,19 @@ func (s *Source) expand(ctx context.Context, bucket string, f folder, sp span) (
 	// An hour folder holds only files; a day folder holds files or hour
 	// folders; the rest hold folders.
 	delimited := !(f.kind == kDate && len(f.date) == 4)
-	var out listed
-	var names []string
-	err := s.list(ctx, bucket, f.prefix, delimited, func(page *s3.ListObjectsV2Output) {
-		for _, p := range page.CommonPrefixes {
-			names = append(names, strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), f.prefix), "/"))
-		}
-		if f.kind == kDate && len(f.date) >= 3 {
-			out.objects = append(out.objects, page.Contents...)
-		}
-	})
+	fl, err := s.list(ctx, bucket, f.prefix, delimited, sp.to)
 	if err != nil {
-		return out, err
+		return listed{}, err
 	}
-	out.empty = len(names) == 0 && len(out.objects) == 0
+	var out listed
+	names := make([]string, len(fl.prefixes))
+	for i, p := range fl.prefixes {
+		names[i] = strings.TrimSuffix(strings.TrimPrefix(p, f.prefix), "/")
+	}
+	if f.kind == kDate && len(f.date) >= 3 {
+		out.objects = fl.objects
+	}
+	out.empty = len(names) == 0 && len(fl.objects) == 0
 	for _, name := range names {
 		if c, ok := f.child(name); ok && c.overlaps(sp) {
 			out.children = append(out.children, c)
@@ -145,26 +144,33 @@ func sameDate(d, prefix []int) bool {
 }
 
 // list pages through one ListObjectsV2 of prefix (with the "/" delimiter
-// when delimited).
-func (s *Source) list(ctx context.Context, bucket, prefix string, delimited bool, fn func(*s3.ListObjectsV2Output)) error {
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}
-	if delimited {
-		in.Delimiter = aws.String("/")
-	}
-	p := s3.NewListObjectsV2Paginator(s.api, in)
-	for p.HasMorePages() {
-		var page *s3.ListObjectsV2Output
-		err := s.request(ctx, func() error {
-			var err error
-			page, err = p.NextPage(ctx)
-			return err
-		})
-		if err != nil {
-			return err
+// when delimited), or reuses a listing that serves a window ending at need.
+func (s *Source) list(ctx context.Context, bucket, prefix string, delimited bool, need time.Time) (*folderListing, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%t", bucket, prefix, delimited)
+	return s.listings.get(ctx, key, need, func(ctx context.Context) (*folderListing, error) {
+		in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}
+		if delimited {
+			in.Delimiter = aws.String("/")
 		}
-		fn(page)
-	}
-	return nil
+		out := &folderListing{}
+		p := s3.NewListObjectsV2Paginator(s.api, in)
+		for p.HasMorePages() {
+			var page *s3.ListObjectsV2Output
+			err := s.request(ctx, func() error {
+				var err error
+				page, err = p.NextPage(ctx)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, cp := range page.CommonPrefixes {
+				out.prefixes = append(out.prefixes, aws.ToString(cp.Prefix))
+			}
+			out.objects = append(out.objects, page.Contents...)
+		}
+		return out, nil
+	})
 }
 
 // each runs fn(0..n-1) with at most max_concurrent at once, and returns

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +137,46 @@ func TestLocationErrors(t *testing.T) {
 		if _, err := ParseURL(tc.url); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.url, err, tc.want)
 		}
+	}
+}
+
+// Searches that run together (detections on the same tick) list each folder
+// once between them; a window that ends after a listing started lists anew.
+func TestListingsShared(t *testing.T) {
+	c, bucket := newBucket(t)
+	objs, err := s3test.Samples(samples, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived := upload(t, c, bucket, objs)
+	src, rec := newSource(t, s3test.URLs(bucket), Defaults(), nil)
+	src.listings.reuse = listingReuse
+	ctx := context.Background()
+	w := poller.Window{Start: arrived.Add(-5 * time.Minute), End: arrived} // ended before the searches list
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if l, err := src.List(ctx, poller.Query{SPL: "*", Window: w}); err != nil || len(l.Objects) == 0 {
+				t.Errorf("list: %v, %v", l, err)
+			}
+		}()
+	}
+	wg.Wait()
+	once := rec.listed()
+	seen := map[string]bool{}
+	for _, p := range once {
+		if seen[p] {
+			t.Errorf("listed %s twice", p)
+		}
+		seen[p] = true
+	}
+	// A window ending after those listings started needs a new one.
+	if _, err := src.List(ctx, poller.Query{SPL: "*", Window: poller.Window{Start: w.End, End: time.Now().Add(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	if again := rec.listed(); len(again) == 0 {
+		t.Fatal("a later window reused listings taken before it ended")
 	}
 }

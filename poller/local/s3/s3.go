@@ -74,6 +74,7 @@ type Source struct {
 	requests             chan struct{} // S3 calls in flight, across searches
 	budget               *budget       // bytes read ahead, across searches
 	prefetchMax          int64         // the largest object read ahead
+	listings             *listings     // recent folder listings, shared by searches
 }
 
 var _ local.Remote = (*Source)(nil)
@@ -85,7 +86,8 @@ func New(ctx context.Context, cfg Config, urls []string, opts Options) (*Source,
 		return nil, fmt.Errorf("search.local.s3.%w", errs[0])
 	}
 	s := &Source{ledger: opts.Ledger, conc: cfg.MaxConcurrent, requests: make(chan struct{}, cfg.MaxConcurrent),
-		budget: &budget{left: int64(cfg.MaxConcurrent) * prefetchMax}, prefetchMax: prefetchMax}
+		budget: &budget{left: int64(cfg.MaxConcurrent) * prefetchMax}, prefetchMax: prefetchMax,
+		listings: newListings(listingReuse, time.Now)}
 	s.span, s.ahead, s.overlap = cfg.durations()
 	for _, u := range urls {
 		loc, err := ParseURL(u)

@@ -127,6 +127,7 @@ func newSource(t testing.TB, urls []string, cfg Config, ledger Ledger) (*Source,
 	}
 	rec := &recorder{api: s.api}
 	s.api = rec
+	s.listings.reuse = 0 // every search lists (TestListingsShared turns it back on)
 	return s, rec
 }
 
