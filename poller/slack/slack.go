@@ -99,7 +99,17 @@ func (n *Notifier) Check(ctx context.Context) error {
 }
 
 // Notify posts n (see the package comment for the thread layout).
+//
+// A notification with Replace updates that message instead (the one whose
+// Approve or Hold button was clicked); one with a Digest posts it on its
+// own in its channel.
 func (n *Notifier) Notify(ctx context.Context, note poller.Notification) (string, error) {
+	switch {
+	case note.Digest != nil:
+		return "", n.postDigest(ctx, note)
+	case note.Replace != "":
+		return note.Thread, n.replace(ctx, note)
+	}
 	if note.Thread == "" {
 		return n.start(ctx, note)
 	}
@@ -149,13 +159,45 @@ func (n *Notifier) start(ctx context.Context, note poller.Notification) (string,
 }
 
 func (n *Notifier) reply(ctx context.Context, note poller.Notification, channel, ts string) error {
-	blocks := MessageBlocks(note.Message)
+	var blocks []goslack.Block
+	if note.ApprovalDigest != "" {
+		blocks = append(messageBlocks(note.Message, 1), approvalBlock(note.Ticket.Key, note.ApprovalDigest))
+	} else {
+		blocks = MessageBlocks(note.Message)
+	}
 	if len(blocks) == 0 {
 		return nil
 	}
 	return n.call(ctx, "reply on "+note.Ticket.Key, func() error {
 		_, _, err := n.api.PostMessageContext(ctx, channel, append(noUnfurl(), goslack.MsgOptionTS(ts),
 			goslack.MsgOptionText(messageText(note), false), goslack.MsgOptionBlocks(blocks...))...)
+		return err
+	})
+}
+
+// replace updates the message note.Replace with note's message: its
+// buttons go, and what happened takes their place.
+func (n *Notifier) replace(ctx context.Context, note poller.Notification) error {
+	channel, ts, err := ParseThread(note.Replace)
+	if err != nil {
+		return err
+	}
+	return n.call(ctx, "update "+note.Ticket.Key, func() error {
+		_, _, _, err := n.api.UpdateMessageContext(ctx, channel, ts,
+			goslack.MsgOptionText(messageText(note), false), goslack.MsgOptionBlocks(MessageBlocks(note.Message)...))
+		return err
+	})
+}
+
+// postDigest posts a digest in its channel.
+func (n *Notifier) postDigest(ctx context.Context, note poller.Notification) error {
+	dest := note.Channel
+	if dest == "" {
+		dest = n.cfg.Channel
+	}
+	return n.call(ctx, "post digest to "+dest, func() error {
+		_, _, err := n.api.PostMessageContext(ctx, dest, append(noUnfurl(),
+			goslack.MsgOptionText(DigestText(*note.Digest), false), goslack.MsgOptionBlocks(DigestBlocks(*note.Digest)...))...)
 		return err
 	})
 }
