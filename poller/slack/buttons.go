@@ -33,7 +33,9 @@ var (
 func approvalBlock(key, digest string) goslack.Block {
 	raw, _ := json.Marshal(buttonValue{Ticket: key, Digest: digest})
 	value := string(raw)
-	plain := func(s string) *goslack.TextBlockObject { return goslack.NewTextBlockObject(goslack.PlainTextType, s, false, false) }
+	plain := func(s string) *goslack.TextBlockObject {
+		return goslack.NewTextBlockObject(goslack.PlainTextType, s, false, false)
+	}
 	approve := goslack.NewButtonBlockElement(actionApprove, value, plain("Approve")).WithStyle(goslack.StylePrimary)
 	approve.Confirm = goslack.NewConfirmationBlockObject(plain("Run this remediation?"),
 		plain("patrol runs the plan shown above (digest "+digest+") on "+key+" at once."), plain("Approve"), plain("Cancel"))
