@@ -1,6 +1,10 @@
 package poller
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Digest is a scheduled summary for one channel ([[digest]]): what is
 // open, what waits for an approver, what patrol did since the last digest,
@@ -11,8 +15,9 @@ import "time"
 type Digest struct {
 	Title string
 	Teams []string  // the teams it covers; empty: all
-	Since time.Time // the previous digest's tick (zero: none before)
+	Since time.Time // the previous digest's tick (or when digests began)
 	Until time.Time // the schedule tick it is for
+	At    time.Time // when it was made: what is open and waiting is as of then
 	// Late is set when the digest is sent after its tick (patrol was down
 	// at the tick); Skipped counts the ticks missed in between, which get
 	// no digest of their own.
@@ -68,4 +73,68 @@ type DigestExpiring struct {
 	Name    string
 	Owner   string
 	Expires time.Time
+}
+
+// Message renders the digest as plain structure, for notifiers without a
+// richer form (the log).
+func (d Digest) Message() Message {
+	title := d.Title
+	if len(d.Teams) > 0 {
+		title += " for " + strings.Join(d.Teams, ", ")
+	}
+	m := Message{Title: title}
+	span := "until " + d.Until.UTC().Format(time.RFC3339)
+	if !d.Since.IsZero() {
+		span = "from " + d.Since.UTC().Format(time.RFC3339) + " " + span
+	}
+	if d.Late {
+		span += fmt.Sprintf(" (sent late, at %s; %d earlier ticks skipped)", d.At.UTC().Format(time.RFC3339), d.Skipped)
+	}
+	m.Sections = append(m.Sections, Section{Text: span})
+	open := Section{Heading: fmt.Sprintf("Open alerts: %d", d.OpenTotal)}
+	for _, c := range append(append([]DigestCount(nil), d.OpenBySev...), d.OpenByTeam...) {
+		open.Fields = append(open.Fields, Field{Name: c.Name, Value: fmt.Sprint(c.Count)})
+	}
+	m.Sections = append(m.Sections, open)
+	wait := Section{Heading: fmt.Sprintf("Waiting for approval: %d", d.WaitingTotal)}
+	for _, w := range d.Waiting {
+		wait.Fields = append(wait.Fields, Field{Name: w.Ticket.Key, Value: fmt.Sprintf("%s, waiting %s", w.Detection, Age(d.At.Sub(w.Since)))})
+	}
+	m.Sections = append(m.Sections, wait)
+	acts := Section{Heading: fmt.Sprintf("Actions since the last digest: %d", d.ActionsTotal)}
+	for _, a := range d.Actions {
+		out := a.Outcome
+		if a.DryRun {
+			out = "dry run"
+		}
+		acts.Fields = append(acts.Fields, Field{Name: a.Ticket.Key, Value: a.Action + " on " + a.Target + ": " + out})
+	}
+	m.Sections = append(m.Sections, acts)
+	dets := Section{Heading: fmt.Sprintf("Detections failing or stale: %d", len(d.Detections))}
+	for _, x := range d.Detections {
+		dets.Fields = append(dets.Fields, Field{Name: x.ID, Value: x.Problem})
+	}
+	m.Sections = append(m.Sections, dets)
+	if len(d.Expiring) > 0 {
+		exp := Section{Heading: "Exceptions and silences ending within 7 days"}
+		for _, e := range d.Expiring {
+			exp.Fields = append(exp.Fields, Field{Name: e.Kind + " " + e.Name, Value: "owner " + e.Owner + ", ends " + e.Expires.UTC().Format(time.RFC3339)})
+		}
+		m.Sections = append(m.Sections, exp)
+	}
+	return m
+}
+
+// Age says how long, to the minute, for people: "45m", "3h 12m", "2d 5h".
+func Age(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
 }

@@ -198,6 +198,9 @@ func (r *Responder) Handoff(ctx context.Context, t Ticket) {
 	}
 }
 
+// Flush sends the queued deliveries (the digests' too).
+func (r *Responder) Flush(ctx context.Context) error { return r.flush(ctx) }
+
 // flush sends the queued deliveries.
 func (r *Responder) flush(ctx context.Context) error {
 	return courier{store: r.Store, tracker: r.Tracker, notifier: r.Notifier, health: r.Health, log: r.logger(), now: r.now}.flush(ctx)

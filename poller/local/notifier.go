@@ -28,18 +28,25 @@ func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (str
 	if channel == "" {
 		channel = "(default)"
 	}
-	if note.Thread == "" {
+	msg := note.Message
+	switch {
+	case note.Digest != nil:
+		msg = note.Digest.Message()
+		fmt.Fprintf(&b, "notify %s digest\n", channel)
+	case note.Replace != "":
+		fmt.Fprintf(&b, "notify %s %s message %s replaced: %s\n", channel, note.Ticket.Key, note.Replace, note.Status)
+	case note.Thread == "":
 		fmt.Fprintf(&b, "notify %s [%s] %s %s\n", channel, strings.ToUpper(note.Severity), note.Ticket.Key, note.Status)
-	} else {
+	default:
 		fmt.Fprintf(&b, "notify %s %s update: %s\n", channel, note.Ticket.Key, note.Status)
 	}
-	for _, line := range strings.Split(strings.TrimRight(note.Message.PlainText(), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimRight(msg.PlainText(), "\n"), "\n") {
 		b.WriteString("    " + line + "\n")
 	}
 	if _, err := io.WriteString(n.W, b.String()); err != nil {
 		return "", err
 	}
-	if note.Thread != "" {
+	if note.Thread != "" || note.Digest != nil || note.Replace != "" {
 		return "", nil
 	}
 	return "log:" + note.Ticket.Key, nil

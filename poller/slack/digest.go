@@ -3,7 +3,6 @@ package slack
 import (
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	goslack "github.com/slack-go/slack"
@@ -46,7 +45,7 @@ func DigestBlocks(d poller.Digest) []goslack.Block {
 		if w.Team != "" {
 			line += " (" + escapeLine(w.Team) + ")"
 		}
-		line += ", waiting " + age(d.Until.Sub(w.Since))
+		line += ", waiting " + poller.Age(d.At.Sub(w.Since))
 		waiting = append(waiting, line)
 	}
 	blocks = append(blocks, list("Waiting for approval", d.WaitingTotal, waiting, "none"))
@@ -90,7 +89,7 @@ func span(d poller.Digest) string {
 		s = "From " + d.Since.UTC().Format(layout) + " to " + d.Until.UTC().Format(layout)
 	}
 	if d.Late {
-		s += ". Sent late: patrol was not running at this time"
+		s += ". Sent late, at " + d.At.UTC().Format(layout) + ": patrol was not running at its time"
 		if d.Skipped > 0 {
 			s += fmt.Sprintf(", and %d earlier digests were skipped (this one covers their span)", d.Skipped)
 		}
@@ -134,18 +133,4 @@ func list(title string, total int, lines []string, empty string) goslack.Block {
 		text += fmt.Sprintf("\n_…and %d more: see patrol status and the tickets._", total-shown)
 	}
 	return section(text)
-}
-
-// age says how long, to the minute.
-func age(d time.Duration) string {
-	d = d.Round(time.Minute)
-	switch {
-	case d < time.Minute:
-		return "under a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
 }
