@@ -13,8 +13,10 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
+	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -31,6 +33,8 @@ type app struct {
 	notifier  poller.Notifier
 	detector  *poller.Detector
 	responder *poller.Responder
+	digests   []*digest.Job
+	listener  *slack.Listener // Socket Mode, in `patrol run`
 	errOut    io.Writer
 	metrics   *metrics.Metrics
 	locksMu   sync.Mutex
@@ -170,6 +174,11 @@ func (a *app) buildJobs(ctx context.Context) error {
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,
 		Retention: config.Duration(cfg.State.Retention),
+		HoldLabel: cfg.Tickets.HoldLabel, ChatApprovers: cfg.Tickets.SlackApprovers, ChatApprovals: socketMode(cfg),
+		ClickTimeout: config.Duration(cfg.Tickets.RunTimeout),
+	}
+	if err := a.buildDigests(); err != nil {
+		return err
 	}
 	a.detector = &poller.Detector{
 		Searcher: a.searcher, Tracker: a.tracker, Store: a.db, Notifier: a.notifier,

@@ -49,6 +49,13 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 	}
 	fmt.Fprintf(out, "respond tickets=%d handled=%d actions=%d %s\n", st.Tickets, st.Handled, st.Actions, status)
+	if len(a.digests) > 0 {
+		status := "ok"
+		if err := a.runDigests(ctx); err != nil {
+			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
+		}
+		fmt.Fprintf(out, "digests %d %s\n", len(a.digests), status)
+	}
 	if failed {
 		return exitFailed
 	}

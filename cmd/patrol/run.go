@@ -35,8 +35,15 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 		}
 		a.log.Info("metrics served", "addr", addr.String())
 	}
+	waitListener, err := a.startListener(ctx)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol run: %v\n", err)
+		return exitFailed
+	}
+	defer waitListener()
 	sched := poller.NewScheduler(a.log)
 	a.schedule(sched)
+	a.scheduleDigests(ctx, sched)
 	poll, _ := cron.ParseStandard(a.cfg.Tickets.Poll)
 	sched.Add("respond", poll, config.Duration(a.cfg.Tickets.RunTimeout), func(ctx context.Context) error {
 		_, err := a.respondOnce(ctx)
@@ -84,6 +91,9 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 func (a *app) schedule(sched *poller.Scheduler) {
 	timeout := config.Duration(a.cfg.Detections.RunTimeout)
 	want := map[string]bool{"respond": true}
+	for _, j := range a.digests {
+		want["digest:"+j.Config.Name()] = true
+	}
 	for _, d := range *a.dets.Load() {
 		id := d.ID
 		want["detect:"+id] = true
@@ -130,6 +140,9 @@ func (a *app) respondOnce(ctx context.Context) (poller.RespondStats, error) {
 	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
 		"duration_ms", time.Since(start).Milliseconds(), "err", err)
 	a.metrics.Respond(st, err)
+	if a.listener != nil {
+		a.saveSocketState(a.listener.State())
+	}
 	if herr := a.detector.Health.AfterRespond(context.WithoutCancel(ctx), err); herr != nil {
 		a.log.Error("self-alert", "job", "respond", "err", herr)
 	}
@@ -193,6 +206,7 @@ func restartNeeded(old, cur *config.Config) []string {
 		"notify":  {old.Notify, cur.Notify},
 		"aws":     {fmt.Sprint(old.AWS), fmt.Sprint(cur.AWS)},
 		"state":   {old.State, cur.State},
+		"digest":  {old.Digests, cur.Digests},
 	} {
 		if fmt.Sprint(pair[0]) != fmt.Sprint(pair[1]) {
 			out = append(out, name)

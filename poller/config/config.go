@@ -11,6 +11,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/metrics"
@@ -42,6 +46,8 @@ type Config struct {
 	Metrics    Metrics       `toml:"metrics"`
 	Health     Health        `toml:"health"`
 	Teams      []poller.Team `toml:"teams"`
+	// Digests are the [[digest]] entries: scheduled summaries per channel.
+	Digests []digest.Config `toml:"digest"`
 }
 
 // Health is [health]: the self-alerts patrol raises about itself.
@@ -107,8 +113,13 @@ type Tickets struct {
 	// AutoForExternal lets auto-mode remediation run on tickets patrol did
 	// not make (a Splunk alert action, a person); off, they wait for an
 	// approver.
-	AutoForExternal bool        `toml:"auto_for_external"`
-	Jira            jira.Config `toml:"jira"`
+	AutoForExternal bool `toml:"auto_for_external"`
+	// HoldLabel on a ticket keeps its remediation from running.
+	HoldLabel string `toml:"hold_label"`
+	// SlackApprovers maps Slack user ids to approver identities in
+	// Approvers: their Approve and Hold clicks count (Socket Mode).
+	SlackApprovers map[string]string `toml:"slack_approvers"`
+	Jira           jira.Config       `toml:"jira"`
 }
 
 // Notify is [notify].
@@ -145,7 +156,7 @@ func Default() Config {
 		},
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
-			ApproveLabel: "patrol-approve", DoneTransition: "Done", Jira: jira.Defaults(),
+			ApproveLabel: "patrol-approve", HoldLabel: "patrol-hold", DoneTransition: "Done", Jira: jira.Defaults(),
 		},
 		Notify:  Notify{Backend: "log", Slack: slack.Defaults()},
 		AWS:     aws.Defaults(),
@@ -261,6 +272,10 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("tickets.approvers", "has an empty entry")
 		}
 	}
+	if !labelOK(c.Tickets.HoldLabel) {
+		r.Add("tickets.hold_label", "%q must be a label without spaces", c.Tickets.HoldLabel)
+	}
+	c.validateSlackApprovals(r)
 
 	switch c.Notify.Backend {
 	case "slack":
@@ -280,6 +295,22 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("enrich.accounts_csv", "%v", err)
 		}
 	}
+	teams := map[string]bool{}
+	for _, t := range c.Teams {
+		teams[t.Name] = true
+	}
+	for i, d := range c.Digests {
+		key := fmt.Sprintf("digest[%d]", i+1)
+		section(r, key, d.Validate())
+		if c.Notify.Backend == "slack" && d.Channel != "" && !slack.ValidChannel(d.Channel) {
+			r.Add(key+".channel", "%q must be a channel name like #security-alerts or an ID like C0123456", d.Channel)
+		}
+		for _, t := range d.Teams {
+			if t != "" && !teams[t] {
+				r.Add(key+".teams", "%q is not the name of a [[teams]] entry", t)
+			}
+		}
+	}
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i+1)
 		if t.Name == "" {
@@ -290,6 +321,41 @@ func (c *Config) validate(r *detections.Reporter) {
 				r.Add(key+".accounts", "%q is not a 12-digit AWS account id", a)
 			}
 		}
+	}
+}
+
+// slackUser is a Slack user id (U…, or W… on Enterprise Grid).
+var slackUser = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
+// validateSlackApprovals checks tickets.slack_approvers against the
+// approvers and Socket Mode: each maps a Slack user id to an approver,
+// and the mapping is only of use with an app-level token, as the token
+// only with someone mapped.
+func (c *Config) validateSlackApprovals(r *detections.Reporter) {
+	ids := make([]string, 0, len(c.Tickets.SlackApprovers))
+	for id := range c.Tickets.SlackApprovers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		key := "tickets.slack_approvers." + id
+		if !slackUser.MatchString(id) {
+			r.Add(key, "%q is not a Slack user id (like U0123ABCD: in Slack, the person's profile, \"Copy member ID\")", id)
+		}
+		if a := c.Tickets.SlackApprovers[id]; !slices.Contains(c.Tickets.Approvers, a) {
+			r.Add(key, "%q is not in tickets.approvers: a Slack user can only stand for an approver", a)
+		}
+	}
+	socket := c.Notify.Backend == "slack" && c.Notify.Slack.SocketMode()
+	switch {
+	case len(ids) > 0 && !socket:
+		r.Add("tickets.slack_approvers", "needs Slack with Socket Mode (notify.backend = \"slack\" and notify.slack.app_token_env or app_token_file)")
+	case socket && len(ids) == 0:
+		key := "notify.slack.app_token_env"
+		if c.Notify.Slack.AppTokenFile != "" {
+			key = "notify.slack.app_token_file"
+		}
+		r.Add(key, "Socket Mode is on but tickets.slack_approvers maps no one: nobody could approve or hold from Slack")
 	}
 }
 

@@ -38,6 +38,9 @@ func Defaults() Config { return Config{MaxRetries: 3, Timeout: "10s"} }
 
 var channelPattern = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]*|[CGD][A-Z0-9]+)$`)
 
+// ValidChannel reports whether ch is a channel name (#x) or ID (C123).
+func ValidChannel(ch string) bool { return channelPattern.MatchString(ch) }
+
 // Validate checks the section when Slack is the selected notifier.
 func (c Config) Validate() []poller.FieldError {
 	var errs []poller.FieldError
