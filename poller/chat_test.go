@@ -30,6 +30,7 @@ func (e *env) chat(t *testing.T) *slack.Listener {
 	t.Setenv("T_SLACK_APP_TOKEN", "xapp-test")
 	sc := slack.Defaults()
 	sc.TokenEnv, sc.Channel, sc.APIURL, sc.AppTokenEnv = "T_SLACK_TOKEN", "#security-alerts", e.slack.URL, "T_SLACK_APP_TOKEN"
+	sc.AllowInsecureHTTP = true
 	l, err := slack.NewListener(sc, slack.ListenerOptions{Retry: 10 * time.Millisecond, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -320,19 +320,24 @@ type ActionRequest struct {
 }
 
 // Plan is exactly what an Action would do, shown in the ticket before it runs.
+//
+// It is stored in the action ledger as JSON with snake_case keys, as
+// patrol's --json outputs print it; plans stored before the tags were added
+// ("Action", "Target", ...) decode too, since encoding/json matches keys
+// without regard to case.
 type Plan struct {
-	Action string
+	Action string `json:"action"`
 	// Target names the one resource the action changes, stable across runs
 	// (e.g. "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"): the
 	// action ledger keys "at most once" on ticket + action + target.
-	Target string
+	Target string `json:"target"`
 	// Principal is the ARN of the IAM user or role the action changes, if
 	// any; protected_principals are matched against it.
-	Principal string
-	Account   string
-	Region    string
-	Params    map[string]string
-	Steps     []string // the API calls, in order, in words
+	Principal string            `json:"principal,omitempty"`
+	Account   string            `json:"account"`
+	Region    string            `json:"region,omitempty"`
+	Params    map[string]string `json:"params"`
+	Steps     []string          `json:"steps"` // the API calls, in order, in words
 }
 
 // Outcome is what an applied action did and how it was verified.

@@ -33,20 +33,13 @@ func socketMode(cfg *config.Config) bool {
 }
 
 // startListener connects to Slack's Socket Mode and hands clicks to the
-// respond job until ctx ends; wait returns once it has stopped. The
-// app-level token is checked first (apps.connections.open), so a wrong
-// one stops `patrol run` at start.
+// respond job until ctx ends; wait returns once it has stopped. (The
+// app-level token was probed with the other backends.)
 func (a *app) startListener(ctx context.Context) (wait func(), err error) {
 	if !socketMode(a.cfg) {
 		return func() {}, nil
 	}
 	l, err := slack.NewListener(a.cfg.Notify.Slack, slack.ListenerOptions{BaseDir: a.cfg.Dir, Logger: a.log, OnState: a.saveSocketState})
-	if err != nil {
-		return nil, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = l.Check(cctx)
-	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("slack socket mode: %w", err)
 	}

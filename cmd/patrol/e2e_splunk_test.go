@@ -35,6 +35,7 @@ func TestEndToEndSplunk(t *testing.T) {
 backend = "splunk"
 [search.splunk]
 url = %q
+allow_insecure_http = true
 token_env = "SPLUNK_TOKEN"
 [search.macros]
 cloudtrail = "sourcetype=aws:cloudtrail"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -16,7 +17,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true}, errOut)
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
+	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true, partial: true, terse: true}, errOut)
 	if a == nil {
 		return code
 	}
@@ -35,7 +39,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 			// search can show what a create with an unknown outcome made.
 			status = fmt.Sprintf("ok (%d alert(s) wait for the tracker's index)", st.Waiting)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, poller.ErrCancelled):
+			failed, status = true, "cancelled (interrupted)"
+		case err != nil:
 			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 		}
 		fmt.Fprintf(out, "detect  %-40s results=%-5d alerts=%-3d repeats=%-3d %s\n", d.ID, st.Results, st.Alerts, st.Repeats, status)
@@ -45,10 +52,17 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	st, err := a.respondOnce(ctx)
 	status := "ok"
-	if err != nil {
+	switch n := a.outcomes.failed(); {
+	case err != nil:
 		failed, status = true, "FAILED: "+poller.CleanText(err.Error())
+	case n > 0:
+		failed, status = true, fmt.Sprintf("FAILED: %d remediation(s) did not complete ('patrol tickets' shows which)", n)
 	}
-	fmt.Fprintf(out, "respond tickets=%d handled=%d actions=%d %s\n", st.Tickets, st.Handled, st.Actions, status)
+	remediations := a.outcomes.String()
+	if remediations == "" {
+		remediations = "none"
+	}
+	fmt.Fprintf(out, "respond tickets=%d handled=%d remediations: %s  %s\n", st.Tickets, st.Handled, remediations, status)
 	if len(a.digests) > 0 {
 		status := "ok"
 		if err := a.runDigests(ctx); err != nil {
@@ -56,7 +70,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		}
 		fmt.Fprintf(out, "digests %d %s\n", len(a.digests), status)
 	}
-	if failed {
+	switch {
+	case a.invalidDetections:
+		return exitInvalid
+	case failed:
 		return exitFailed
 	}
 	return exitOK

@@ -38,7 +38,8 @@ func cmdTest(ctx context.Context, args []string, out, errOut io.Writer) int {
 			continue
 		}
 		for _, tc := range d.Tests {
-			s, err := newFileSearcher(cfg, d.TestPath(tc))
+			level, _ := logLevel()
+			s, err := newFileSearcher(cfg, d.TestPath(tc), newLogger(errOut, level))
 			var res poller.TestResult
 			if err != nil {
 				res = poller.TestResult{Detection: d.ID, Case: tc.Name, Want: tc.ExpectAlerts, Err: err}

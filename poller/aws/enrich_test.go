@@ -110,6 +110,7 @@ func TestAccountEnricherOrganizations(t *testing.T) {
 
 // fakeOrg fails every call with err, or blocks until the context ends.
 type fakeOrg struct {
+	orgAPI
 	err   error
 	block bool
 }

@@ -170,7 +170,7 @@ func TestResponderPolicy(t *testing.T) {
 	for _, p := range ActionPermissions {
 		want = append(append(want, p.Apply...), p.Revert...)
 	}
-	want = append(want, EnricherPermissions...)
+	want = append(append(want, EnricherPermissions...), PathPermissions...)
 	for _, a := range want {
 		if !granted[a] {
 			t.Errorf("policy does not grant %s", a)

@@ -67,6 +67,7 @@ type Provider struct {
 	mu             sync.Mutex
 	sessions       map[string]*roleSession
 	ambientAccount string
+	orgIDs         []string // aws.accounts = "organization": read by LoadAccounts, sorted
 }
 
 // New builds the provider. It reads the external ID and accounts.csv but

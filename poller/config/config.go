@@ -26,6 +26,7 @@ import (
 	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
+	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/splunk"
@@ -57,6 +58,9 @@ type Health struct {
 	FailuresBeforeAlert int `toml:"failures_before_alert"`
 	// MaxLag: a checkpoint older than this raises one self-alert ("0" = off).
 	MaxLag string `toml:"max_lag"`
+	// OverloadMinutes minutes in a row in which scheduled runs were skipped
+	// while waiting for a search slot raise one self-alert (0 = off).
+	OverloadMinutes int `toml:"overload_minutes"`
 }
 
 // State is [state].
@@ -97,6 +101,13 @@ type Local struct {
 	// files, whatever their age: sample data and one-off audits).
 	FirstRun string `toml:"first_run"`
 	Index    string `toml:"index"`
+	// The limits on what one crafted file or record may cost (see
+	// local.Limits): over them a record, or the rest of a file, is skipped,
+	// logged and counted.
+	MaxDepth       int   `toml:"max_depth"`
+	MaxValues      int   `toml:"max_values"`
+	MaxRecordBytes int   `toml:"max_record_bytes"`
+	MaxFileBytes   int64 `toml:"max_file_bytes"`
 }
 
 // Tickets is [tickets].
@@ -152,7 +163,8 @@ func Default() Config {
 		Detections: Detections{Dir: "detections", RunTimeout: "15m", MaxNewAlerts: 100},
 		Search: Search{
 			Backend: "local", MaxWindow: "6h", Splunk: splunk.Defaults(),
-			Local: Local{FirstRun: "lookback", Index: "main"},
+			Local: Local{FirstRun: "lookback", Index: "main", MaxDepth: local.DefaultLimits.MaxDepth, MaxValues: local.DefaultLimits.MaxValues,
+				MaxRecordBytes: local.DefaultLimits.MaxRecordBytes, MaxFileBytes: local.DefaultLimits.MaxFileBytes},
 		},
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
@@ -162,7 +174,7 @@ func Default() Config {
 		AWS:     aws.Defaults(),
 		Enrich:  Enrich{Timeout: "10s"},
 		Metrics: Metrics{},
-		Health:  Health{FailuresBeforeAlert: 3, MaxLag: "2h"},
+		Health:  Health{FailuresBeforeAlert: 3, MaxLag: "2h", OverloadMinutes: 5},
 	}
 }
 
@@ -213,6 +225,9 @@ func (c *Config) validate(r *detections.Reporter) {
 	if c.Health.FailuresBeforeAlert < 0 {
 		r.Add("health.failures_before_alert", "must not be negative (0 turns it off)")
 	}
+	if c.Health.OverloadMinutes < 0 {
+		r.Add("health.overload_minutes", "must not be negative (0 turns it off)")
+	}
 
 	switch c.Search.Backend {
 	case "splunk":
@@ -234,8 +249,17 @@ func (c *Config) validate(r *detections.Reporter) {
 	default:
 		r.Add("search.backend", "%q must be \"splunk\" or \"local\"", c.Search.Backend)
 	}
+	for key, v := range map[string]int64{"max_depth": int64(c.Search.Local.MaxDepth), "max_values": int64(c.Search.Local.MaxValues),
+		"max_record_bytes": int64(c.Search.Local.MaxRecordBytes), "max_file_bytes": c.Search.Local.MaxFileBytes} {
+		if v < 1 {
+			r.Add("search.local."+key, "must be at least 1")
+		}
+	}
 	if f := c.Search.Local.FirstRun; f != "lookback" && f != "all" {
 		r.Add("search.local.first_run", "%q must be \"lookback\" or \"all\"", f)
+	}
+	if err := detections.CheckAllowCommands(c.Search.Splunk.AllowCommands); err != nil {
+		r.Add("search.splunk.allow_commands", "%v", err)
 	}
 	if _, err := detections.NewMacros(c.Search.Macros, detections.MacroOptions{}); err != nil {
 		r.Add("search.macros", "%v", err)
@@ -327,10 +351,8 @@ func (c *Config) validate(r *detections.Reporter) {
 // slackUser is a Slack user id (U…, or W… on Enterprise Grid).
 var slackUser = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 
-// validateSlackApprovals checks tickets.slack_approvers against the
-// approvers and Socket Mode: each maps a Slack user id to an approver,
-// and the mapping is only of use with an app-level token, as the token
-// only with someone mapped.
+// validateSlackApprovals checks tickets.slack_approvers: each maps a
+// Slack user id to an approver (Warnings says when Socket Mode is off).
 func (c *Config) validateSlackApprovals(r *detections.Reporter) {
 	ids := make([]string, 0, len(c.Tickets.SlackApprovers))
 	for id := range c.Tickets.SlackApprovers {
@@ -345,17 +367,6 @@ func (c *Config) validateSlackApprovals(r *detections.Reporter) {
 		if a := c.Tickets.SlackApprovers[id]; !slices.Contains(c.Tickets.Approvers, a) {
 			r.Add(key, "%q is not in tickets.approvers: a Slack user can only stand for an approver", a)
 		}
-	}
-	socket := c.Notify.Backend == "slack" && c.Notify.Slack.SocketMode()
-	switch {
-	case len(ids) > 0 && !socket:
-		r.Add("tickets.slack_approvers", "needs Slack with Socket Mode (notify.backend = \"slack\" and notify.slack.app_token_env or app_token_file)")
-	case socket && len(ids) == 0:
-		key := "notify.slack.app_token_env"
-		if c.Notify.Slack.AppTokenFile != "" {
-			key = "notify.slack.app_token_file"
-		}
-		r.Add(key, "Socket Mode is on but tickets.slack_approvers maps no one: nobody could approve or hold from Slack")
 	}
 }
 
@@ -469,4 +480,10 @@ func (c Config) String() string {
 	var b bytes.Buffer
 	_ = toml.NewEncoder(&b).Encode(c)
 	return b.String()
+}
+
+// LocalLimits are the local engine's limits from [search.local].
+func (c *Config) LocalLimits() local.Limits {
+	l := c.Search.Local
+	return local.Limits{MaxDepth: l.MaxDepth, MaxValues: l.MaxValues, MaxRecordBytes: l.MaxRecordBytes, MaxFileBytes: l.MaxFileBytes}
 }

@@ -57,7 +57,7 @@ func start(t *testing.T, path string, c *clock, fake *slackfake.Server, teams []
 	t.Cleanup(func() { db.Close() })
 	t.Setenv("T_SLACK_TOKEN", "xoxb-test")
 	sc := slack.Defaults()
-	sc.TokenEnv, sc.Channel, sc.APIURL, sc.MaxRetries = "T_SLACK_TOKEN", "#security-alerts", fake.URL, 0
+	sc.TokenEnv, sc.Channel, sc.APIURL, sc.MaxRetries, sc.AllowInsecureHTTP = "T_SLACK_TOKEN", "#security-alerts", fake.URL, 0, true
 	n, err := slack.New(sc, slack.Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)

@@ -64,23 +64,7 @@ func New(cfg Config, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slack token: %w", err)
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		timeout, _ := time.ParseDuration(cfg.Timeout)
-		hc = &http.Client{Timeout: timeout}
-	}
-	// No OptionRetry: slack-go's would sleep on the wall clock, and its 5xx
-	// handlers would repeat posts that may have gone out. Rate limits are
-	// retried in call instead.
-	options := []goslack.Option{goslack.OptionHTTPClient(hc)}
-	if cfg.APIURL != "" {
-		api := cfg.APIURL
-		if !strings.HasSuffix(api, "/") {
-			api += "/" // slack-go appends the method name to it
-		}
-		options = append(options, goslack.OptionAPIURL(api))
-	}
-	n := &Notifier{cfg: cfg, api: goslack.New(token, options...), log: opts.Logger, sleep: opts.Sleep, maxRetries: cfg.MaxRetries}
+	n := &Notifier{cfg: cfg, api: newClient(cfg, httpClient(cfg, opts.HTTPClient), token), log: opts.Logger, sleep: opts.Sleep, maxRetries: cfg.MaxRetries}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -88,6 +72,37 @@ func New(cfg Config, opts Options) (*Notifier, error) {
 		n.sleep = sleepCtx
 	}
 	return n, nil
+}
+
+// httpClient is the HTTP client of every Slack call: the configured
+// timeout, and no redirect followed (slack-go sends the bot token in the
+// POST body, which Go would resend on a 307 or 308 to any host).
+func httpClient(cfg Config, base *http.Client) *http.Client {
+	timeout, _ := time.ParseDuration(cfg.Timeout)
+	hc := &http.Client{Timeout: timeout}
+	if base != nil {
+		c := *base
+		hc = &c
+	}
+	hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return errors.New(poller.RedirectError(req.Response))
+	}
+	return hc
+}
+
+// newClient is a slack-go client on cfg's API URL. No OptionRetry:
+// slack-go's would sleep on the wall clock, and its 5xx handlers would
+// repeat posts that may have gone out. Rate limits are retried in call.
+func newClient(cfg Config, hc *http.Client, token string, extra ...goslack.Option) *goslack.Client {
+	options := append([]goslack.Option{goslack.OptionHTTPClient(hc)}, extra...)
+	if cfg.APIURL != "" {
+		api := cfg.APIURL
+		if !strings.HasSuffix(api, "/") {
+			api += "/" // slack-go appends the method name to it
+		}
+		options = append(options, goslack.OptionAPIURL(api))
+	}
+	return goslack.New(token, options...)
 }
 
 // Check verifies the token with auth.test.

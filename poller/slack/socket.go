@@ -30,6 +30,7 @@ import (
 type Listener struct {
 	sm       *socketmode.Client
 	hc       *http.Client
+	base     string // the Web API's base URL
 	insecure bool
 	log      *slog.Logger
 	onState  func(poller.ConnState)
@@ -74,7 +75,7 @@ func NewListener(cfg Config, opts ListenerOptions) (*Listener, error) {
 		return nil, errors.New("slack app-level token: it does not start with xapp- (Socket Mode needs an app-level token with connections:write, not a bot token)")
 	}
 	l := &Listener{log: opts.Logger, onState: opts.OnState, retry: opts.Retry, maxRetry: opts.MaxRetry, now: opts.Now,
-		insecure: insecureOK(cfg), seen: map[string]bool{}}
+		insecure: insecureOK(cfg), seen: map[string]bool{}, base: cfg.baseURL()}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -87,21 +88,10 @@ func NewListener(cfg Config, opts ListenerOptions) (*Listener, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
-	timeout, _ := time.ParseDuration(cfg.Timeout)
-	l.hc = &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return errors.New("slack answered with a redirect: patrol follows none")
-	}}
-	options := []goslack.Option{goslack.OptionHTTPClient(l.hc), goslack.OptionAppLevelToken(appToken)}
-	if cfg.APIURL != "" {
-		api := cfg.APIURL
-		if !strings.HasSuffix(api, "/") {
-			api += "/"
-		}
-		options = append(options, goslack.OptionAPIURL(api))
-	}
+	l.hc = httpClient(cfg, nil)
 	// The bot token is not needed here: messages go out through the
 	// Notifier's client. Only apps.connections.open is called with this one.
-	api := goslack.New("", options...)
+	api := newClient(cfg, l.hc, "", goslack.OptionAppLevelToken(appToken))
 	dialer := &websocket.Dialer{HandshakeTimeout: 45 * time.Second, WriteBufferSize: 32 * 1024, Proxy: l.proxy}
 	smOpts := []socketmode.Option{socketmode.OptionDialer(dialer), socketmode.OptionLog(debugLog{l.log}),
 		socketmode.OptionReadLimit(1 << 20)}
@@ -113,11 +103,12 @@ func NewListener(cfg Config, opts ListenerOptions) (*Listener, error) {
 }
 
 // insecureOK reports whether plain ws:// and http:// are allowed: only
-// when the API itself is configured over http (a loopback test server).
-func insecureOK(cfg Config) bool { return strings.HasPrefix(cfg.APIURL, "http://") }
+// with allow_insecure_http (a loopback test server).
+func insecureOK(cfg Config) bool { return cfg.AllowInsecureHTTP }
 
-// proxy refuses a Socket Mode URL that is not wss:// (unless the API is
-// plain http too), then uses the environment's proxy like any request.
+// proxy refuses a Socket Mode URL that is not wss:// (unless
+// allow_insecure_http is set), then uses the environment's proxy like any
+// request.
 func (l *Listener) proxy(req *http.Request) (*url.URL, error) {
 	if req.URL.Scheme != "https" && !l.insecure {
 		return nil, fmt.Errorf("slack: refusing Socket Mode URL on %s: not wss://", req.URL.Host)
@@ -125,13 +116,19 @@ func (l *Listener) proxy(req *http.Request) (*url.URL, error) {
 	return http.ProxyFromEnvironment(req)
 }
 
-// Check opens a Socket Mode URL once (apps.connections.open) without
-// dialing it: the app-level token works and Socket Mode is on.
-func (l *Listener) Check(ctx context.Context) error {
-	if _, _, err := l.sm.OpenContext(ctx); err != nil {
-		return newError("apps.connections.open", err)
+// Probe opens a Socket Mode URL once (apps.connections.open) without
+// dialing it: the app-level token works and Socket Mode is on. It returns
+// the app's id.
+func (l *Listener) Probe(ctx context.Context) (string, error) {
+	_, raw, err := l.sm.OpenContext(ctx)
+	if err != nil {
+		return "", newError("apps.connections.open", err)
 	}
-	return nil
+	app := "(unknown)"
+	if u, err := url.Parse(raw); err == nil && u.Query().Get("app_id") != "" {
+		app = u.Query().Get("app_id")
+	}
+	return "Socket Mode for app " + app, nil
 }
 
 // State returns the connection's state now.

@@ -59,6 +59,7 @@ func listen(t *testing.T, h poller.ClickHandler) (*Listener, *slackfake.Server, 
 	t.Setenv("TEST_SLACK_APP_TOKEN", "xapp-test")
 	cfg := Defaults()
 	cfg.TokenEnv, cfg.Channel, cfg.APIURL, cfg.AppTokenEnv = "TEST_SLACK_TOKEN", "#security-alerts", fake.URL, "TEST_SLACK_APP_TOKEN"
+	cfg.AllowInsecureHTTP = true // the fake is plain HTTP and ws:// on loopback
 	var mu sync.Mutex
 	var states []string
 	l, err := NewListener(cfg, ListenerOptions{Retry: 10 * time.Millisecond, OnState: func(s poller.ConnState) {
@@ -69,8 +70,8 @@ func listen(t *testing.T, h poller.ClickHandler) (*Listener, *slackfake.Server, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Check(context.Background()); err != nil {
-		t.Fatalf("apps.connections.open: %v", err)
+	if who, err := l.Probe(context.Background()); err != nil || who != "Socket Mode for app A0PATROL" {
+		t.Fatalf("apps.connections.open: %q %v", who, err)
 	}
 	nt := note()
 	nt.ApprovalDigest = "0123456789ab"
@@ -205,6 +206,7 @@ func TestListenerRetriesAfterRefusals(t *testing.T) {
 	t.Setenv("TEST_SLACK_APP_TOKEN", "xapp-test")
 	cfg := Defaults()
 	cfg.TokenEnv, cfg.Channel, cfg.APIURL, cfg.AppTokenEnv = "TEST_SLACK_TOKEN", "#security-alerts", fake.URL, "TEST_SLACK_APP_TOKEN"
+	cfg.AllowInsecureHTTP = true // the fake is plain HTTP and ws:// on loopback
 	l, err := NewListener(cfg, ListenerOptions{Retry: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +227,7 @@ func TestAppTokens(t *testing.T) {
 	_, fake, _ := setup(t)
 	cfg := Defaults()
 	cfg.TokenEnv, cfg.Channel, cfg.APIURL, cfg.AppTokenEnv = "TEST_SLACK_TOKEN", "#security-alerts", fake.URL, "TEST_SLACK_APP_TOKEN"
+	cfg.AllowInsecureHTTP = true // the fake is plain HTTP and ws:// on loopback
 	t.Setenv("TEST_SLACK_APP_TOKEN", "xoxb-test")
 	if _, err := NewListener(cfg, ListenerOptions{}); err == nil || !strings.Contains(err.Error(), "xapp-") {
 		t.Errorf("a bot token as app token: %v", err)
@@ -234,7 +237,7 @@ func TestAppTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_auth") {
+	if _, err := l.Probe(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_auth") {
 		t.Errorf("wrong app token: %v", err)
 	}
 	calls := fake.Calls()
