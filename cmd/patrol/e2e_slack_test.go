@@ -122,7 +122,8 @@ schedule = "0 9 * * 1-5"
 	}
 	waitStatus("stopped")
 	_, show, _ := patrol(t, "tickets", "--config", conf, issue)
-	if !strings.Contains(show, e2eApprover+" approved digest") || !strings.Contains(show, "slack") {
+	if !strings.Contains(show, e2eApprover+" approved digest") || !strings.Contains(show, "via slack") ||
+		!strings.Contains(show, "approve by carol (slack user U0CAROL01, approver "+e2eApprover+")") {
 		t.Errorf("approval not in the ledger:\n%s", show)
 	}
 	if strings.Contains(errOut.String(), "xapp-test") || strings.Contains(errOut.String(), "xoxb-test") {
