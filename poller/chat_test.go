@@ -292,3 +292,58 @@ func contains(list []string, s string) bool {
 }
 
 var _ poller.ClickHandler = (*poller.Responder)(nil)
+
+// TestHoldLabelCancelsAutoForGood: the hold label keeps an automatic
+// remediation (held back by the hourly budget) from running, says so once,
+// and after the label is removed the remediation needs an approval.
+func TestHoldLabelCancelsAutoForGood(t *testing.T) {
+	e := newEnv(t, envOptions{mode: "auto"})
+	e.resp.HoldLabel = "patrol-hold"
+	e.resp.Guard.MaxPerHour = 1
+	if _, err := e.db.AppendAction(context.Background(), state.ActionEvent{Attempt: "other", TicketKey: "SEC-99", Action: "x", Target: "y", Phase: state.PhaseStarted}); err != nil {
+		t.Fatal(err)
+	}
+	e.search.add(keyEvent(e.clock.Now().Add(-10*time.Minute), "alice", "AKIAALICE00000000001"))
+	if _, err := e.detect(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.poll(); err != nil {
+		t.Fatal(err)
+	}
+	key := e.issueKeys()[0]
+	if e.stage(key) != state.StageDeferred {
+		t.Fatalf("stage %s, want deferred by the budget", e.stage(key))
+	}
+	e.clock.Add(time.Minute)
+	e.jira.AddLabel(key, "patrol-hold", approver)
+	e.clock.Add(2 * time.Hour) // the budget frees up
+	for i := 0; i < 2; i++ {
+		e.clock.Add(time.Minute)
+		if err := e.poll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(e.action.keys()) != 0 || e.count(key, "Remediation held: the label") != 1 {
+		t.Fatalf("held: ran %v, comments %q", e.action.keys(), e.comments(key))
+	}
+	e.clock.Add(time.Minute)
+	e.jira.RemoveLabel(key, "patrol-hold", approver)
+	e.clock.Add(time.Minute)
+	if err := e.poll(); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.action.keys()) != 0 || e.stage(key) != state.StageApproval {
+		t.Fatalf("after the hold was lifted the automatic run came back: ran %v, stage %s", e.action.keys(), e.stage(key))
+	}
+	e.clock.Add(time.Minute)
+	e.poll() // the plan comment is delivered
+	e.clock.Add(time.Minute)
+	e.jira.AddLabel(key, "patrol-approve", approver)
+	e.clock.Add(time.Minute)
+	if err := e.poll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.action.keys(); len(got) != 1 {
+		t.Fatalf("after an approval: ran %v, want once", got)
+	}
+}

@@ -31,11 +31,18 @@ func (r *Responder) heldByLabel(ctx context.Context, t Ticket, row *state.Ticket
 		return true, nil // already said so
 	}
 	r.observe(plan.Action, "held")
-	return true, r.stop(ctx, t, row, d, state.StageApproval, text, change{})
+	// Held for good: once the label goes, an approval is still needed.
+	seen := change{Change: state.Change{Meta: map[string]string{holdSeenKey + t.Key: r.now().Format(time.RFC3339Nano)}}}
+	return true, r.stop(ctx, t, row, d, state.StageApproval, text, seen)
 }
 
-// chatHold returns when the remediation was last held in the chat, if no
-// approval was recorded after that hold; zero otherwise.
+// holdSeenKey + a ticket key is the meta key of when its hold label was
+// first seen.
+const holdSeenKey = "hold_seen:"
+
+// chatHold returns when the remediation was last held (in the chat, or
+// by the hold label, first seen then), if no approval was recorded after
+// that hold; zero otherwise.
 func (r *Responder) chatHold(ctx context.Context, key string) (time.Time, error) {
 	actions, err := r.Store.ChatActions(ctx, key)
 	if err != nil {
@@ -46,6 +53,13 @@ func (r *Responder) chatHold(ctx context.Context, key string) (time.Time, error)
 		if a.Kind == ClickHold && a.At.After(at) {
 			at = a.At
 		}
+	}
+	seen, err := r.Store.Meta(ctx, holdSeenKey+key)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t, err := time.Parse(time.RFC3339Nano, seen); err == nil && t.After(at) {
+		at = t
 	}
 	if at.IsZero() {
 		return at, nil
