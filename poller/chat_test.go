@@ -218,13 +218,14 @@ func TestHoldFromSlack(t *testing.T) {
 	e.jira.AddLabel(key, "patrol-approve", approver) // given, then held before the next poll
 	e.clock.Add(time.Minute)
 	e.press(t, msg, "patrol_hold", alice, "")
-	waitUntil(t, "the hold label is in Jira", func() bool { is, _ := e.jira.Issue(key); return contains(is.Labels, "patrol-hold") })
-	if e.count(key, "held by alice in Slack") != 1 {
-		t.Errorf("comments %q", e.comments(key))
-	}
+	// The message update is queued after the label and the comment, and
+	// deliveries go out in order.
 	waitUntil(t, "the message says it is held", func() bool {
 		return strings.Contains(string(e.message(msg.Channel, msg.TS).Blocks), "Held by alice in Slack")
 	})
+	if is, _ := e.jira.Issue(key); !contains(is.Labels, "patrol-hold") || e.count(key, "held by alice in Slack") != 1 {
+		t.Errorf("labels %v comments %q", is.Labels, e.comments(key))
+	}
 	for i := 0; i < 2; i++ {
 		e.clock.Add(time.Minute)
 		if err := e.poll(); err != nil {
