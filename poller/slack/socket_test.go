@@ -52,8 +52,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // listen starts a Listener on fake's Socket Mode and returns it with the
-// message that carries the buttons.
-func listen(t *testing.T, h poller.ClickHandler) (*Listener, *slackfake.Server, slackfake.Message) {
+// message that carries the buttons, and a stop that returns once every
+// click in hand is handled.
+func listen(t *testing.T, h poller.ClickHandler) (*Listener, *slackfake.Server, slackfake.Message, func()) {
 	t.Helper()
 	n, fake, _ := setup(t)
 	t.Setenv("TEST_SLACK_APP_TOKEN", "xapp-test")
@@ -82,15 +83,16 @@ func listen(t *testing.T, h poller.ClickHandler) (*Listener, *slackfake.Server, 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.Listen(ctx, h); close(done) }()
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		<-done
 		if st := l.State(); st.State != "stopped" {
 			t.Errorf("state after stop: %+v", st)
 		}
-	})
+	}
+	t.Cleanup(stop)
 	waitFor(t, "connected", func() bool { return l.State().State == "connected" })
-	return l, fake, msgs[len(msgs)-1]
+	return l, fake, msgs[len(msgs)-1], stop
 }
 
 // TestListenerTakesClicks: a press of Approve arrives as a Click with the
@@ -99,7 +101,7 @@ func listen(t *testing.T, h poller.ClickHandler) (*Listener, *slackfake.Server, 
 // the person alone, through the response_url.
 func TestListenerTakesClicks(t *testing.T) {
 	h := &clicks{answer: "You are not an approver <!channel>"}
-	_, fake, msg := listen(t, h)
+	_, fake, msg, _ := listen(t, h)
 	id, err := fake.PressButton(slackfake.Press{Channel: msg.Channel, TS: msg.TS, ActionID: "patrol_approve", User: "U0ALICE", UserName: "alice"})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +131,7 @@ func TestListenerTakesClicks(t *testing.T) {
 func TestAckBeforeSlowAction(t *testing.T) {
 	h := &clicks{block: make(chan struct{})}
 	defer close(h.block)
-	_, fake, msg := listen(t, h)
+	_, fake, msg, _ := listen(t, h)
 	id, err := fake.PressButton(slackfake.Press{Channel: msg.Channel, TS: msg.TS, ActionID: "patrol_hold", User: "U0ALICE"})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +148,7 @@ func TestAckBeforeSlowAction(t *testing.T) {
 // patrol does not handle are acknowledged and ignored.
 func TestReconnects(t *testing.T) {
 	h := &clicks{}
-	l, fake, msg := listen(t, h)
+	l, fake, msg, stop := listen(t, h)
 	press := func() string {
 		t.Helper()
 		id, err := fake.PressButton(slackfake.Press{Channel: msg.Channel, TS: msg.TS, ActionID: "patrol_approve", User: "U0ALICE"})
@@ -188,12 +190,12 @@ func TestReconnects(t *testing.T) {
 	if _, ok := fake.WaitAck(ev, 3*time.Second); !ok {
 		t.Fatal("events_api envelope not acknowledged")
 	}
-	time.Sleep(50 * time.Millisecond) // a second handling would have happened by now
-	if n := len(h.all()); n != 3 {
-		t.Errorf("%d clicks handled, want 3 (a redelivery handled twice?)", n)
-	}
 	if st := l.State(); st.Connects != 3 {
 		t.Errorf("state %+v, want 3 connections", st)
+	}
+	stop() // returns once every click in hand is handled
+	if n := len(h.all()); n != 3 {
+		t.Errorf("%d clicks handled, want 3 (a redelivery handled twice?)", n)
 	}
 }
 
