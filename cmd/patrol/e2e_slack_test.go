@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +140,53 @@ func messageOf(s *slackfake.Server, m slackfake.Message) slackfake.Message {
 		}
 	}
 	return slackfake.Message{}
+}
+
+// TestSocketModeProbed: validate --remote and run check the app-level
+// token with apps.connections.open; a wrong one stops run at start, and
+// once (Slack rate-limits the method) does not ask.
+func TestSocketModeProbed(t *testing.T) {
+	s := slackfake.New(t, slackfake.Options{})
+	t.Setenv("SLACK_TOKEN", "xoxb-test")
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a.toml"), []byte(strings.Replace(hourly, "%s", "first", 1)), 0o644)
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[search.local]
+paths = ["logs"]
+[tickets]
+approvers = ["alice"]
+slack_approvers = { "U0ALICE01" = "alice" }
+[notify]
+backend = "slack"
+[notify.slack]
+token_env = "SLACK_TOKEN"
+app_token_env = "SLACK_APP_TOKEN"
+api_url = %q
+allow_insecure_http = true
+channel = "#security-alerts"
+`, s.URL)), 0o644)
+
+	t.Setenv("SLACK_APP_TOKEN", "xapp-test")
+	code, out, errOut := patrol(t, "validate", "--remote", "--config", conf)
+	if code != exitOK || !strings.Contains(out, "remote: socket") || !strings.Contains(out, "Socket Mode for app A0PATROL") {
+		t.Fatalf("validate --remote: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Setenv("SLACK_APP_TOKEN", "xapp-revoked")
+	code, out, errOut = patrol(t, "validate", "--remote", "--config", conf)
+	if code != exitFailed || !strings.Contains(errOut, "socket") || !strings.Contains(errOut, "invalid_auth") {
+		t.Fatalf("validate --remote, wrong app token: exit %d\n%s%s", code, out, errOut)
+	}
+	opens := s.Count("apps.connections.open")
+	if code, out, errOut = patrol(t, "run", "--config", conf); code != exitFailed || !strings.Contains(errOut, "invalid_auth") {
+		t.Fatalf("run, wrong app token: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = patrol(t, "once", "--config", conf); code != exitOK {
+		t.Fatalf("once: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := s.Count("apps.connections.open"); got != opens+1 {
+		t.Errorf("apps.connections.open called %d times by run and once, want once (by run)", got-opens)
+	}
 }
