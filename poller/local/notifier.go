@@ -40,7 +40,11 @@ func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (str
 	attrs := []any{"channel", channel, "ticket", note.Ticket.Key, "status", note.Status}
 	switch {
 	case note.Digest != nil:
-		attrs = []any{"channel", channel, "digest", true}
+		d := note.Digest
+		n.Log.InfoContext(ctx, "digest", "channel", channel, "until", d.Until, "open_alerts", d.OpenTotal, "waiting_for_approval", d.WaitingTotal,
+			"actions", d.ActionsTotal, "detections_failing", len(d.Detections))
+		n.Log.DebugContext(ctx, "digest text", "channel", channel, "text", text)
+		return "", nil
 	case note.Replace != "":
 		attrs = append(attrs, "replaces", note.Replace)
 	case note.Thread == "":
@@ -48,7 +52,7 @@ func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (str
 	}
 	n.Log.InfoContext(ctx, "notification", append(attrs, "text", poller.CleanText(first))...)
 	n.Log.DebugContext(ctx, "notification text", "ticket", note.Ticket.Key, "text", text)
-	if note.Thread != "" || note.Digest != nil || note.Replace != "" {
+	if note.Thread != "" || note.Replace != "" {
 		return "", nil
 	}
 	return "log:" + note.Ticket.Key, nil
