@@ -62,6 +62,20 @@ func Load(dir string, opts LoadOptions) ([]*Detection, error) {
 			out = append(out, d)
 		}
 	}
+	if steps := checkSteps(out); len(steps) > 0 {
+		errs = append(errs, steps...)
+		bad := map[string]bool{}
+		for _, e := range steps {
+			bad[e.(*Problem).File] = true
+		}
+		kept := out[:0]
+		for _, d := range out {
+			if !bad[d.File] {
+				kept = append(kept, d)
+			}
+		}
+		out = kept
+	}
 	return out, errors.Join(errs...)
 }
 
@@ -90,7 +104,10 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	d := &Detection{
 		ID: raw.ID, Title: strings.TrimSpace(raw.Title), Description: raw.Description,
 		Severity: raw.Severity, Schedule: raw.Schedule, TimeMode: raw.TimeMode,
-		Search: strings.TrimSpace(raw.Search), GroupBy: raw.GroupBy,
+		Search: strings.TrimSpace(raw.Search), GroupBy: raw.GroupBy, AccountField: strings.TrimSpace(raw.AccountFld),
+	}
+	if raw.AccountFld != "" && d.AccountField == "" {
+		r.Add("account_field", "is empty: name the result field that holds the affected account, or leave the key out")
 	}
 	switch {
 	case raw.ID == "":
@@ -137,8 +154,10 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 		r.Add("time_mode", "%q must be \"index\" (catches late-indexed events) or \"event\"", d.TimeMode)
 	}
 	expanded := false
-	if d.Search == "" {
-		r.Add("search", "is required")
+	if raw.Sequence != nil {
+		validateSequence(r, d, raw)
+	} else if d.Search == "" {
+		r.Add("search", "is required (or a [sequence] table)")
 	} else {
 		d.Expanded = d.Search
 		var err error
@@ -155,12 +174,15 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 		}
 		expanded = err == nil
 	}
-	if d.Freshness > 0 {
+	if d.Freshness > 0 && raw.Sequence == nil {
 		validateFreshness(r, d, raw, opts)
 	} else if raw.FreshSearch != "" {
 		r.Add("freshness_search", "has no effect without freshness")
 	}
-	if len(raw.GroupBy) == 0 {
+	if raw.FirstSeen != nil && raw.Sequence == nil {
+		validateFirstSeen(r, d, raw)
+	}
+	if len(raw.GroupBy) == 0 && raw.Sequence == nil {
 		r.Add("group_by", "is required: name the fields whose values make one alert (e.g. [\"recipientAccountId\", \"requestParameters.name\"])")
 	}
 	for i, f := range raw.GroupBy {
@@ -168,6 +190,7 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 			r.Add("group_by", "entry %d is empty", i+1)
 		}
 	}
+	validateMetadata(r, d, raw)
 	validateTicket(r, d, raw.Ticket)
 	validateRemediation(r, d, raw)
 	validateTests(r, d, raw, dir)

@@ -47,8 +47,11 @@ type Detector struct {
 	// CreateTimeout is the longest one create request may take: a create
 	// cut off by a crash may have made a ticket until then.
 	CreateTimeout time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Kinds answer the detections that are not a plain search (a sequence
+	// over the alert ledger, a first-seen filter over a search); see Kind.
+	Kinds  []Kind
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // DetectStats is what one run did.
@@ -193,7 +196,7 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	// repeats skip the encoding. The set is bounded; past it, encoding is
 	// merely repeated, never wrong.
 	staged := map[string]bool{}
-	err = j.Searcher.Search(ctx, q, func(r Result) error {
+	err = j.searcher(d).Search(ctx, q, func(r Result) error {
 		run.Results++
 		t := ResultTime(r, w.End)
 		fp := Fingerprint(d.ID, d.GroupBy, r)
@@ -334,7 +337,7 @@ func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a 
 	if err := json.Unmarshal([]byte(a.Result), &r); err != nil {
 		return fmt.Errorf("stored result: %w", err)
 	}
-	route := j.Router.Route(r)
+	route := j.Router.Route(d, r)
 	c := creator{tracker: j.Tracker, store: j.Store, lag: j.IndexLag, timeout: j.CreateTimeout, now: j.now, log: j.logger()}
 	t, found, err := c.ensure(ctx, a, NewTicket{
 		Detection: d.ID, Fingerprint: a.Fingerprint, Severity: d.Severity, Priority: d.Ticket.Priority,

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/patrolsec/patrol/detections"
 	"sort"
 	"strings"
 	"time"
@@ -295,6 +296,19 @@ type EnrichInput struct {
 	Ticket    Ticket
 	Detection string
 	Fields    Result
+	// Account is the affected account, as AccountOf resolved it from the
+	// detection's account_field or the core's AccountFields ("" if none).
+	Account string
+}
+
+// NewEnrichInput is the input enrichers get for a ticket about a result of
+// detection d (nil when it is not loaded).
+func NewEnrichInput(t Ticket, d *detections.Detection, fields Result) EnrichInput {
+	in := EnrichInput{Ticket: t, Fields: fields, Account: AccountOf(d, fields)}
+	if d != nil {
+		in.Detection = d.ID
+	}
+	return in
 }
 
 // Enrichment is what an Enricher found: facts for the enrichment comment,

@@ -17,8 +17,10 @@ import (
 	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/digest"
+	"github.com/patrolsec/patrol/poller/firstseen"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
+	"github.com/patrolsec/patrol/poller/sequence"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/slots"
 	"github.com/patrolsec/patrol/state"
@@ -230,7 +232,11 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Handoff:     a.responder.Handoff, Logger: a.log,
 		IndexLag: lag, CreateTimeout: createTimeout,
 		MaxNewAlerts: cfg.Detections.MaxNewAlerts,
-		Health:       health,
+		Kinds: []poller.Kind{
+			&sequence.Engine{Store: a.db, Logger: a.log},
+			&firstseen.Filter{Store: a.db, Searcher: a.searcher, BackfillChunk: config.Duration(cfg.Search.MaxWindow), Logger: a.log},
+		},
+		Health: health,
 	}
 	return nil
 }

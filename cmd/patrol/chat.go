@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/digest"
@@ -73,13 +74,7 @@ func (a *app) buildDigests() error {
 		}
 		j.Store, j.Router, j.MaxLag = a.db, poller.Router{Teams: a.cfg.Teams}, config.Duration(a.cfg.Health.MaxLag)
 		j.Flush, j.Logger = a.responder.Flush, a.log
-		j.Detections = func() []digest.Detection {
-			var out []digest.Detection
-			for _, d := range *a.dets.Load() {
-				out = append(out, digest.Detection{ID: d.ID, Severity: d.Severity})
-			}
-			return out
-		}
+		j.Detections = func() []*detections.Detection { return *a.dets.Load() }
 		a.digests = append(a.digests, j)
 	}
 	return nil

@@ -44,6 +44,8 @@ var commands = []command{
 	{"tickets", "[--config FILE] [--json] [KEY]", "list the tickets patrol made or handled, or show one"},
 	{"approve", "[--config FILE] --as USER KEY", "approve a pending remediation on a local ticket"},
 	{"undo", "[--config FILE] [--as USER] ACTION_ID", "revert a remediation from the snapshot taken before it ran"},
+	{"import", "sigma [--config FILE] [--out DIR] [--force] PATH...", "convert Sigma rules for AWS CloudTrail into detections"},
+	{"coverage", "[--config FILE] [--json] [--navigator FILE]", "show the ATT&CK tactics and techniques the detections cover"},
 }
 
 func runner(name string) func(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -66,6 +68,10 @@ func runner(name string) func(ctx context.Context, args []string, out, errOut io
 		return cmdApprove
 	case "undo":
 		return cmdUndo
+	case "import":
+		return cmdImport
+	case "coverage":
+		return cmdCoverage
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return exitInvalid
 	}
 	failed := false
-	for _, d := range selected {
+	for _, d := range sequencesLast(selected) {
 		st, err := a.detectOnce(ctx, d)
 		status := "ok"
 		if st.Waiting > 0 {
@@ -96,4 +96,21 @@ func selectDetections(all []*detections.Detection, ids []string) ([]*detections.
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// sequencesLast orders detections so that sequences run after the searches
+// whose alerts they read: one `once` then sees a sequence complete.
+func sequencesLast(ds []*detections.Detection) []*detections.Detection {
+	out := make([]*detections.Detection, 0, len(ds))
+	for _, d := range ds {
+		if d.Sequence == nil {
+			out = append(out, d)
+		}
+	}
+	for _, d := range ds {
+		if d.Sequence != nil {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -47,7 +47,7 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 		return poller.Enrichment{}, nil
 	}
 	if who.account == "" {
-		who.account = f.First(poller.AccountFields...)
+		who.account = in.Account
 	}
 	if !accountRE.MatchString(who.account) {
 		return poller.Enrichment{}, fmt.Errorf("principal: no account id in the event")
@@ -104,7 +104,7 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 		out.Facts = append(out.Facts, poller.Field{Name: "principal", Value: "root user of account " + who.account})
 	}
 	if target != "" && !(who.kind == "user" && strings.EqualFold(target, who.name)) && iamNameRE.MatchString(target) {
-		t := actor{kind: "user", account: f.First(poller.AccountFields...), name: target}
+		t := actor{kind: "user", account: in.Account, name: target}
 		if !accountRE.MatchString(t.account) {
 			t.account = who.account
 		}

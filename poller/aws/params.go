@@ -10,12 +10,13 @@ import (
 
 // The action registry's names, as detections write them.
 const (
-	ActionStartLogging      = "cloudtrail.start_logging"
-	ActionDisableAccessKey  = "iam.disable_access_key"
-	ActionBlockPublicAccess = "s3.block_public_access"
-	ActionRevokeOpenIngress = "ec2.revoke_open_ingress"
-	ActionRevokeSessions    = "iam.revoke_role_sessions"
-	ActionQuarantine        = "iam.quarantine_principal"
+	ActionStartLogging       = "cloudtrail.start_logging"
+	ActionDisableAccessKey   = "iam.disable_access_key"
+	ActionBlockPublicAccess  = "s3.block_public_access"
+	ActionRevokeOpenIngress  = "ec2.revoke_open_ingress"
+	ActionRevokeSessions     = "iam.revoke_role_sessions"
+	ActionRevokeUserSessions = "iam.revoke_user_sessions"
+	ActionQuarantine         = "iam.quarantine_principal"
 )
 
 // ticketParam carries the ticket key from Plan to Apply inside Plan.Params,

@@ -38,6 +38,10 @@ var ActionPermissions = map[string]Permissions{
 		Apply:  []string{"iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy"},
 		Revert: []string{"iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"},
 	},
+	ActionRevokeUserSessions: {
+		Apply:  []string{"iam:ListUserPolicies", "iam:GetUserPolicy", "iam:PutUserPolicy"},
+		Revert: []string{"iam:ListUserPolicies", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"},
+	},
 	ActionQuarantine: {
 		Apply: []string{"iam:ListUserPolicies", "iam:GetUserPolicy", "iam:PutUserPolicy",
 			"iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy"},

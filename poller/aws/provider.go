@@ -140,12 +140,13 @@ func New(ctx context.Context, cfg Config, opts Options) (*Provider, error) {
 // Actions returns the remediation registry, keyed by action name.
 func (p *Provider) Actions() map[string]poller.Action {
 	return map[string]poller.Action{
-		ActionStartLogging:      startLogging{p},
-		ActionDisableAccessKey:  disableAccessKey{p},
-		ActionBlockPublicAccess: blockPublicAccess{p},
-		ActionRevokeOpenIngress: revokeOpenIngress{p},
-		ActionRevokeSessions:    revokeRoleSessions{p},
-		ActionQuarantine:        quarantinePrincipal{p},
+		ActionStartLogging:       startLogging{p},
+		ActionDisableAccessKey:   disableAccessKey{p},
+		ActionBlockPublicAccess:  blockPublicAccess{p},
+		ActionRevokeOpenIngress:  revokeOpenIngress{p},
+		ActionRevokeSessions:     revokeSessions{p: p, kind: "role"},
+		ActionRevokeUserSessions: revokeSessions{p: p, kind: "user"},
+		ActionQuarantine:         quarantinePrincipal{p},
 	}
 }
 

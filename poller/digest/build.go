@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/state"
 )
@@ -28,19 +29,21 @@ const noTeam = "(no team)"
 // and waiting as of now.
 func (j *Job) build(ctx context.Context, since, tick, now time.Time) (poller.Digest, error) {
 	d := poller.Digest{Title: "patrol digest", Teams: j.Config.Teams, Since: since, Until: tick, At: now}
+	dets := map[string]*detections.Detection{}
 	sev := map[string]string{poller.SelfDetection: "high"}
 	if j.Detections != nil {
 		for _, x := range j.Detections() {
-			sev[x.ID] = x.Severity
+			dets[x.ID], sev[x.ID] = x, x.Severity
 		}
 	}
+	j.dets = dets
 	alerts, err := j.Store.OpenAlerts(ctx)
 	if err != nil {
 		return d, err
 	}
 	bySev, byTeam := map[string]int{}, map[string]int{}
 	for _, a := range alerts {
-		team := j.team(a.Result)
+		team := j.team(a.Detection, a.Result)
 		if !j.covers(team) {
 			continue
 		}
@@ -169,13 +172,14 @@ func firstLine(s string) string {
 	return line
 }
 
-// team returns the team owning the account of a stored result.
-func (j *Job) team(result string) string {
+// team returns the team owning the account of a stored result of
+// detection det.
+func (j *Job) team(det, result string) string {
 	var r poller.Result
 	if json.Unmarshal([]byte(result), &r) != nil {
 		return ""
 	}
-	return j.Router.Route(r).Team
+	return j.Router.Route(j.dets[det], r).Team
 }
 
 // ticketTeam is the team of a ticket: by its alert's result, or by the
@@ -186,9 +190,9 @@ func (j *Job) ticketTeam(ctx context.Context, row state.TicketRow) (string, erro
 		return "", err
 	}
 	if a != nil {
-		return j.team(a.Result), nil
+		return j.team(a.Detection, a.Result), nil
 	}
-	return j.team(row.Fields), nil
+	return j.team(row.Detection, row.Fields), nil
 }
 
 // covers reports whether the digest is about team.

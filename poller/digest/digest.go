@@ -25,6 +25,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/state"
 )
@@ -81,18 +82,13 @@ type Store interface {
 
 var _ Store = (*state.DB)(nil)
 
-// Detection is what a digest needs of a loaded detection.
-type Detection struct {
-	ID, Severity string
-}
-
 // Job is one [[digest]] entry, ready to run.
 type Job struct {
 	Config   Config
 	Schedule cron.Schedule
 	Store    Store
 	// Detections returns the loaded detections (reloads swap them).
-	Detections func() []Detection
+	Detections func() []*detections.Detection
 	Router     poller.Router
 	// MaxLag: a checkpoint older than this is stale (health.max_lag).
 	MaxLag time.Duration
@@ -103,6 +99,8 @@ type Job struct {
 	Flush  func(ctx context.Context) error
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	dets map[string]*detections.Detection // by id, while a digest is built
 }
 
 // New builds the job of one entry.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/slack"
@@ -70,8 +71,8 @@ func start(t *testing.T, path string, c *clock, fake *slackfake.Server, teams []
 	job.Store, job.Flush, job.Now, job.Logger = db, resp.Flush, c.Now, quiet()
 	job.Router = poller.Router{Teams: teams}
 	job.MaxLag = 2 * time.Hour
-	job.Detections = func() []digest.Detection {
-		return []digest.Detection{{ID: "key-used", Severity: "high"}, {ID: "trail-stopped", Severity: "critical"}}
+	job.Detections = func() []*detections.Detection {
+		return []*detections.Detection{{ID: "key-used", Severity: "high"}, {ID: "trail-stopped", Severity: "critical"}}
 	}
 	return &daemon{db: db, job: job}
 }

@@ -9,33 +9,6 @@ import (
 	"strings"
 )
 
-func validateTests(r *Reporter, d *Detection, raw *rawDetection, dir string) {
-	for i, t := range raw.Tests {
-		key := fmt.Sprintf("test[%d]", i+1)
-		tc := TestCase{Name: t.Name, Events: t.Events, Expect: t.Expect}
-		if t.Name == "" {
-			r.Add(key+".name", "is required")
-		}
-		if t.Events == "" {
-			r.Add(key+".events", "is required (a file of events, relative to the detection file)")
-		} else if msg := checkEventsPath(dir, t.Events); msg != "" {
-			r.Add(key+".events", "%s", msg)
-		}
-		if t.ExpectAlerts == nil {
-			r.Add(key+".expect_alerts", "is required (the number of alerts the events must make)")
-		} else if *t.ExpectAlerts < 0 {
-			r.Add(key+".expect_alerts", "must not be negative")
-		} else {
-			tc.ExpectAlerts = *t.ExpectAlerts
-		}
-		d.Tests = append(d.Tests, tc)
-	}
-}
-
-// TestPath resolves a test case's events file (validated to lie inside
-// the detection's folder).
-func (d *Detection) TestPath(t TestCase) string { return filepath.Join(d.Dir, t.Events) }
-
 // checkEventsPath confines a test's events file to the detection's folder:
 // detections come through pull requests, and `patrol test` must not read
 // (nor report on) whatever file one names. It says what is wrong, naming
