@@ -262,3 +262,49 @@ func TestRefusesPlainSocketURL(t *testing.T) {
 		t.Errorf("wss:// refused: %v", err)
 	}
 }
+
+// BenchmarkAck measures a click's round trip over Socket Mode: the fake
+// sends the envelope, the listener acknowledges it (Slack allows 3 s).
+func BenchmarkAck(b *testing.B) {
+	h := &clicks{}
+	fake := slackfake.New(b, slackfake.Options{})
+	b.Setenv("TEST_SLACK_TOKEN", "xoxb-test")
+	b.Setenv("TEST_SLACK_APP_TOKEN", "xapp-test")
+	cfg := Defaults()
+	cfg.TokenEnv, cfg.Channel, cfg.APIURL, cfg.AppTokenEnv, cfg.AllowInsecureHTTP = "TEST_SLACK_TOKEN", "#security-alerts", fake.URL, "TEST_SLACK_APP_TOKEN", true
+	n, err := New(cfg, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nt := note()
+	nt.ApprovalDigest = "0123456789ab"
+	if _, err := n.Notify(context.Background(), nt); err != nil {
+		b.Fatal(err)
+	}
+	msg := fake.Messages()[1]
+	l, err := NewListener(cfg, ListenerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Listen(ctx, h); close(done) }()
+	defer func() { cancel(); <-done }()
+	for l.State().State != "connected" {
+		time.Sleep(time.Millisecond)
+	}
+	var worst time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id, err := fake.PressButton(slackfake.Press{Channel: msg.Channel, TS: msg.TS, ActionID: "patrol_approve", User: "U0ALICE"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ack, ok := fake.WaitAck(id, 3*time.Second)
+		if !ok {
+			b.Fatal("not acknowledged within 3s")
+		}
+		worst = max(worst, ack.After)
+	}
+	b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
+}
