@@ -11,9 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -319,22 +316,7 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("enrich.accounts_csv", "%v", err)
 		}
 	}
-	teams := map[string]bool{}
-	for _, t := range c.Teams {
-		teams[t.Name] = true
-	}
-	for i, d := range c.Digests {
-		key := fmt.Sprintf("digest[%d]", i+1)
-		section(r, key, d.Validate())
-		if c.Notify.Backend == "slack" && d.Channel != "" && !slack.ValidChannel(d.Channel) {
-			r.Add(key+".channel", "%q must be a channel name like #security-alerts or an ID like C0123456", d.Channel)
-		}
-		for _, t := range d.Teams {
-			if t != "" && !teams[t] {
-				r.Add(key+".teams", "%q is not the name of a [[teams]] entry", t)
-			}
-		}
-	}
+	c.validateDigests(r)
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i+1)
 		if t.Name == "" {
@@ -344,28 +326,6 @@ func (c *Config) validate(r *detections.Reporter) {
 			if !isAccountID(a) {
 				r.Add(key+".accounts", "%q is not a 12-digit AWS account id", a)
 			}
-		}
-	}
-}
-
-// slackUser is a Slack user id (U…, or W… on Enterprise Grid).
-var slackUser = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
-
-// validateSlackApprovals checks tickets.slack_approvers: each maps a
-// Slack user id to an approver (Warnings says when Socket Mode is off).
-func (c *Config) validateSlackApprovals(r *detections.Reporter) {
-	ids := make([]string, 0, len(c.Tickets.SlackApprovers))
-	for id := range c.Tickets.SlackApprovers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		key := "tickets.slack_approvers." + id
-		if !slackUser.MatchString(id) {
-			r.Add(key, "%q is not a Slack user id (like U0123ABCD: in Slack, the person's profile, \"Copy member ID\")", id)
-		}
-		if a := c.Tickets.SlackApprovers[id]; !slices.Contains(c.Tickets.Approvers, a) {
-			r.Add(key, "%q is not in tickets.approvers: a Slack user can only stand for an approver", a)
 		}
 	}
 }
