@@ -20,6 +20,7 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/local"
@@ -44,6 +45,8 @@ type Config struct {
 	Metrics    Metrics       `toml:"metrics"`
 	Health     Health        `toml:"health"`
 	Teams      []poller.Team `toml:"teams"`
+	// Digests are the [[digest]] entries: scheduled summaries per channel.
+	Digests []digest.Config `toml:"digest"`
 }
 
 // Health is [health]: the self-alerts patrol raises about itself.
@@ -122,8 +125,13 @@ type Tickets struct {
 	// AutoForExternal lets auto-mode remediation run on tickets patrol did
 	// not make (a Splunk alert action, a person); off, they wait for an
 	// approver.
-	AutoForExternal bool        `toml:"auto_for_external"`
-	Jira            jira.Config `toml:"jira"`
+	AutoForExternal bool `toml:"auto_for_external"`
+	// HoldLabel on a ticket keeps its remediation from running.
+	HoldLabel string `toml:"hold_label"`
+	// SlackApprovers maps Slack user ids to approver identities in
+	// Approvers: their Approve and Hold clicks count (Socket Mode).
+	SlackApprovers map[string]string `toml:"slack_approvers"`
+	Jira           jira.Config       `toml:"jira"`
 }
 
 // Notify is [notify].
@@ -161,7 +169,7 @@ func Default() Config {
 		},
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
-			ApproveLabel: "patrol-approve", DoneTransition: "Done", Jira: jira.Defaults(),
+			ApproveLabel: "patrol-approve", HoldLabel: "patrol-hold", DoneTransition: "Done", Jira: jira.Defaults(),
 		},
 		Notify:  Notify{Backend: "log", Slack: slack.Defaults()},
 		AWS:     aws.Defaults(),
@@ -294,6 +302,10 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("tickets.approvers", "has an empty entry")
 		}
 	}
+	if !labelOK(c.Tickets.HoldLabel) {
+		r.Add("tickets.hold_label", "%q must be a label without spaces", c.Tickets.HoldLabel)
+	}
+	c.validateSlackApprovals(r)
 
 	switch c.Notify.Backend {
 	case "slack":
@@ -313,6 +325,7 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("enrich.accounts_csv", "%v", err)
 		}
 	}
+	c.validateDigests(r)
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i+1)
 		if t.Name == "" {
