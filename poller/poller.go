@@ -81,6 +81,13 @@ type Query struct {
 	SPL       string
 	Window    Window
 	TimeMode  TimeMode
+	// Remember marks the search of a detect window, whose checkpoint
+	// follows it: a backend that keeps track of what it has read (S3
+	// objects, so none is read twice) stages that under Detection in the
+	// state, which commits it with the window's checkpoint. Ad-hoc,
+	// freshness, test and backtest searches leave it false and change no
+	// state.
+	Remember bool
 }
 
 // Searcher runs a query and hands every result to emit, in order, without
@@ -291,6 +298,17 @@ type Notification struct {
 	// "" for the first message about a ticket.
 	Thread  string
 	Message Message
+	// ApprovalDigest, on a message that shows a plan waiting for approval,
+	// is the plan's digest: a notifier that takes clicks (Slack with Socket
+	// Mode) adds Approve and Hold buttons bound to that plan.
+	ApprovalDigest string `json:",omitempty"`
+	// Replace is a message reference ("CHANNEL:TS") that this notification
+	// replaces instead of replying in the thread: the message whose buttons
+	// were clicked, updated with who acted and then the outcome.
+	Replace string `json:",omitempty"`
+	// Digest, when set, is a scheduled summary to post in Channel: it is
+	// about no one ticket and starts no thread.
+	Digest *Digest `json:",omitempty"`
 }
 
 // Notifier posts notifications. Notify returns a thread reference for the

@@ -38,6 +38,18 @@ type Responder struct {
 	ApproveLabel   string
 	Approvers      []string
 	DoneTransition string
+	// HoldLabel on a ticket keeps its remediation from running.
+	HoldLabel string
+	// ChatApprovers maps chat user ids (Slack U0123ABCD) to approver
+	// identities in Approvers: their clicks on a plan's Approve and Hold
+	// buttons count.
+	ChatApprovers map[string]string
+	// ChatApprovals puts Approve and Hold buttons on the chat message of a
+	// plan waiting for approval (a Listener takes the clicks).
+	ChatApprovals bool
+	// ClickTimeout bounds the handling of one click, the action it starts
+	// included (0: no bound but the listener's).
+	ClickTimeout time.Duration
 	// AutoForExternal lets auto-mode remediation run on tickets patrol did
 	// not make; off, they wait for an approver like approve mode.
 	AutoForExternal bool
@@ -194,6 +206,9 @@ func (r *Responder) Handoff(ctx context.Context, t Ticket) {
 		r.logger().Warn("deliveries queued for the next pass", "ticket", t.Key, "err", err)
 	}
 }
+
+// Flush sends the queued deliveries (the digests' too).
+func (r *Responder) Flush(ctx context.Context) error { return r.flush(ctx) }
 
 // flush sends the queued deliveries.
 func (r *Responder) flush(ctx context.Context) error {

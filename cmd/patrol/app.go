@@ -11,15 +11,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/firstseen"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/sequence"
+	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/slots"
 	"github.com/patrolsec/patrol/state"
 )
@@ -38,6 +41,8 @@ type app struct {
 	detector  *poller.Detector
 	responder *poller.Responder
 	aws       *aws.Provider // re-reads aws.accounts = "organization" on reload
+	digests   []*digest.Job
+	listener  *slack.Listener // Socket Mode, in `patrol run`
 	errOut    io.Writer
 	metrics   *metrics.Metrics
 	// invalidDetections: some detection files had problems and were left
@@ -63,6 +68,8 @@ type setupOptions struct {
 	// the log shows warnings and errors only (unless PATROL_LOG_LEVEL is
 	// set): no job is reported twice.
 	terse bool
+	// socket also probes Slack's Socket Mode (`patrol run` connects it).
+	socket bool
 }
 
 // loadConfig loads the config, printing its problems.
@@ -113,7 +120,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		a.release = release
 	}
 	if opts.jobs {
-		if code := checkBackends(ctx, cfg, a.log, errOut); code != exitOK {
+		if code := checkBackends(ctx, cfg, opts.socket, a.log, errOut); code != exitOK {
 			a.close()
 			return nil, code
 		}
@@ -138,7 +145,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(cfg, a.log, errOut, a.metrics.LocalSkip)
+		s, err := newSearcher(ctx, cfg, a.log, a.db, a.metrics.LocalSkip)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
@@ -212,13 +219,18 @@ func (a *app) buildJobs(ctx context.Context) error {
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.onAction,
 		Retention: config.Duration(cfg.State.Retention),
+		HoldLabel: cfg.Tickets.HoldLabel, ChatApprovers: cfg.Tickets.SlackApprovers, ChatApprovals: socketMode(cfg),
+		ClickTimeout: config.Duration(cfg.Tickets.RunTimeout),
+	}
+	if err := a.buildDigests(); err != nil {
+		return err
 	}
 	a.detector = &poller.Detector{
 		Searcher: a.searcher, Tracker: a.tracker, Store: a.db, Notifier: a.notifier,
 		Router: poller.Router{Teams: cfg.Teams}, Label: cfg.Tickets.Label,
 		MaxWindow:   config.Duration(cfg.Search.MaxWindow),
 		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
-		Handoff:     a.responder.Handoff, Logger: a.log,
+		Handoff:     a.responder.Handoff, Logger: a.log, Now: clock,
 		IndexLag: lag, CreateTimeout: createTimeout,
 		MaxNewAlerts: cfg.Detections.MaxNewAlerts,
 		Kinds: []poller.Kind{
@@ -262,6 +274,10 @@ func printLockError(w io.Writer, err error) {
 		fmt.Fprintf(w, "patrol: %v\n", err)
 	}
 }
+
+// clock is the detect job's clock: where windows end. Tests set it to
+// follow the arrival times an S3 emulator stamps.
+var clock = time.Now
 
 // logLevel reads PATROL_LOG_LEVEL: debug, info (the default), warn or error.
 func logLevel() (slog.Level, error) {

@@ -20,9 +20,11 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/local/s3"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/splunk"
@@ -43,6 +45,8 @@ type Config struct {
 	Metrics    Metrics       `toml:"metrics"`
 	Health     Health        `toml:"health"`
 	Teams      []poller.Team `toml:"teams"`
+	// Digests are the [[digest]] entries: scheduled summaries per channel.
+	Digests []digest.Config `toml:"digest"`
 }
 
 // Health is [health]: the self-alerts patrol raises about itself.
@@ -89,12 +93,15 @@ type Search struct {
 
 // Local is [search.local].
 type Local struct {
+	// Paths are files or folders of logs, and s3://bucket/prefix/
+	// locations where AWS delivers them (read as [search.local.s3] says).
 	Paths []string `toml:"paths"`
 	// FirstRun says what a detection with no checkpoint searches first:
 	// "lookback" (its lookback, as with Splunk) or "all" (every event in the
 	// files, whatever their age: sample data and one-off audits).
-	FirstRun string `toml:"first_run"`
-	Index    string `toml:"index"`
+	FirstRun string    `toml:"first_run"`
+	Index    string    `toml:"index"`
+	S3       s3.Config `toml:"s3"`
 	// The limits on what one crafted file or record may cost (see
 	// local.Limits): over them a record, or the rest of a file, is skipped,
 	// logged and counted.
@@ -118,8 +125,13 @@ type Tickets struct {
 	// AutoForExternal lets auto-mode remediation run on tickets patrol did
 	// not make (a Splunk alert action, a person); off, they wait for an
 	// approver.
-	AutoForExternal bool        `toml:"auto_for_external"`
-	Jira            jira.Config `toml:"jira"`
+	AutoForExternal bool `toml:"auto_for_external"`
+	// HoldLabel on a ticket keeps its remediation from running.
+	HoldLabel string `toml:"hold_label"`
+	// SlackApprovers maps Slack user ids to approver identities in
+	// Approvers: their Approve and Hold clicks count (Socket Mode).
+	SlackApprovers map[string]string `toml:"slack_approvers"`
+	Jira           jira.Config       `toml:"jira"`
 }
 
 // Notify is [notify].
@@ -153,11 +165,11 @@ func Default() Config {
 		Search: Search{
 			Backend: "local", MaxWindow: "6h", Splunk: splunk.Defaults(),
 			Local: Local{FirstRun: "lookback", Index: "main", MaxDepth: local.DefaultLimits.MaxDepth, MaxValues: local.DefaultLimits.MaxValues,
-				MaxRecordBytes: local.DefaultLimits.MaxRecordBytes, MaxFileBytes: local.DefaultLimits.MaxFileBytes},
+				MaxRecordBytes: local.DefaultLimits.MaxRecordBytes, MaxFileBytes: local.DefaultLimits.MaxFileBytes, S3: s3.Defaults()},
 		},
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
-			ApproveLabel: "patrol-approve", DoneTransition: "Done", Jira: jira.Defaults(),
+			ApproveLabel: "patrol-approve", HoldLabel: "patrol-hold", DoneTransition: "Done", Jira: jira.Defaults(),
 		},
 		Notify:  Notify{Backend: "log", Slack: slack.Defaults()},
 		AWS:     aws.Defaults(),
@@ -223,11 +235,16 @@ func (c *Config) validate(r *detections.Reporter) {
 		section(r, "search.splunk", c.Search.Splunk.Validate())
 	case "local":
 		if len(c.Search.Local.Paths) == 0 {
-			r.Add("search.local.paths", "is required when search.backend = \"local\" (files or folders of CloudTrail JSON)")
+			r.Add("search.local.paths", "is required when search.backend = \"local\" (files or folders of logs, or s3://bucket/prefix/ locations)")
 		}
 		for _, p := range c.Search.Local.Paths {
-			c.mustExist(r, "search.local.paths", p)
+			if !s3.IsURL(p) {
+				c.mustExist(r, "search.local.paths", p)
+			} else if _, err := s3.ParseURL(p); err != nil {
+				r.Add("search.local.paths", "%v", err)
+			}
 		}
+		section(r, "search.local.s3", c.Search.Local.S3.Validate())
 		for name, p := range c.Search.Lookups {
 			if c.mustExist(r, "search.lookups."+name, p) {
 				if err := checkCSV(c.Abs(p)); err != nil {
@@ -285,6 +302,10 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("tickets.approvers", "has an empty entry")
 		}
 	}
+	if !labelOK(c.Tickets.HoldLabel) {
+		r.Add("tickets.hold_label", "%q must be a label without spaces", c.Tickets.HoldLabel)
+	}
+	c.validateSlackApprovals(r)
 
 	switch c.Notify.Backend {
 	case "slack":
@@ -304,6 +325,7 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("enrich.accounts_csv", "%v", err)
 		}
 	}
+	c.validateDigests(r)
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i+1)
 		if t.Name == "" {
@@ -354,7 +376,9 @@ func (c *Config) resolvePaths() {
 	c.State.Path = c.Abs(c.State.Path)
 	c.Detections.Dir = c.Abs(c.Detections.Dir)
 	for i, p := range c.Search.Local.Paths {
-		c.Search.Local.Paths[i] = c.Abs(p)
+		if !s3.IsURL(p) {
+			c.Search.Local.Paths[i] = c.Abs(p)
+		}
 	}
 	for k, p := range c.Search.Lookups {
 		c.Search.Lookups[k] = c.Abs(p)
