@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,19 +65,26 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills real patrol processes: skipped with -short (make chaos runs it at length)")
 	}
+	t.Parallel()
 	endpoint := awstest.URL(t)
+	var mu sync.Mutex
 	var total chaosFigures
-	for i := 0; i < *chaosSeeds; i++ {
-		seed := *chaosSeed + uint64(i)
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			w := newChaosWorld(t, endpoint, seed, chaosTrails, chaosKeys)
-			w.trial()
-			f := w.check()
-			t.Logf("seed %d: %d runs, %d kills (%d with a write maybe in flight), %d fixed, %d handed to a person, %d double calls, %d duplicate tickets, %d self-alerts",
-				seed, f.runs, f.kills, f.inFlight, f.fixed, f.handed, f.doubles, f.duplicates, f.selfAlerts)
-			total.add(f)
-		})
-	}
+	t.Run("seeds", func(t *testing.T) {
+		for i := 0; i < *chaosSeeds; i++ {
+			seed := *chaosSeed + uint64(i)
+			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+				t.Parallel() // each seed has its own world; -parallel bounds how many at once
+				w := newChaosWorld(t, endpoint, seed, chaosTrails, chaosKeys)
+				w.trial()
+				f := w.check()
+				t.Logf("seed %d: %d runs, %d kills (%d with a write maybe in flight), %d fixed, %d handed to a person, %d double calls, %d duplicate tickets, %d self-alerts",
+					seed, f.runs, f.kills, f.inFlight, f.fixed, f.handed, f.doubles, f.duplicates, f.selfAlerts)
+				mu.Lock()
+				total.add(f)
+				mu.Unlock()
+			})
+		}
+	})
 	t.Logf("chaos figures: %d seeds (from %d), %d runs, %d kills (SIGKILL; %d of them while an AWS write may have been in flight), %d resources fixed, %d handed to a person, double calls = %d, duplicate tickets = %d, self-alerts = %d (one per problem)",
 		total.seeds, *chaosSeed, total.runs, total.kills, total.inFlight, total.fixed, total.handed, total.doubles, total.duplicates, total.selfAlerts)
 }
@@ -110,6 +119,10 @@ type chaosWorld struct {
 	lastExit   int
 }
 
+// chaosWorlds numbers the worlds of this test binary: moto lives as long as
+// it, so resource names must not repeat.
+var chaosWorlds atomic.Int64
+
 const (
 	chaosTrails = 5 // auto mode
 	chaosKeys   = 3 // approve mode
@@ -136,7 +149,6 @@ summary = "Objects read"
 // keys; none of the incidents has happened yet (see happen).
 func newChaosWorld(t *testing.T, endpoint string, seed uint64, trails, keys int) *chaosWorld {
 	t.Helper()
-	runs++
 	w := &chaosWorld{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 21)), k: &killer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -153,7 +165,7 @@ func newChaosWorld(t *testing.T, endpoint string, seed uint64, trails, keys int)
 	w.ct, w.ic = cloudtrail.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	ctx := context.Background()
-	prefix := fmt.Sprintf("chaos%d-%d", runs, seed)
+	prefix := fmt.Sprintf("chaos%d-%d", chaosWorlds.Add(1), seed)
 	for i := 0; i < trails; i++ {
 		trail, bucket := fmt.Sprintf("%s-trail-%d", prefix, i), fmt.Sprintf("%s-logs-%d", prefix, i)
 		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
@@ -175,11 +187,6 @@ func newChaosWorld(t *testing.T, endpoint string, seed uint64, trails, keys int)
 		r["eventID"] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 
-	t.Setenv("JIRA_USER", "bot@example.com")
-	t.Setenv("JIRA_TOKEN", "token")
-	t.Setenv("SLACK_TOKEN", "xoxb-test")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
@@ -295,7 +302,8 @@ func (w *chaosWorld) pick() killPoint {
 func (w *chaosWorld) run(p *killPoint) {
 	w.t.Helper()
 	cmd := exec.Command(os.Args[0], "once", "--config", w.conf)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "JIRA_USER=bot@example.com", "JIRA_TOKEN=token", "SLACK_TOKEN=xoxb-test",
+		"AWS_ACCESS_KEY_ID=AKIAPATROLTEST000001", "AWS_SECRET_ACCESS_KEY=test-secret")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

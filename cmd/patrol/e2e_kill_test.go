@@ -44,6 +44,7 @@ func (w *chaosWorld) ticketAbout(target string) (string, []string, string) {
 // back: the ticket says the change is in place and closes, with no one
 // asked to check by hand, and StartLogging reached AWS once.
 func TestEndToEndKillAfterTheChange(t *testing.T) {
+	t.Parallel()
 	w := newChaosWorld(t, awstest.URL(t), 0, 1, 0)
 	w.happen(1, 2*time.Second)
 	w.killAt(killPoint{class: "aws write", nth: 1, after: true})
@@ -62,6 +63,7 @@ func TestEndToEndKillAfterTheChange(t *testing.T) {
 // out). The change was never sent, so the next run makes it: the trail is
 // logging and the ticket closes without a person.
 func TestEndToEndKillBeforeTheChangeWasSent(t *testing.T) {
+	t.Parallel()
 	w := newChaosWorld(t, awstest.URL(t), 0, 1, 0)
 	w.happen(1, 2*time.Second)
 	w.killAt(killPoint{class: "aws read", nth: 1}) // AssumeRole
@@ -82,6 +84,7 @@ func TestEndToEndKillBeforeTheChangeWasSent(t *testing.T) {
 // alert instead of failing it), so no "failed N runs in a row" self-alert;
 // one issue, remediated.
 func TestEndToEndQuickRestartsAfterKillDuringCreate(t *testing.T) {
+	t.Parallel()
 	w := newChaosWorld(t, awstest.URL(t), 0, 1, 0)
 	w.happen(1, 2*time.Second)
 	w.killAt(killPoint{class: "jira create", nth: 1, after: true})
@@ -110,6 +113,7 @@ func TestEndToEndQuickRestartsAfterKillDuringCreate(t *testing.T) {
 // self-alert's issue and before patrol recorded it; quick restarts raise
 // the same problem again. It has one issue.
 func TestEndToEndKillDuringSelfAlertCreate(t *testing.T) {
+	t.Parallel()
 	w := newChaosWorld(t, awstest.URL(t), 0, 0, 0) // only the quiet source
 	w.killAt(killPoint{class: "jira create", nth: 1, after: true})
 	for i := 0; i < 3; i++ {
