@@ -112,6 +112,8 @@ type LoadOptions struct {
 	// CheckSPL, when set, parses a detection's expanded search offline and
 	// returns an error naming what it cannot run.
 	CheckSPL func(spl string) error
+	// Now is the clock exceptions' expiry is checked against (nil: time.Now).
+	Now func() time.Time
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
@@ -259,6 +261,12 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	validateTicket(r, d, raw.Ticket)
 	validateRemediation(r, d, raw)
 	validateTests(r, d, raw, dir)
+	validateStage(r, d, raw.Stage)
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	validateExceptions(r, d, raw.Exceptions, now().UTC())
 	return d
 }
 
@@ -353,6 +361,10 @@ func validateRemediation(r *Reporter, d *Detection, raw *rawDetection) {
 	}
 	for name, src := range rem.Params {
 		out.Params[name] = template(r, "remediation.params."+name, src)
+	}
+	out.Grace = duration(r, "remediation.grace", rem.Grace, 0)
+	if out.Grace > 0 && out.Mode != ModeAuto {
+		r.Add("remediation.grace", "delays an automatic remediation: it needs mode = \"auto\" (an approval is a person deciding already)")
 	}
 	if !ok {
 		return

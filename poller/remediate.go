@@ -25,6 +25,9 @@ type Guard struct {
 	ProtectedAccounts   []string
 	// MaxPerHour caps real (not dry-run) action starts per rolling hour; 0 = no cap.
 	MaxPerHour int
+	// BreakerFailures real actions failed in a row stop every action until
+	// a person resets the breaker (patrol resume); 0 = off.
+	BreakerFailures int
 }
 
 // EventPrincipalFields name the principal that made an event.
@@ -138,6 +141,15 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	if mode == detections.ModeAuto && external && !r.AutoForExternal {
 		mode = detections.ModeApprove // tickets.auto_for_external is off
 	}
+	if mode == detections.ModeAuto && rem.Grace > 0 && row.HeldAt.IsZero() {
+		wait, err := r.grace(ctx, t, row, d, plan, rem.Grace)
+		if err != nil || wait {
+			return 0, err
+		}
+	}
+	if mode == detections.ModeAuto && !row.HeldAt.IsZero() {
+		mode = detections.ModeApprove // held: the automatic run is cancelled for good
+	}
 	var approval *state.Approval
 	if mode == detections.ModeApprove {
 		if approval, err = r.approval(ctx, t, row, d, plan, external && rem.Mode == detections.ModeAuto); err != nil || approval == nil {
@@ -150,12 +162,15 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 			return 0, err
 		}
 		if n >= r.Guard.MaxPerHour {
-			if row.Stage == state.StageDeferred {
+			if row.Stage == state.StageDeferred && strings.HasPrefix(row.Note, "Remediation held back: the hourly budget") {
 				return 0, nil // already said so
 			}
 			r.observe(plan.Action, "deferred")
 			return 0, r.stop(ctx, t, row, d, state.StageDeferred, fmt.Sprintf("Remediation held back: the hourly budget of %d actions is used up. patrol runs it when the budget allows.\n\n%s", r.Guard.MaxPerHour, planText(plan)), change{})
 		}
+	}
+	if held, err := r.breakerHolds(ctx, t, row, plan); held || err != nil {
+		return 0, err
 	}
 	if r.Guard.DryRun {
 		ev.Phase, ev.Detail = state.PhasePlanned, "dry run: nothing changed"

@@ -15,6 +15,7 @@ import (
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
+	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -33,6 +34,7 @@ type app struct {
 	responder *poller.Responder
 	errOut    io.Writer
 	metrics   *metrics.Metrics
+	tuner     *tuning.Tuner // exceptions and silences
 	locksMu   sync.Mutex
 	locks     map[string]*sync.Mutex // one run per detection at a time
 }
@@ -78,7 +80,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 		a.release = release
 	}
-	if opts.jobs || opts.searcher || opts.lock {
+	if opts.jobs || opts.lock {
 		db, err := state.Open(cfg.State.Path, nil)
 		if err != nil {
 			a.close()
@@ -107,6 +109,13 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		a.searcher = a.metrics.Searcher(s, cfg.Search.Backend)
 	}
 	if opts.jobs {
+		silences, err := tuning.OpenSilences(cfg.Detections.Silences, a.log)
+		if err != nil {
+			a.close()
+			printProblems(errOut, err)
+			return nil, exitInvalid
+		}
+		a.tuner = &tuning.Tuner{Silences: silences}
 		if err := a.buildJobs(ctx); err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: %v\n", err)
@@ -164,8 +173,9 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
 		Detection: a.detection,
 		Guard: poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
-			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour},
+			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour, BreakerFailures: cfg.AWS.BreakerFailures},
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
+		HoldLabel: cfg.Tickets.HoldLabel, FalsePositives: cfg.Tickets.FalsePositiveResolutions,
 		AutoForExternal: cfg.Tickets.AutoForExternal, Health: health,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,
@@ -180,6 +190,8 @@ func (a *app) buildJobs(ctx context.Context) error {
 		IndexLag: lag, CreateTimeout: createTimeout,
 		MaxNewAlerts: cfg.Detections.MaxNewAlerts,
 		Health:       health,
+		Tuner:        a.tuner, Actions: actions, DryRun: cfg.AWS.DryRun,
+		OnRecurrence: cfg.Tickets.OnRecurrence, ReopenTransition: cfg.Tickets.ReopenTransition,
 	}
 	return nil
 }

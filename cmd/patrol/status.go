@@ -8,12 +8,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/state"
 )
 
 type detectionStatus struct {
 	ID          string    `json:"id"`
+	Stage       string    `json:"stage"` // live | shadow
 	Schedule    string    `json:"schedule"`
 	Checkpoint  time.Time `json:"checkpoint,omitzero"`
 	LagSeconds  float64   `json:"lag_seconds,omitempty"`
@@ -26,19 +28,25 @@ type detectionStatus struct {
 	LastError     string    `json:"last_error,omitempty"`
 	OpenAlerts    int       `json:"open_alerts"`
 	PendingAlerts int       `json:"pending_alerts"`
+	// Tickets people resolved in the last 30 days, as true or false
+	// positives (tickets.false_positive_resolutions).
+	TruePositives  int `json:"true_positives_30d"`
+	FalsePositives int `json:"false_positives_30d"`
 }
 
 type statusReport struct {
-	Detections       []detectionStatus   `json:"detections"`
-	Respond          *state.RunSummary   `json:"respond,omitempty"`
-	PendingApprovals []string            `json:"pending_approvals"`
-	Deferred         []string            `json:"deferred"`
-	Verifying        []string            `json:"verifying"`
-	QueuedNotices    int                 `json:"queued_notifications"`
-	QueuedDeliveries int                 `json:"queued_deliveries"`
-	DeadLetters      []deadLetterView    `json:"dead_letters"`
-	UndoRequests     []undoView          `json:"undo_requests"`
-	RecentActions    []state.ActionEvent `json:"recent_actions"`
+	Detections       []detectionStatus    `json:"detections"`
+	Respond          *state.RunSummary    `json:"respond,omitempty"`
+	PendingApprovals []string             `json:"pending_approvals"`
+	Deferred         []string             `json:"deferred"`
+	InGrace          []string             `json:"in_grace"`
+	Breaker          poller.BreakerStatus `json:"breaker"`
+	Verifying        []string             `json:"verifying"`
+	QueuedNotices    int                  `json:"queued_notifications"`
+	QueuedDeliveries int                  `json:"queued_deliveries"`
+	DeadLetters      []deadLetterView     `json:"dead_letters"`
+	UndoRequests     []undoView           `json:"undo_requests"`
+	RecentActions    []state.ActionEvent  `json:"recent_actions"`
 }
 
 // deadLetterView is a delivery set aside after a permanent failure.
@@ -104,7 +112,11 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &statusReport{PendingApprovals: []string{}, Deferred: []string{}, Verifying: []string{}, RecentActions: []state.ActionEvent{},
+	verdicts, err := db.VerdictCounts(ctx, time.Now().Add(-30*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	rep := &statusReport{PendingApprovals: []string{}, Deferred: []string{}, InGrace: []string{}, Verifying: []string{}, RecentActions: []state.ActionEvent{},
 		DeadLetters: []deadLetterView{}, UndoRequests: []undoView{}}
 	byDet := map[string]state.RunSummary{}
 	for _, r := range runs {
@@ -117,7 +129,8 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	}
 	now := time.Now()
 	for _, d := range *a.dets.Load() {
-		s := detectionStatus{ID: d.ID, Schedule: d.Schedule, OpenAlerts: counts[d.ID][0], PendingAlerts: counts[d.ID][1]}
+		s := detectionStatus{ID: d.ID, Stage: d.Stage, Schedule: d.Schedule, OpenAlerts: counts[d.ID][0], PendingAlerts: counts[d.ID][1],
+			TruePositives: verdicts[d.ID][0], FalsePositives: verdicts[d.ID][1]}
 		if cp, ok := cps[d.ID]; ok {
 			s.Checkpoint = cp
 			s.LagSeconds = now.Sub(cp).Seconds()
@@ -131,7 +144,7 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	for _, pair := range []struct {
 		stage string
 		into  *[]string
-	}{{state.StageApproval, &rep.PendingApprovals}, {state.StageDeferred, &rep.Deferred}, {state.StageVerify, &rep.Verifying}} {
+	}{{state.StageApproval, &rep.PendingApprovals}, {state.StageDeferred, &rep.Deferred}, {state.StageGrace, &rep.InGrace}, {state.StageVerify, &rep.Verifying}} {
 		rows, err := db.TicketsInStage(ctx, pair.stage)
 		if err != nil {
 			return nil, err
@@ -171,6 +184,9 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if rep.RecentActions, err = db.RecentActions(ctx, 10); err != nil {
 		return nil, err
 	}
+	if rep.Breaker, err = poller.Breaker(ctx, db, a.cfg.AWS.BreakerFailures); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -183,7 +199,7 @@ func ago(t time.Time) string {
 
 func printStatus(out io.Writer, rep *statusReport) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DETECTION\tSCHEDULE\tLAST RUN\tLAST SUCCESS\tLAG\tOPEN ALERTS\tFAILURES")
+	fmt.Fprintln(tw, "DETECTION\tSCHEDULE\tLAST RUN\tLAST SUCCESS\tLAG\tOPEN ALERTS\tTP/FP 30D\tFAILURES")
 	for _, d := range rep.Detections {
 		lag := "-"
 		if !d.Checkpoint.IsZero() {
@@ -197,7 +213,12 @@ func printStatus(out io.Writer, rep *statusReport) {
 		if !d.Unfinished.IsZero() {
 			last += " (one unfinished since " + ago(d.Unfinished) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Schedule, last, ago(d.LastSuccess), lag, d.OpenAlerts, fails)
+		id := d.ID
+		if d.Stage == detections.StageShadow {
+			id += " (shadow)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%s\n", id, d.Schedule, last, ago(d.LastSuccess), lag, d.OpenAlerts,
+			d.TruePositives, d.FalsePositives, fails)
 	}
 	tw.Flush()
 	if rep.Respond != nil {
@@ -212,7 +233,13 @@ func printStatus(out io.Writer, rep *statusReport) {
 	}
 	fmt.Fprintf(out, "pending approvals: %d %v\n", len(rep.PendingApprovals), rep.PendingApprovals)
 	if len(rep.Deferred) > 0 {
-		fmt.Fprintf(out, "held by the hourly budget: %v\n", rep.Deferred)
+		fmt.Fprintf(out, "held (hourly budget or circuit breaker): %v\n", rep.Deferred)
+	}
+	if len(rep.InGrace) > 0 {
+		fmt.Fprintf(out, "automatic remediations in their grace period (add the hold label to stop one): %v\n", rep.InGrace)
+	}
+	if b := rep.Breaker; b.Open {
+		fmt.Fprintf(out, "CIRCUIT BREAKER OPEN: %d actions failed in a row (aws.breaker_failures = %d); no action runs until 'patrol resume'\n", b.Failures, b.Limit)
 	}
 	if len(rep.Verifying) > 0 {
 		fmt.Fprintf(out, "actions interrupted, being read back: %v\n", rep.Verifying)

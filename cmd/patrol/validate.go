@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
+
+	"github.com/patrolsec/patrol/poller/tuning"
 )
 
 func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -17,9 +21,21 @@ func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int 
 		return code
 	}
 	ds, err := loadDetections(cfg)
+	if _, serr := tuning.LoadSilences(cfg.Detections.Silences); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	if err != nil {
 		printProblems(out, err)
 		return exitInvalid
+	}
+	// Warnings do not make the input invalid: an exception expiring soon
+	// or expired (it stops applying by itself).
+	if ws := tuning.Warnings(ds, time.Now()); len(ws) > 0 {
+		warnings := make([]error, len(ws))
+		for i, w := range ws {
+			warnings[i] = w
+		}
+		printProblems(out, errors.Join(warnings...))
 	}
 	if *remote {
 		if code := validateRemote(ctx, cfg, ds, out, errOut); code != exitOK {

@@ -1,0 +1,44 @@
+package tuning
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/patrolsec/patrol/detections"
+)
+
+// ExpiryWarning is how long before an exception expires validate starts
+// saying so.
+const ExpiryWarning = 14 * 24 * time.Hour
+
+// Warnings lists the exceptions that expired or expire within 14 days,
+// each named by file, line and key. They are warnings, not problems: an
+// expired exception simply stops applying.
+func Warnings(ds []*detections.Detection, now time.Time) []*detections.Problem {
+	var out []*detections.Problem
+	for _, d := range ds {
+		for _, e := range d.Exceptions {
+			p := &detections.Problem{File: e.File, Line: e.Line, Key: fmt.Sprintf("exception[%d].expires", e.Index)}
+			switch left := e.Expires.Sub(now); {
+			case left <= 0:
+				p.Msg = fmt.Sprintf("warning: expired %s (%s ago): it no longer applies; renew it with a new expires or remove it (%s, owner %s)",
+					e.Expires.Format(time.RFC3339), ago(-left), e.Reason, e.Owner)
+			case left <= ExpiryWarning:
+				p.Msg = fmt.Sprintf("warning: expires %s (in %s): renew it or let it lapse (%s, owner %s)",
+					e.Expires.Format(time.RFC3339), ago(left), e.Reason, e.Owner)
+			default:
+				continue
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ago renders a span in days, or hours below a day.
+func ago(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	}
+	return d.Round(time.Hour).String()
+}
