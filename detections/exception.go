@@ -23,9 +23,11 @@ type Exception struct {
 	// Expires is when it stops applying. A date is taken as the end of
 	// that day, UTC; a date-time without an offset as UTC.
 	Expires time.Time
-	// File and Line say where it is written (validate's warnings).
-	File string
-	Line int
+	// File and Line say where it is written; ExpiresLine where its
+	// expiry is (validate's warnings).
+	File        string
+	Line        int
+	ExpiresLine int
 	// Index is its place among the detection's exceptions, from 1.
 	Index int
 }
@@ -94,7 +96,7 @@ func validateExceptions(r *Reporter, d *Detection, raw []rawException, now time.
 	for i, re := range raw {
 		key := fmt.Sprintf("exception[%d]", i+1)
 		e := Exception{Reason: strings.TrimSpace(re.Reason), Owner: strings.TrimSpace(re.Owner), Ticket: strings.TrimSpace(re.Ticket),
-			Match: map[string][]string{}, File: r.File, Line: r.Lines.Line(key), Index: i + 1}
+			Match: map[string][]string{}, File: r.File, Line: r.Lines.Line(key), ExpiresLine: r.Lines.Line(key + ".expires"), Index: i + 1}
 		ok := true
 		if len(re.Match) == 0 {
 			r.Add(key+".match", "is required: the fields a result must have to be excepted, e.g. { \"userIdentity.arn\" = \"arn:aws:iam::*:role/scanner-*\" }")

@@ -68,7 +68,7 @@ func cmdBacktest(ctx context.Context, args []string, out, errOut io.Writer) int 
 		Detections: selected, Searcher: a.searcher, Tuner: &tuning.Tuner{Silences: silences},
 		Router: poller.Router{Teams: a.cfg.Teams}, Actions: actions, DryRun: a.cfg.AWS.DryRun, Label: a.cfg.Tickets.Label,
 		MaxWindow: config.Duration(a.cfg.Search.MaxWindow), From: span.Start, To: span.End,
-		Progress: progressLine(errOut), Logger: a.log,
+		Progress: progressLine(errOut),
 	})
 	clearProgress(errOut)
 	if err != nil {

@@ -18,7 +18,7 @@ func Warnings(ds []*detections.Detection, now time.Time) []*detections.Problem {
 	var out []*detections.Problem
 	for _, d := range ds {
 		for _, e := range d.Exceptions {
-			p := &detections.Problem{File: e.File, Line: e.Line, Key: fmt.Sprintf("exception[%d].expires", e.Index)}
+			p := &detections.Problem{File: e.File, Line: e.ExpiresLine, Key: fmt.Sprintf("exception[%d].expires", e.Index)}
 			switch left := e.Expires.Sub(now); {
 			case left <= 0:
 				p.Msg = fmt.Sprintf("warning: expired %s (%s ago): it no longer applies; renew it with a new expires or remove it (%s, owner %s)",
@@ -35,10 +35,10 @@ func Warnings(ds []*detections.Detection, now time.Time) []*detections.Problem {
 	return out
 }
 
-// ago renders a span in days, or hours below a day.
+// ago renders a span in days, or hours below two days.
 func ago(d time.Duration) string {
 	if d >= 48*time.Hour {
 		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
 	}
-	return d.Round(time.Hour).String()
+	return fmt.Sprintf("%d hours", int(d.Round(time.Hour)/time.Hour))
 }
