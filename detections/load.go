@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,13 @@ func DecodeStrict(r *Reporter, src string, v any) bool {
 			r.AddAt(perr.Position.Line, "", "TOML syntax: "+perr.Message)
 			return false
 		}
+		// A value of the wrong type: the decoder names the line and key
+		// only in its text.
+		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			r.AddAt(line, m[2], m[3])
+			return false
+		}
 		r.AddAt(0, "", err.Error())
 		return false
 	}
@@ -115,6 +123,8 @@ type LoadOptions struct {
 	// Now is the clock exceptions' expiry is checked against (nil: time.Now).
 	Now func() time.Time
 }
+
+var typeErrorRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
 
