@@ -2,11 +2,18 @@
 GO      ?= go
 BIN     := bin/patrol
 CONFIG  ?= config.toml
+# The oldest Go that builds patrol: go.mod's go directive (its dependencies
+# need 1.26). check-go-min proves it with that exact toolchain, which the
+# go command fetches as a module (golang.org/toolchain).
+GO_MIN  := $(shell sed -n 's/^go //p' go.mod)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test check fmt-check vet run bench install check-unit clean
+.PHONY: build test check check-go-min fmt-check vet run bench install check-unit clean dist
 
 build:
-	$(GO) build -o $(BIN) ./cmd/patrol
+	@test -x $(BIN) || echo "building patrol (first build compiles SQLite and the AWS SDK: a few minutes)"
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/patrol
 
 # The whole suite, as CI runs it. Tests that need moto_server start it
 # themselves; tests that read ../shared skip when it is absent.
@@ -14,6 +21,12 @@ test:
 	$(GO) test -race -count=1 ./...
 
 check: fmt-check vet test
+
+# Build every package with the oldest Go that go.mod claims (first run:
+# minutes, as it compiles everything with that toolchain; then cached).
+check-go-min:
+	GOTOOLCHAIN=go$(GO_MIN) $(GO) build ./...
+	@echo "go$(GO_MIN) builds patrol"
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -27,19 +40,50 @@ run: build
 	@./$(BIN) once --config $(CONFIG); rc=$$?; echo; ./$(BIN) tickets --config $(CONFIG); exit $$rc
 
 # Speed and memory figures: the local engine against jq on >= 200 MB of
-# generated CloudTrail, and the detect pipeline (search results through
-# fingerprinting and the SQLite ledger).
+# generated CloudTrail, the detect pipeline (search results through
+# fingerprinting and the SQLite ledger), the first-seen filter and a
+# sequence evaluation over the ledger, patrol search's time and peak RSS
+# over crafted files (deep nesting, a huge array, gzip bombs), and the
+# daemon under load (patrol run with 60 and 200 detections a minute against
+# a Splunk fake whose searches take 1 s: lag, searches/s, skipped runs, CPU,
+# RSS; about 10 minutes, PATROL_BENCH_MINUTES=3 per size by default).
 bench:
 	bash poller/local/bench.sh
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/ ./poller/firstseen/ ./poller/sequence/
+	$(GO) test -run '^$$' -bench SearchCraftedFiles -benchtime 1x ./cmd/patrol/
+	$(GO) test -run '^$$' -bench DaemonLoad -benchtime 1x -timeout 30m ./cmd/patrol/
 
 clean:
-	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
+	rm -rf bin dist patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
+
+# Release binaries for linux/amd64 and linux/arm64, static (SQLite and the
+# C library linked in, pure-Go DNS and user lookups: they run on any Linux
+# of that architecture), with the version stamped in (patrol --version),
+# and their SHA-256 sums. arm64 is cross-compiled with
+# aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu).
+CC_amd64  ?= gcc
+CC_arm64  ?= aarch64-linux-gnu-gcc
+DIST_TAGS := netgo,osusergo,sqlite_omit_load_extension
+dist:
+	@echo "building patrol $(VERSION) for linux/amd64 and linux/arm64 (each compiles SQLite and the AWS SDK: a few minutes)"
+	@mkdir -p dist
+	@for arch in amd64 arm64; do \
+	  if [ $$arch = amd64 ]; then cc="$(CC_amd64)"; else cc="$(CC_arm64)"; fi; \
+	  command -v $$cc >/dev/null || { echo "dist: $$cc is missing (apt-get install gcc-aarch64-linux-gnu)"; exit 1; }; \
+	  out=dist/patrol-$(VERSION)-linux-$$arch; \
+	  CGO_ENABLED=1 GOOS=linux GOARCH=$$arch CC=$$cc $(GO) build -trimpath -tags $(DIST_TAGS) \
+	    -ldflags "$(LDFLAGS) -linkmode external -extldflags -static" -o $$out ./cmd/patrol || exit 1; \
+	  echo "$$out"; \
+	done
+	@cd dist && sha256sum patrol-$(VERSION)-linux-* > SHA256SUMS && cat SHA256SUMS
 
 # Install the binary, the unit, the detection pack and an example config
 # (DESTDIR-aware; an existing /etc/patrol/config.toml is never overwritten).
 PREFIX  ?= /usr/local
-install: build
+# It installs the binary `make build` made; it builds one only if there is
+# none (as root that would compile everything again in root's cache).
+install:
+	@test -x $(BIN) || $(MAKE) build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/patrol
 	install -D -m 0644 cmd/patrol/patrol.service $(DESTDIR)/etc/systemd/system/patrol.service
 	install -D -m 0644 cmd/patrol/patrol.sysusers $(DESTDIR)/usr/lib/sysusers.d/patrol.conf
@@ -50,6 +94,7 @@ install: build
 	install -m 0644 detections/*.toml $(DESTDIR)$(PREFIX)/share/patrol/detections/
 	cp -r detections/tests detections/lookups detections/samples $(DESTDIR)$(PREFIX)/share/patrol/detections/
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/patrol/README.md
+	install -D -m 0644 SECURITY.md $(DESTDIR)$(PREFIX)/share/doc/patrol/SECURITY.md
 	install -m 0644 config.toml $(DESTDIR)$(PREFIX)/share/patrol/config.local.toml
 	test -e $(DESTDIR)/etc/patrol/config.toml || install -m 0640 cmd/patrol/config.production.toml $(DESTDIR)/etc/patrol/config.toml
 	-chgrp patrol $(DESTDIR)/etc/patrol/config.toml 2>/dev/null

@@ -50,9 +50,18 @@ type Detection struct {
 	Search          string        // as written, macros unexpanded
 	Expanded        string        // macros expanded: what backends run
 	GroupBy         []string
-	Ticket          TicketSpec
-	Remediation     *Remediation // nil when the detection has none
-	Tests           []TestCase
+	// AccountField names the result field that holds the affected account,
+	// for routing and enrichment; "" reads the core's list of account fields.
+	AccountField string
+	Ticket       TicketSpec
+	Remediation  *Remediation // nil when the detection has none
+	// Sequence, when set, makes the detection fire on its steps' alerts in
+	// the ledger instead of on a search (Search is then empty).
+	Sequence *Sequence
+	// FirstSeen, when set, keeps only results whose value combination was
+	// not seen within its history.
+	FirstSeen *FirstSeen
+	Tests     []TestCase
 	// Stage is StageLive (the default) or StageShadow.
 	Stage string
 	// Exceptions drop matching results before fingerprinting.
@@ -82,9 +91,13 @@ type Remediation struct {
 
 // TestCase is one [[test]]: events in, expected alerts out.
 type TestCase struct {
-	Name         string
-	Events       string // path, relative to the detection file's folder
-	ExpectAlerts int
+	Name string
+	// Events are files of events, relative to the detection file's folder,
+	// replayed in order: each is one run of the detection (and of its steps).
+	Events       []string
+	ExpectAlerts int // in total
+	// PerFile, when set, is the number of new alerts after each file.
+	PerFile []int
 	// Expect lists field values; each entry must match at least one alert.
 	Expect []map[string]string
 }
@@ -128,6 +141,7 @@ type rawDetection struct {
 	TimeMode    string         `toml:"time_mode"`
 	Search      string         `toml:"search"`
 	GroupBy     []string       `toml:"group_by"`
+	AccountFld  string         `toml:"account_field"`
 	Ticket      rawTicket      `toml:"ticket"`
 	Stage       string         `toml:"stage"`
 	Exceptions  []rawException `toml:"exception"`
@@ -137,10 +151,14 @@ type rawDetection struct {
 		Params map[string]string `toml:"params"`
 		Grace  *string           `toml:"grace"`
 	} `toml:"remediation"`
-	Tests []struct {
-		Name         string              `toml:"name"`
-		Events       string              `toml:"events"`
-		ExpectAlerts *int                `toml:"expect_alerts"`
+	Sequence  *rawSequence  `toml:"sequence"`
+	FirstSeen *rawFirstSeen `toml:"first_seen"`
+	Tests     []struct {
+		Name string `toml:"name"`
+		// Events is a path or a list of paths; ExpectAlerts a number or a
+		// list of numbers (one per events file).
+		Events       any                 `toml:"events"`
+		ExpectAlerts any                 `toml:"expect_alerts"`
 		Expect       []map[string]string `toml:"expect"`
 	} `toml:"test"`
 }

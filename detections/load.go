@@ -7,112 +7,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
 )
-
-// Problem is one thing wrong with an input file, located by file, line and key.
-type Problem struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
-}
-
-func (p *Problem) Error() string {
-	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
-	}
-	b.WriteString(": ")
-	if p.Key != "" {
-		b.WriteString(p.Key + ": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
-}
-
-// Problems returns every *Problem inside err (an errors.Join tree).
-func Problems(err error) []*Problem {
-	var out []*Problem
-	var walk func(error)
-	walk = func(e error) {
-		var p *Problem
-		if errors.As(e, &p) && p == e {
-			out = append(out, p)
-			return
-		}
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		if e != nil {
-			out = append(out, &Problem{Msg: e.Error()})
-		}
-	}
-	walk(err)
-	return out
-}
-
-// Reporter collects problems for one file.
-type Reporter struct {
-	File  string
-	Lines KeyLines
-	list  []error
-}
-
-// Add records a problem at key (its line looked up).
-func (r *Reporter) Add(key, format string, args ...any) {
-	r.list = append(r.list, &Problem{File: r.File, Line: r.Lines.Line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
-}
-
-// AddAt records a problem at an explicit line.
-func (r *Reporter) AddAt(line int, key, msg string) {
-	r.list = append(r.list, &Problem{File: r.File, Line: line, Key: key, Msg: msg})
-}
-
-// Err returns the problems, sorted by line, joined; nil when there are none.
-func (r *Reporter) Err() error {
-	sort.SliceStable(r.list, func(i, j int) bool {
-		return r.list[i].(*Problem).Line < r.list[j].(*Problem).Line
-	})
-	return errors.Join(r.list...)
-}
-
-// DecodeStrict decodes src into v, rejecting unknown keys. A TOML syntax
-// error or an unknown key is added to r with its line; it reports whether
-// decoding produced a usable value.
-func DecodeStrict(r *Reporter, src string, v any) bool {
-	md, err := toml.Decode(src, v)
-	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			r.AddAt(perr.Position.Line, "", "TOML syntax: "+perr.Message)
-			return false
-		}
-		// A value of the wrong type: the decoder names the line and key
-		// only in its text.
-		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			r.AddAt(line, m[2], m[3])
-			return false
-		}
-		r.AddAt(0, "", err.Error())
-		return false
-	}
-	for _, k := range md.Undecoded() {
-		key := k.String()
-		r.Add(key, "unknown key (check the spelling; see the README for the keys)")
-	}
-	return true
-}
 
 // LoadOptions gives the loader what it checks detections against.
 type LoadOptions struct {
@@ -120,11 +19,12 @@ type LoadOptions struct {
 	// CheckSPL, when set, parses a detection's expanded search offline and
 	// returns an error naming what it cannot run.
 	CheckSPL func(spl string) error
+	// AllowCommands names forbidden commands (ForbiddenCommands) a search
+	// may use anyway: search.splunk.allow_commands.
+	AllowCommands []string
 	// Now is the clock exceptions' expiry is checked against (nil: time.Now).
 	Now func() time.Time
 }
-
-var typeErrorRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
 
@@ -164,6 +64,20 @@ func Load(dir string, opts LoadOptions) ([]*Detection, error) {
 			out = append(out, d)
 		}
 	}
+	if steps := checkSteps(out); len(steps) > 0 {
+		errs = append(errs, steps...)
+		bad := map[string]bool{}
+		for _, e := range steps {
+			bad[e.(*Problem).File] = true
+		}
+		kept := out[:0]
+		for _, d := range out {
+			if !bad[d.File] {
+				kept = append(kept, d)
+			}
+		}
+		out = kept
+	}
 	return out, errors.Join(errs...)
 }
 
@@ -175,7 +89,7 @@ func LoadFile(path string, opts LoadOptions) (*Detection, error) {
 		return nil, &Problem{File: path, Msg: err.Error()}
 	}
 	src := string(b)
-	r := &Reporter{File: path, Lines: ScanKeyLines(src)}
+	r := &Reporter{File: path, Lines: ScanKeyLines(src), Src: src}
 	var raw rawDetection
 	if !DecodeStrict(r, src, &raw) {
 		return nil, r.Err()
@@ -192,7 +106,10 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	d := &Detection{
 		ID: raw.ID, Title: strings.TrimSpace(raw.Title), Description: raw.Description,
 		Severity: raw.Severity, Schedule: raw.Schedule, TimeMode: raw.TimeMode,
-		Search: strings.TrimSpace(raw.Search), GroupBy: raw.GroupBy,
+		Search: strings.TrimSpace(raw.Search), GroupBy: raw.GroupBy, AccountField: strings.TrimSpace(raw.AccountFld),
+	}
+	if raw.AccountFld != "" && d.AccountField == "" {
+		r.Add("account_field", "is empty: name the result field that holds the affected account, or leave the key out")
 	}
 	switch {
 	case raw.ID == "":
@@ -238,29 +155,36 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	default:
 		r.Add("time_mode", "%q must be \"index\" (catches late-indexed events) or \"event\"", d.TimeMode)
 	}
-	if d.Search == "" {
-		r.Add("search", "is required")
+	expanded := false
+	if raw.Sequence != nil {
+		validateSequence(r, d, raw)
+	} else if d.Search == "" {
+		r.Add("search", "is required (or a [sequence] table)")
 	} else {
 		d.Expanded = d.Search
+		var err error
 		if opts.Macros != nil {
-			exp, err := opts.Macros.Expand(d.Search)
-			if err != nil {
-				r.Add("search", "%v", err)
-			}
-			d.Expanded = exp
+			d.Expanded, err = opts.Macros.Expand(d.Search)
+			addEach(r, "search", err)
 		}
-		if opts.CheckSPL != nil && d.Expanded != "" {
+		if cerr := CheckCommands(d.Expanded, opts.AllowCommands); cerr != nil {
+			reportCommand(r, raw.Search, cerr, opts.AllowCommands)
+		} else if opts.CheckSPL != nil && err == nil {
 			if err := opts.CheckSPL(d.Expanded); err != nil {
 				r.Add("search", "%v", err)
 			}
 		}
+		expanded = err == nil
 	}
-	if d.Freshness > 0 {
+	if d.Freshness > 0 && raw.Sequence == nil {
 		validateFreshness(r, d, raw, opts)
 	} else if raw.FreshSearch != "" {
 		r.Add("freshness_search", "has no effect without freshness")
 	}
-	if len(raw.GroupBy) == 0 {
+	if raw.FirstSeen != nil && raw.Sequence == nil {
+		validateFirstSeen(r, d, raw)
+	}
+	if len(raw.GroupBy) == 0 && raw.Sequence == nil {
 		r.Add("group_by", "is required: name the fields whose values make one alert (e.g. [\"recipientAccountId\", \"requestParameters.name\"])")
 	}
 	for i, f := range raw.GroupBy {
@@ -277,6 +201,9 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 		now = opts.Now
 	}
 	validateExceptions(r, d, raw.Exceptions, now().UTC())
+	if expanded {
+		checkOutputFields(r, d)
+	}
 	return d
 }
 
@@ -302,11 +229,23 @@ func validateFreshness(r *Reporter, d *Detection, raw *rawDetection, opts LoadOp
 	d.FreshnessSearch = src
 	if opts.Macros != nil {
 		exp, err := opts.Macros.Expand(src)
-		if err != nil {
-			r.Add("freshness_search", "%v", err)
-		}
+		addEach(r, "freshness_search", err)
 		d.FreshnessSearch = exp
 	}
+}
+
+// addEach adds one problem at key for each error joined in err.
+func addEach(r *Reporter, key string, err error) {
+	if err == nil {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			addEach(r, key, e)
+		}
+		return
+	}
+	r.Add(key, "%v", err)
 }
 
 func duration(r *Reporter, key string, v *string, def time.Duration) time.Duration {
@@ -409,37 +348,4 @@ func validateRemediation(r *Reporter, d *Detection, raw *rawDetection) {
 			r.Add("remediation.params."+p, "action %s has no param %q", rem.Action, p)
 		}
 	}
-}
-
-func validateTests(r *Reporter, d *Detection, raw *rawDetection, dir string) {
-	for i, t := range raw.Tests {
-		key := fmt.Sprintf("test[%d]", i+1)
-		tc := TestCase{Name: t.Name, Events: t.Events, Expect: t.Expect}
-		if t.Name == "" {
-			r.Add(key+".name", "is required")
-		}
-		if t.Events == "" {
-			r.Add(key+".events", "is required (a file of events, relative to the detection file)")
-		} else if _, err := os.Stat(resolve(dir, t.Events)); err != nil {
-			r.Add(key+".events", "%s: no such file (paths are relative to the detection file)", t.Events)
-		}
-		if t.ExpectAlerts == nil {
-			r.Add(key+".expect_alerts", "is required (the number of alerts the events must make)")
-		} else if *t.ExpectAlerts < 0 {
-			r.Add(key+".expect_alerts", "must not be negative")
-		} else {
-			tc.ExpectAlerts = *t.ExpectAlerts
-		}
-		d.Tests = append(d.Tests, tc)
-	}
-}
-
-// TestPath resolves a test case's events file.
-func (d *Detection) TestPath(t TestCase) string { return resolve(d.Dir, t.Events) }
-
-func resolve(dir, path string) string {
-	if filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(dir, path)
 }

@@ -182,3 +182,42 @@ name = "two"
 		}
 	}
 }
+
+// TestTestEventsStayInTheFolder: a symlink cannot lead test events out of
+// the detection's folder either, and the error never shows the target.
+func TestTestEventsStayInTheFolder(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "secret.json")
+	os.WriteFile(outside, []byte(`{"token":"TOP-SECRET-CONTENT"}`), 0o600)
+	os.Mkdir(filepath.Join(dir, "tests"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(dir, "tests", "link.json")); err != nil {
+		t.Skip(err)
+	}
+	os.WriteFile(filepath.Join(dir, "tests", "ok.json"), []byte("{}"), 0o600)
+	src := `id = "x"
+title = "x"
+severity = "low"
+schedule = "@every 5m"
+search = "eventName=x"
+group_by = ["eventName"]
+[ticket]
+summary = "x"
+[[test]]
+name = "link"
+events = "tests/link.json"
+expect_alerts = 0
+[[test]]
+name = "ok"
+events = "tests/ok.json"
+expect_alerts = 0
+`
+	os.WriteFile(filepath.Join(dir, "x.toml"), []byte(src), 0o644)
+	_, err := LoadFile(filepath.Join(dir, "x.toml"), LoadOptions{})
+	ps := Problems(err)
+	if len(ps) != 1 || ps[0].Key != "test[1].events" || ps[0].Line != 11 || !strings.Contains(ps[0].Msg, "outside the detection's folder") {
+		t.Fatalf("problems: %v", err)
+	}
+	if strings.Contains(err.Error(), "TOP-SECRET") || strings.Contains(err.Error(), outside) {
+		t.Errorf("the error shows the target: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package detections
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -75,12 +76,19 @@ func NewMacros(defs map[string]string, opts MacroOptions) (*Macros, error) {
 }
 
 // Expand replaces every macro reference in spl, recursively. Errors name the
-// macro and its byte offset in spl.
+// macro and its byte offset in spl. Every undefined macro is reported, each
+// as one error of an errors.Join, so that a person fixing a config sees them
+// all at once; any other problem stops the expansion.
 func (m *Macros) Expand(spl string) (string, error) {
-	return m.expand(spl, nil)
+	var unknown []error
+	out, err := m.expand(spl, nil, &unknown)
+	if err != nil {
+		return "", err
+	}
+	return out, errors.Join(unknown...)
 }
 
-func (m *Macros) expand(spl string, stack []string) (string, error) {
+func (m *Macros) expand(spl string, stack []string, unknown *[]error) (string, error) {
 	if len(stack) > 20 {
 		return "", fmt.Errorf("macros nest deeper than 20: %s", strings.Join(stack, " → "))
 	}
@@ -114,7 +122,7 @@ func (m *Macros) expand(spl string, stack []string) (string, error) {
 			return "", fmt.Errorf("unclosed macro backtick at offset %d", i)
 		}
 		ref := strings.TrimSpace(spl[i+1 : i+1+end])
-		out, err := m.call(ref, i, stack)
+		out, err := m.call(ref, i, stack, unknown)
 		if err != nil {
 			return "", err
 		}
@@ -124,7 +132,7 @@ func (m *Macros) expand(spl string, stack []string) (string, error) {
 	return b.String(), nil
 }
 
-func (m *Macros) call(ref string, offset int, stack []string) (string, error) {
+func (m *Macros) call(ref string, offset int, stack []string, unknown *[]error) (string, error) {
 	name, args, err := splitCall(ref)
 	if err != nil {
 		return "", fmt.Errorf("macro `%s` at offset %d: %v", ref, offset, err)
@@ -135,7 +143,8 @@ func (m *Macros) call(ref string, offset int, stack []string) (string, error) {
 		if len(args) == 0 && strings.HasSuffix(name, "_filter") && !m.noFilters {
 			return "search *", nil
 		}
-		return "", fmt.Errorf("unknown macro `%s` at offset %d (define %s in [search.macros])", ref, offset, macroSignature(name, len(args)))
+		*unknown = append(*unknown, fmt.Errorf("unknown macro `%s` at offset %d (define %s in [search.macros])", ref, offset, macroSignature(name, len(args))))
+		return "`" + ref + "`", nil
 	}
 	for _, s := range stack {
 		if s == key {
@@ -146,7 +155,7 @@ func (m *Macros) call(ref string, offset int, stack []string) (string, error) {
 	for k, a := range def.args {
 		body = strings.ReplaceAll(body, "$"+a+"$", args[k])
 	}
-	return m.expand(body, append(stack, key))
+	return m.expand(body, append(stack, key), unknown)
 }
 
 func macroSignature(name string, n int) string {

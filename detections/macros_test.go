@@ -86,3 +86,26 @@ func TestMacrosBuiltins(t *testing.T) {
 		t.Error("bad key: want error")
 	}
 }
+
+// TestMacrosEveryUnknownReported: a search that uses several undefined
+// macros gets one error per macro, not only the first.
+func TestMacrosEveryUnknownReported(t *testing.T) {
+	m, _ := NewMacros(map[string]string{"uses_missing": "`deep_missing`"}, MacroOptions{})
+	_, err := m.Expand("`cloudtrail` | where NOT `private_networks(src)` | search user IN (`iac_principals`) | `uses_missing`")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	want := []string{"`cloudtrail` at offset 0", "`private_networks(src)`", "`iac_principals`", "`deep_missing`"}
+	if len(list) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(list), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(list[i].Error(), w) {
+			t.Errorf("error %d = %v, want %q", i, list[i], w)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/replay"
 )
 
 // loadPack loads ../config.toml and every detection it points at, as
@@ -55,8 +56,13 @@ func searcher(cfg *config.Config, lookups map[string]string, files ...string) po
 }
 
 // alerts runs d over s and returns the first result of every distinct
-// fingerprint, in order: what production would open tickets for.
-func alerts(ctx context.Context, d *detections.Detection, s poller.Searcher) ([]poller.Result, error) {
+// fingerprint, in order: what production would open tickets for. A sequence
+// or first-seen detection needs state: it is replayed over the files instead.
+func alerts(ctx context.Context, env replay.Env, d *detections.Detection, s poller.Searcher, files ...string) ([]poller.Result, error) {
+	if d.Sequence != nil || d.FirstSeen != nil {
+		got, _, err := replay.Alerts(ctx, env, d, detections.TestCase{Name: "files", Events: files})
+		return got, err
+	}
 	seen := map[string]bool{}
 	var out []poller.Result
 	err := s.Search(ctx, poller.Query{Detection: d.ID, SPL: d.Expanded, TimeMode: poller.EventTime}, func(r poller.Result) error {
@@ -69,17 +75,30 @@ func alerts(ctx context.Context, d *detections.Detection, s poller.Searcher) ([]
 	return out, err
 }
 
+// replayEnv replays test cases with the config's lookups, as `patrol test`
+// does.
+func replayEnv(cfg *config.Config, ds []*detections.Detection, lookups map[string]string) replay.Env {
+	dets := byID(ds)
+	return replay.Env{
+		Detection: func(id string) *detections.Detection { return dets[id] },
+		Searcher: func(path string) (poller.Searcher, error) {
+			return searcher(cfg, lookups, path), nil
+		},
+	}
+}
+
 // TestPackCases runs every shipped detection's [[test]] cases, as
 // `patrol test` does.
 func TestPackCases(t *testing.T) {
 	cfg, ds := loadPack(t)
+	env := replayEnv(cfg, ds, cfg.Search.Lookups)
 	for _, d := range ds {
 		t.Run(d.ID, func(t *testing.T) {
 			if len(d.Tests) == 0 {
 				t.Fatal("no [[test]] cases")
 			}
 			for _, tc := range d.Tests {
-				res := poller.RunTest(context.Background(), d, tc, searcher(cfg, cfg.Search.Lookups, d.TestPath(tc)))
+				res := replay.Run(context.Background(), env, d, tc)
 				if res.Err != nil {
 					t.Errorf("%s: %v", tc.Name, res.Err)
 				}
@@ -97,6 +116,7 @@ func TestPackCases(t *testing.T) {
 // remediation params never render empty or as a list.
 func TestPackShape(t *testing.T) {
 	cfg, ds := loadPack(t)
+	env := replayEnv(cfg, ds, cfg.Search.Lookups)
 	for _, d := range ds {
 		t.Run(d.ID, func(t *testing.T) {
 			if d.ID != strings.ToLower(d.ID) || strings.ContainsAny(d.ID, "_. ") {
@@ -113,13 +133,16 @@ func TestPackShape(t *testing.T) {
 					continue
 				}
 				positive = true
-				got, err := alerts(context.Background(), d, searcher(cfg, cfg.Search.Lookups, d.TestPath(tc)))
+				got, _, err := replay.Alerts(context.Background(), env, d, tc)
 				if err != nil {
 					t.Fatalf("%s: %v", tc.Name, err)
 				}
 				for _, r := range got {
 					for f := range r {
 						fields[f] = true
+					}
+					if acct := poller.AccountOf(d, r); acct == "" {
+						t.Errorf("%s: no account for routing in %v (set account_field, or return one of %v)", tc.Name, r.Fields(), poller.AccountFields)
 					}
 					if d.Remediation == nil {
 						continue
@@ -166,36 +189,44 @@ func TestPackShape(t *testing.T) {
 // detections/samples: each scenario once, and nothing from the benign
 // background around it.
 var samplesWant = map[string]int{
-	"access-key-used-outside-org":           1, // mallory's key from 192.0.2.66
-	"cloudtrail-logging-stopped":            1,
-	"cloudtrail-trail-deleted":              1,
-	"cloudtrail-trail-weakened":             1,
-	"console-login-failures":                1, // the spray from 192.0.2.150; alice's two typos stay quiet
-	"console-login-without-mfa":             1, // svc-backup, right after its password was set
-	"dns-threat-domain":                     2,
-	"ec2-password-data-burst":               1,
-	"ec2-security-group-open-to-world":      2, // SSH and RDP groups; the public HTTPS listener stays quiet
-	"ec2-snapshot-or-ami-shared-externally": 2, // a public AMI, a foreign snapshot; the share with an own account stays quiet
-	"ec2-unusual-instance-launch":           1,
-	"ec2-userdata-modified":                 1,
-	"iam-access-key-created-for-other-user": 1,
-	"iam-admin-policy-granted":              1,
-	"iam-login-profile-for-other-user":      1,
-	"iam-user-created-outside-iac":          1, // deploy-pipeline's svc-reports stays quiet
-	"role-session-used-outside-org":         1, // app-server from 192.0.2.99; its VPC endpoint calls stay quiet
-	"root-account-used":                     1,
-	"s3-bucket-made-public":                 1, // one bucket, three changes
-	"security-tooling-disabled":             3,
-	"vpcflow-admin-port-from-internet":      1,
-	"vpcflow-threat-ip":                     1,
+	"access-key-created-then-used-outside-org": 1, // the backdoor key mallory made for svc-backup, used from 192.0.2.66
+	"access-key-used-outside-org":              2, // mallory's key, then svc-backup's new one, from 192.0.2.66
+	"account-new-region":                       0, // the samples are its history: it learns them (backfill)
+	"cloudtrail-logging-started":               0, // nobody restarts the stopped trail
+	"cloudtrail-logging-stopped":               1,
+	"cloudtrail-stopped-not-restarted":         1, // org-trail, stopped by mallory at 09:07 and left stopped
+	"cloudtrail-trail-deleted":                 1,
+	"cloudtrail-trail-weakened":                1,
+	"console-login-failures":                   1, // the spray from 192.0.2.150; alice's two typos stay quiet
+	"console-login-without-mfa":                1, // svc-backup, right after its password was set
+	"dns-threat-domain":                        2,
+	"ec2-password-data-burst":                  1,
+	"ec2-security-group-open-to-world":         2, // SSH and RDP groups; the public HTTPS listener stays quiet
+	"ec2-snapshot-or-ami-shared-externally":    2, // a public AMI, a foreign snapshot; the share with an own account stays quiet
+	"ec2-unusual-instance-launch":              1,
+	"ec2-userdata-modified":                    1,
+	"iam-access-key-created-for-other-user":    1,
+	"iam-admin-policy-granted":                 1,
+	"iam-login-profile-for-other-user":         1,
+	"iam-user-created-outside-iac":             1, // deploy-pipeline's svc-reports stays quiet
+	"principal-new-network":                    0, // nine hours of samples are inside its 7-day learning span
+	"role-session-used-outside-org":            1, // app-server from 192.0.2.99; its VPC endpoint calls stay quiet
+	"root-account-used":                        1, // the team's root sign-in from the office, with MFA
+	"root-used-outside-org":                    1, // root of 444455556666 from 192.0.2.66
+	"s3-bucket-made-public":                    1, // one bucket, three changes
+	"security-tooling-disabled":                3,
+	"user-session-used-outside-org":            1, // svc-backup's console session from 192.0.2.66
+	"vpcflow-admin-port-from-internet":         1,
+	"vpcflow-threat-ip":                        1,
 }
 
 // TestPackSamples checks the trial: the shipped samples show every
 // detection once per scenario and the background stays quiet.
 func TestPackSamples(t *testing.T) {
 	cfg, ds := loadPack(t)
+	env := replayEnv(cfg, ds, cfg.Search.Lookups)
 	for _, d := range ds {
-		got, err := alerts(context.Background(), d, searcher(cfg, cfg.Search.Lookups, cfg.Search.Local.Paths...))
+		got, err := alerts(context.Background(), env, d, searcher(cfg, cfg.Search.Lookups, cfg.Search.Local.Paths...), cfg.Search.Local.Paths...)
 		if err != nil {
 			t.Fatalf("%s: %v", d.ID, err)
 		}

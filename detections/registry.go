@@ -19,6 +19,7 @@ var Registry = map[string]ActionSpec{
 	"s3.block_public_access":   {Required: []string{"account", "bucket"}},
 	"ec2.revoke_open_ingress":  {Required: []string{"account", "region", "group"}},
 	"iam.revoke_role_sessions": {Required: []string{"account", "role"}},
+	"iam.revoke_user_sessions": {Required: []string{"account", "user"}},
 	"iam.quarantine_principal": {Required: []string{"account"}, OneOf: []string{"user", "role"}},
 }
 

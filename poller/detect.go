@@ -33,6 +33,9 @@ type Detector struct {
 	Handoff func(ctx context.Context, t Ticket)
 	// Health, when set, checks freshness and raises self-alerts after runs.
 	Health *Health
+	// Slots, when set, bounds the searches in flight (the daemon): each
+	// search waits for a slot, the detection furthest behind first.
+	Slots Slots
 	// MaxNewAlerts caps the new alerts (tickets) one window may open; a
 	// window over it fails without any ticket (0 = no cap).
 	MaxNewAlerts int
@@ -44,6 +47,9 @@ type Detector struct {
 	// CreateTimeout is the longest one create request may take: a create
 	// cut off by a crash may have made a ticket until then.
 	CreateTimeout time.Duration
+	// Kinds answer the detections that are not a plain search (a sequence
+	// over the alert ledger, a first-seen filter over a search); see Kind.
+	Kinds []Kind
 	// Tuner mutes results by the detections' exceptions and the silences
 	// (nil: nothing is muted).
 	Tuner Tuner
@@ -91,14 +97,18 @@ const (
 )
 
 // Run searches every window from the detection's checkpoint to now − settle,
-// then checks the source's freshness and the detection's health.
+// then checks the source's freshness and the detection's health. A run
+// stopped by ctx's cancellation returns an error wrapping ErrCancelled.
 func (j *Detector) Run(ctx context.Context, d *detections.Detection) (DetectStats, error) {
 	st, err := j.run(ctx, d)
 	if j.Health == nil || ctx.Err() != nil {
 		return st, err
 	}
 	if err == nil {
-		err = j.Health.Freshness(ctx, j.Searcher, d, st.End)
+		err = j.freshness(ctx, d, st)
+	}
+	if ctx.Err() != nil {
+		return st, err
 	}
 	if herr := j.Health.AfterRun(ctx, d, err); herr != nil {
 		j.logger().Error("self-alert", "detection", d.ID, "err", herr)
@@ -114,16 +124,35 @@ func (j *Detector) Run(ctx context.Context, d *detections.Detection) (DetectStat
 
 func (j *Detector) run(ctx context.Context, d *detections.Detection) (DetectStats, error) {
 	var st DetectStats
-	end := j.now().Add(-d.Settle).Truncate(time.Second)
 	start, ok, err := j.Store.Checkpoint(ctx, d.ID)
 	if err != nil {
 		return st, fmt.Errorf("%s: read checkpoint: %w", d.ID, err)
 	}
+	need := start
 	if !ok {
-		start = end.Add(-d.Lookback)
-		if j.FirstRunAll {
-			start = time.Time{}
+		need = j.firstStart(d, j.now().Add(-d.Settle))
+	} else if end := j.now().Add(-d.Settle).Truncate(time.Second); !end.After(start) {
+		// Nothing new to search, so no slot is needed; alerts still
+		// pending from an earlier run get their tickets.
+		st.Start, st.End = start, end
+		if err := j.sweep(ctx, d, &st); err != nil {
+			return st, err
 		}
+		if err := j.FlushOutbox(ctx); err != nil {
+			return st, fmt.Errorf("%s: %w", d.ID, err)
+		}
+		return st, nil
+	}
+	// The window ends where the first search slot is granted, not where the
+	// schedule fired: a run that waited for a slot still searches up to
+	// now − settle.
+	release, err := j.acquire(ctx, d, need)
+	if err != nil {
+		return st, j.unstarted(ctx, d, Window{Start: start}, err)
+	}
+	end := j.now().Add(-d.Settle).Truncate(time.Second)
+	if !ok {
+		start = j.firstStart(d, end)
 	}
 	st.Start, st.End = start, end
 	st.Shadow = j.shadow(d)
@@ -136,11 +165,21 @@ func (j *Detector) run(ctx context.Context, d *detections.Detection) (DetectStat
 		if !start.IsZero() && maxw > 0 && end.Sub(start) > maxw {
 			w.End = start.Add(maxw)
 		}
-		if err := j.window(ctx, d, w, &st); err != nil {
+		if release == nil { // a later chunk queues again, by the same rule
+			if release, err = j.acquire(ctx, d, start); err != nil {
+				return st, j.unstarted(ctx, d, w, err)
+			}
+		}
+		err := j.window(ctx, d, w, &st, release)
+		release = nil
+		if err != nil {
 			return st, err
 		}
 		start = w.End
 		st.Windows++
+	}
+	if release != nil {
+		release()
 	}
 	if st.Windows == 0 {
 		if err := j.sweep(ctx, d, &st); err != nil {
@@ -153,12 +192,21 @@ func (j *Detector) run(ctx context.Context, d *detections.Detection) (DetectStat
 	return st, nil
 }
 
-func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window, st *DetectStats) (err error) {
+// window searches w holding the search slot that release returns (given
+// back as soon as the results are staged), then handles the results.
+func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window, st *DetectStats, release func()) (err error) {
+	defer release()
 	run := state.Run{Job: "detect", Detection: d.ID, WindowStart: w.Start, WindowEnd: w.End}
 	if run.ID, err = j.Store.StartRun(ctx, run); err != nil {
+		if Cancelled(ctx) {
+			return j.unstarted(ctx, d, w, err)
+		}
 		return fmt.Errorf("%s: record run: %w", d.ID, err)
 	}
 	defer func() {
+		if err != nil && Cancelled(ctx) {
+			err, run.Cancelled = cancelledError(ctx, d.ID), true
+		}
 		if err != nil {
 			run.Error = err.Error()
 		}
@@ -181,7 +229,7 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	// encoding is merely repeated, never wrong.
 	staged := map[string]bool{}
 	excepted := map[string]*state.ExceptionCount{}
-	err = j.Searcher.Search(ctx, q, func(r Result) error {
+	err = j.searcher(d).Search(ctx, q, func(r Result) error {
 		run.Results++
 		t := ResultTime(r, w.End)
 		class, exception := j.classify(d, r, t)
@@ -212,6 +260,7 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	if err == nil {
 		err = flush()
 	}
+	release()
 	st.Results += run.Results
 	if err != nil {
 		return fmt.Errorf("%s: search %s: %w", d.ID, windowString(w), err)
@@ -340,7 +389,7 @@ func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a 
 	if err := json.Unmarshal([]byte(a.Result), &r); err != nil {
 		return fmt.Errorf("stored result: %w", err)
 	}
-	route := j.Router.Route(r)
+	route := j.Router.Route(d, r)
 	desc := TicketDescription(d, r, a)
 	if a.RecurrenceOf != "" {
 		desc.Sections = append([]Section{{Heading: "Recurrence", Text: fmt.Sprintf(

@@ -220,7 +220,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Setenv("T_JIRA_TOKEN", "token")
 	t.Setenv("T_SLACK_TOKEN", "xoxb-test")
 	jc := jira.Defaults()
-	jc.URL, jc.UserEnv, jc.TokenEnv, jc.Project = e.jira.URL, "T_JIRA_USER", "T_JIRA_TOKEN", "SEC"
+	jc.URL, jc.UserEnv, jc.TokenEnv, jc.Project, jc.AllowInsecureHTTP = e.jira.URL, "T_JIRA_USER", "T_JIRA_TOKEN", "SEC", true
 	jc.Fields = map[string]string{"recipientAccountId": "customfield_10001", "userIdentity.userName": "customfield_10002", "userIdentity.accessKeyId": "customfield_10003"}
 	if o.jiraConfig != nil {
 		o.jiraConfig(&jc)
@@ -231,7 +231,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.slack = slackfake.New(t, slackfake.Options{Now: c.Now})
 	sc := slack.Defaults()
-	sc.TokenEnv, sc.Channel, sc.APIURL = "T_SLACK_TOKEN", "#security-alerts", e.slack.URL
+	sc.TokenEnv, sc.Channel, sc.APIURL, sc.AllowInsecureHTTP = "T_SLACK_TOKEN", "#security-alerts", e.slack.URL, true
 	notifier, err := slack.New(sc, slack.Options{Sleep: c.Sleep, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

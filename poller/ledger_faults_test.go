@@ -149,7 +149,7 @@ func TestSplunkPartialResultsKeepTheCheckpoint(t *testing.T) {
 	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token", Now: e.clock.Now})
 	t.Setenv("T_SPLUNK_TOKEN", "splunk-token")
 	cfg := splunk.Defaults()
-	cfg.URL, cfg.TokenEnv = fake.URL, "T_SPLUNK_TOKEN"
+	cfg.URL, cfg.TokenEnv, cfg.AllowInsecureHTTP = fake.URL, "T_SPLUNK_TOKEN", true
 	s, err := splunk.New(cfg, "", nil, splunk.WithSleep(func(ctx context.Context, d time.Duration) error { return ctx.Err() }))
 	if err != nil {
 		t.Fatal(err)

@@ -29,10 +29,15 @@ type Router struct {
 	Teams []Team
 }
 
-// AccountFields are the result fields that name the affected account (not
-// the caller's), in order of preference: the account a CloudTrail event
-// happened in, then the names Splunk add-ons and VPC Flow Logs use.
-var AccountFields = []string{"recipientAccountId", "aws_account_id", "vendor_account", "account_id", "account"}
+// AccountFields are the result fields that name the affected account, in
+// order of preference: the account a CloudTrail event happened in, the
+// account of the principal that made it (a key's or a session's owner), the
+// accounts a search's stats collected, VPC Flow Logs' and Route 53 resolver
+// logs' account, then the names Splunk add-ons and detections use. It is the
+// one list routing and enrichment read; a detection that names its account
+// elsewhere sets account_field.
+var AccountFields = []string{"recipientAccountId", "userIdentity.accountId", "targetAccounts", "account-id", "account_id",
+	"aws_account_id", "vendor_account", "account"}
 
 // SourceFields are the result fields that carry the caller's address.
 var SourceFields = []string{"sourceIPAddress", "src_ip", "src", "srcaddr", "client_ip"}
@@ -40,9 +45,20 @@ var SourceFields = []string{"sourceIPAddress", "src_ip", "src", "srcaddr", "clie
 // Account returns the result's affected AWS account, or "".
 func Account(r Result) string { return r.First(AccountFields...) }
 
-// Route returns the route of the team owning the result's account.
-func (rt Router) Route(r Result) Route {
-	acct := Account(r)
+// AccountOf returns the affected account of a result of detection d: the
+// detection's account_field when it names one, else the first of
+// AccountFields the result carries. d may be nil (a ticket from another
+// system, or a detection no longer loaded).
+func AccountOf(d *detections.Detection, r Result) string {
+	if d != nil && d.AccountField != "" {
+		return r.First(d.AccountField)
+	}
+	return Account(r)
+}
+
+// Route returns the route of the team owning the account of a result of d.
+func (rt Router) Route(d *detections.Detection, r Result) Route {
+	acct := AccountOf(d, r)
 	if acct == "" {
 		return Route{}
 	}
@@ -73,6 +89,9 @@ func TicketDescription(d *detections.Detection, r Result, a *state.Alert) Messag
 		{Name: "Fingerprint", Value: a.Fingerprint},
 	}
 	m.Sections = append(m.Sections, Section{Fields: facts})
+	if steps := r[detections.SequenceStepsField]; d.Sequence != nil && len(steps) > 0 {
+		m.Sections = append(m.Sections, Section{Heading: "Steps", Text: strings.Join(steps, "\n")})
+	}
 	check := strings.TrimSpace(d.Ticket.Description.Render(r.Lookup))
 	if check == "" {
 		check = strings.TrimSpace(d.Description)
@@ -119,7 +138,7 @@ func remediationText(rem *detections.Remediation) string {
 // NotificationMessage is the chat message for a new ticket.
 func NotificationMessage(d *detections.Detection, t Ticket, r Result, route Route) Message {
 	facts := []Field{{Name: "Severity", Value: d.Severity}, {Name: "Ticket", Value: t.Key}}
-	if acct := Account(r); acct != "" {
+	if acct := AccountOf(d, r); acct != "" {
 		facts = append(facts, Field{Name: "Account", Value: acct})
 	}
 	if route.Team != "" {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/patrolsec/patrol/detections"
 	"sort"
 	"strings"
 	"time"
@@ -288,6 +289,19 @@ type EnrichInput struct {
 	Ticket    Ticket
 	Detection string
 	Fields    Result
+	// Account is the affected account, as AccountOf resolved it from the
+	// detection's account_field or the core's AccountFields ("" if none).
+	Account string
+}
+
+// NewEnrichInput is the input enrichers get for a ticket about a result of
+// detection d (nil when it is not loaded).
+func NewEnrichInput(t Ticket, d *detections.Detection, fields Result) EnrichInput {
+	in := EnrichInput{Ticket: t, Fields: fields, Account: AccountOf(d, fields)}
+	if d != nil {
+		in.Detection = d.ID
+	}
+	return in
 }
 
 // Enrichment is what an Enricher found: facts for the enrichment comment,
@@ -313,19 +327,24 @@ type ActionRequest struct {
 }
 
 // Plan is exactly what an Action would do, shown in the ticket before it runs.
+//
+// It is stored in the action ledger as JSON with snake_case keys, as
+// patrol's --json outputs print it; plans stored before the tags were added
+// ("Action", "Target", ...) decode too, since encoding/json matches keys
+// without regard to case.
 type Plan struct {
-	Action string
+	Action string `json:"action"`
 	// Target names the one resource the action changes, stable across runs
 	// (e.g. "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"): the
 	// action ledger keys "at most once" on ticket + action + target.
-	Target string
+	Target string `json:"target"`
 	// Principal is the ARN of the IAM user or role the action changes, if
 	// any; protected_principals are matched against it.
-	Principal string
-	Account   string
-	Region    string
-	Params    map[string]string
-	Steps     []string // the API calls, in order, in words
+	Principal string            `json:"principal,omitempty"`
+	Account   string            `json:"account"`
+	Region    string            `json:"region,omitempty"`
+	Params    map[string]string `json:"params"`
+	Steps     []string          `json:"steps"` // the API calls, in order, in words
 }
 
 // Outcome is what an applied action did and how it was verified.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -15,99 +14,13 @@ import (
 	"github.com/patrolsec/patrol/state"
 )
 
-// Guard holds the guardrails checked before any Action runs.
-type Guard struct {
-	DryRun bool
-	// ProtectedPrincipals are ARN patterns (* matches anything): an action
-	// that would change a matching principal, or one about an event made by
-	// a matching principal, is refused.
-	ProtectedPrincipals []string
-	ProtectedAccounts   []string
-	// MaxPerHour caps real (not dry-run) action starts per rolling hour; 0 = no cap.
-	MaxPerHour int
-	// BreakerFailures real actions failed in a row stop every action until
-	// a person resets the breaker (patrol resume); 0 = off.
-	BreakerFailures int
-}
-
-// EventPrincipalFields name the principal that made an event.
-var EventPrincipalFields = []string{"userIdentity.arn", "user_arn"}
-
-// refusal returns why the guardrails forbid plan for an event, or "".
-func (g Guard) refusal(p Plan, fields Result) string {
-	for _, pat := range g.ProtectedPrincipals {
-		re := arnPattern(pat)
-		for _, v := range principalForms(p.Principal) {
-			if re.MatchString(v) {
-				return fmt.Sprintf("the principal it would change, %s, is protected (matches %s)", p.Principal, pat)
-			}
-		}
-		for _, f := range EventPrincipalFields {
-			for _, arn := range fields[f] {
-				for _, v := range principalForms(arn) {
-					if re.MatchString(v) {
-						return fmt.Sprintf("the event was made by protected principal %s (matches %s)", arn, pat)
-					}
-				}
-			}
-		}
-	}
-	for _, a := range g.ProtectedAccounts {
-		if p.Account == a {
-			return fmt.Sprintf("account %s is protected", a)
-		}
-	}
-	return ""
-}
-
-// principalForms lists the ARNs a principal is matched as: itself, without
-// its IAM path (user/admins/break-glass is user/break-glass), and an assumed
-// role session as the role it assumed.
-func principalForms(arn string) []string {
-	if arn == "" {
-		return nil
-	}
-	out := []string{arn}
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 {
-		return out
-	}
-	res := strings.Split(parts[5], "/")
-	switch {
-	case parts[2] == "iam" && len(res) > 2 && (res[0] == "user" || res[0] == "role"):
-		out = append(out, strings.Join(parts[:5], ":")+":"+res[0]+"/"+res[len(res)-1])
-	case parts[2] == "sts" && len(res) >= 2 && res[0] == "assumed-role":
-		out = append(out, parts[0]+":"+parts[1]+":iam::"+parts[4]+":role/"+res[1])
-	}
-	return out
-}
-
-// arnPattern compiles a protected-principal pattern: * matches any run of
-// characters and ? one character (as the AWS actions match them), and ARNs
-// compare case-insensitively (IAM names are unique regardless of case).
-func arnPattern(p string) *regexp.Regexp {
-	var b strings.Builder
-	b.WriteString("(?i)^")
-	for _, r := range p {
-		switch r {
-		case '*':
-			b.WriteString(".*")
-		case '?':
-			b.WriteString(".")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String())
-}
-
 // remediate applies the detection's remediation to a ticket: at most once
 // per ticket, action and target, recorded before and after.
 func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, fields Result, external bool) (int, error) {
 	rem := d.Remediation
 	act, ok := r.Actions[rem.Action]
 	if !ok {
+		r.observe(rem.Action, "refused") // nothing was attempted
 		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s is not available in this patrol (no implementation is configured): respond by hand.", rem.Action), change{})
 	}
 	params := map[string]string{}
@@ -116,6 +29,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	}
 	plan, err := act.Plan(ctx, ActionRequest{Action: rem.Action, Params: params, TicketKey: t.Key})
 	if err != nil {
+		r.observe(rem.Action, "refused") // nothing was attempted
 		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s cannot be planned: %v. Respond by hand.", rem.Action, err), change{})
 	}
 	plan.Action = rem.Action
@@ -131,7 +45,7 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	if len(prior) > 0 {
 		return 0, r.resumeAttempt(ctx, t, row, d, act, prior)
 	}
-	if why := r.Guard.refusal(plan, fields); why != "" {
+	if why := r.Guard.refusal(ctx, plan, fields); why != "" {
 		ev.Phase, ev.Detail = state.PhaseRefused, why
 		r.observe(plan.Action, "refused")
 		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation refused: %s. Nothing was changed; respond by hand.\n\n%s", why, planText(plan)),

@@ -77,12 +77,18 @@ func (r *Responder) Poll(ctx context.Context) (RespondStats, error) {
 	var st RespondStats
 	run := state.Run{Job: "respond"}
 	id, err := r.Store.StartRun(ctx, run)
+	if err != nil && Cancelled(ctx) {
+		return st, cancelledError(ctx, "respond")
+	}
 	if err != nil {
 		return st, fmt.Errorf("respond: record run: %w", err)
 	}
 	run.ID = id
 	err = r.poll(ctx, &st)
 	run.Results, run.Tickets, run.Actions = st.Tickets, st.Handled, st.Actions
+	if err != nil && Cancelled(ctx) {
+		err, run.Cancelled = cancelledError(ctx, "respond"), true
+	}
 	if err != nil {
 		run.Error = err.Error()
 	}

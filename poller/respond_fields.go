@@ -92,7 +92,8 @@ func (r *Responder) fields(ctx context.Context, t Ticket, row *state.TicketRow) 
 }
 
 func (r *Responder) enrich(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, fields Result) error {
-	in := EnrichInput{Ticket: t, Detection: row.Detection, Fields: fields}
+	in := NewEnrichInput(t, d, fields)
+	in.Detection = row.Detection
 	sec := Section{Heading: "Enrichment"}
 	var notes []string
 	var route Route

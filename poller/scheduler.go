@@ -2,34 +2,40 @@ package poller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
 )
 
 // Scheduler runs jobs on cron schedules. A job whose schedule fires while its
-// previous run is still going is skipped and logged, never stacked; a panic
-// is recovered and logged; each run gets a context with a timeout. Only the
-// daemon uses it: `patrol once` and tests call the jobs directly.
+// previous run is still going is skipped, never stacked, and the skip is
+// reported by name (OnSkip, or a log line); a panic is recovered and logged;
+// each run gets a context with a timeout. Only the daemon uses it: `patrol
+// once` and tests call the jobs directly.
 type Scheduler struct {
-	c    *cron.Cron
-	log  *slog.Logger
-	mu   sync.Mutex
-	ids  map[string]cron.EntryID
-	base context.Context
+	c       *cron.Cron
+	log     *slog.Logger
+	mu      sync.Mutex
+	ids     map[string]cron.EntryID
+	running map[string]*atomic.Bool // by name: kept when a job is replaced
+	base    context.Context
+	// OnSkip, when set, hears every skipped run (instead of the log line).
+	OnSkip func(name string)
 }
 
 // NewScheduler returns a stopped scheduler.
 func NewScheduler(log *slog.Logger) *Scheduler {
-	cl := cronLogger{log}
-	// SkipIfStillRunning then Recover: cron v3.0.1 stops a skipping job for
-	// good after one panic unless the recover sits inside the skip.
-	c := cron.New(cron.WithLogger(cl), cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)))
-	return &Scheduler{c: c, log: log, ids: map[string]cron.EntryID{}, base: context.Background()}
+	// The skip and the recover are done in wrap, the recover inside the
+	// skip: cron v3.0.1's SkipIfStillRunning stops a job for good after one
+	// panic otherwise, and it cannot say which job it skipped.
+	c := cron.New(cron.WithLogger(cronLogger{log}))
+	return &Scheduler{c: c, log: log, ids: map[string]cron.EntryID{}, running: map[string]*atomic.Bool{}, base: context.Background()}
 }
 
 // Add schedules job under a unique name, replacing a job of the same name.
@@ -39,7 +45,10 @@ func (s *Scheduler) Add(name string, sched cron.Schedule, timeout time.Duration,
 	if id, ok := s.ids[name]; ok {
 		s.c.Remove(id)
 	}
-	s.ids[name] = s.c.Schedule(sched, s.wrap(name, timeout, job))
+	if s.running[name] == nil {
+		s.running[name] = &atomic.Bool{}
+	}
+	s.ids[name] = s.c.Schedule(sched, s.wrap(name, s.running[name], timeout, job))
 }
 
 // Remove unschedules the named job (a run in progress finishes).
@@ -63,8 +72,19 @@ func (s *Scheduler) Names() []string {
 	return out
 }
 
-func (s *Scheduler) wrap(name string, timeout time.Duration, job func(ctx context.Context) error) cron.Job {
+// wrap makes a cron job of job: one run per name at a time (a run that
+// would overlap is skipped and reported), panics recovered, a timeout.
+func (s *Scheduler) wrap(name string, running *atomic.Bool, timeout time.Duration, job func(ctx context.Context) error) cron.Job {
 	return cron.FuncJob(func() {
+		if !running.CompareAndSwap(false, true) {
+			if s.OnSkip != nil {
+				s.OnSkip(name)
+			} else {
+				s.log.Warn("previous run still going: this run is skipped", "job", name)
+			}
+			return
+		}
+		defer running.Store(false)
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("job panicked", "job", name, "err", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -72,7 +92,11 @@ func (s *Scheduler) wrap(name string, timeout time.Duration, job func(ctx contex
 		}()
 		ctx, cancel := context.WithTimeout(s.base, timeout)
 		defer cancel()
-		if err := job(ctx); err != nil {
+		switch err := job(ctx); {
+		case err == nil:
+		case errors.Is(err, ErrCancelled) || Cancelled(ctx):
+			s.log.Info("job cancelled", "job", name, "err", err)
+		default:
 			s.log.Error("job failed", "job", name, "err", err)
 		}
 	})
@@ -93,10 +117,6 @@ func (s *Scheduler) Stop() {
 type cronLogger struct{ log *slog.Logger }
 
 func (l cronLogger) Info(msg string, kv ...any) {
-	if msg == "skip" {
-		l.log.Warn("previous run still going: this run is skipped", kv...)
-		return
-	}
 	l.log.Debug("cron "+msg, kv...)
 }
 

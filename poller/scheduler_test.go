@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -105,5 +106,37 @@ func TestSchedulerStopWaitsForRunningJob(t *testing.T) {
 	<-stopped
 	if !finished.Load() {
 		t.Error("Stop returned before the running job finished")
+	}
+}
+
+// Each skip is reported by job name; a cancelled run is logged at Info, not
+// as a failure.
+func TestSchedulerReportsSkipsByNameAndCancellations(t *testing.T) {
+	var logs syncBuffer
+	s := NewScheduler(slog.New(slog.NewJSONHandler(&logs, nil)))
+	var skipped []string
+	s.OnSkip = func(name string) { skipped = append(skipped, name) }
+	started, release := make(chan struct{}), make(chan struct{})
+	s.Add("detect:a", cron.Every(time.Hour), time.Minute, func(ctx context.Context) error {
+		close(started)
+		<-release
+		return fmt.Errorf("a: %w: patrol is stopping", ErrCancelled)
+	})
+	job := s.c.Entry(s.ids["detect:a"]).WrappedJob
+	done := make(chan struct{})
+	go func() { job.Run(); close(done) }()
+	<-started
+	// A reload replaces the entry: the running flag is the name's, so the
+	// new entry's firing is skipped too.
+	s.Add("detect:a", cron.Every(time.Hour), time.Minute, func(ctx context.Context) error { return nil })
+	s.c.Entry(s.ids["detect:a"]).WrappedJob.Run()
+	close(release)
+	<-done
+	if len(skipped) != 1 || skipped[0] != "detect:a" {
+		t.Errorf("skips reported: %v", skipped)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"level":"INFO","msg":"job cancelled","job":"detect:a"`) || strings.Contains(out, "ERROR") {
+		t.Errorf("logs:\n%s", out)
 	}
 }

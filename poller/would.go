@@ -35,7 +35,7 @@ type WouldRemediate struct {
 // WouldDo works out what patrol would do about result r of detection d,
 // without doing any of it: plans are pure (no AWS call).
 func WouldDo(ctx context.Context, d *detections.Detection, r Result, router Router, actions map[string]Action, dryRun bool) Would {
-	w := Would{Summary: d.Ticket.Summary.Render(r.Lookup), Severity: d.Severity, Priority: d.Ticket.Priority, Route: router.Route(r)}
+	w := Would{Summary: d.Ticket.Summary.Render(r.Lookup), Severity: d.Severity, Priority: d.Ticket.Priority, Route: router.Route(d, r)}
 	rem := d.Remediation
 	if rem == nil || rem.Mode == detections.ModeOff {
 		return w

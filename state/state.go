@@ -39,6 +39,17 @@ type DB struct {
 // Open opens (creating if needed) the state file at path and applies any
 // pending migrations. now is the clock for recorded times (nil: time.Now).
 func Open(path string, now func() time.Time) (*DB, error) {
+	return open(path, now, "_journal_mode=WAL&_synchronous=NORMAL")
+}
+
+// OpenScratch opens a throwaway state file (`patrol test` replays) without
+// the journal and syncs that make a real one survive a crash: nothing is
+// lost with it, and opening it costs no disk flushes.
+func OpenScratch(path string, now func() time.Time) (*DB, error) {
+	return open(path, now, "_journal_mode=MEMORY&_synchronous=OFF")
+}
+
+func open(path string, now func() time.Time, durability string) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -47,9 +58,12 @@ func Open(path string, now func() time.Time) (*DB, error) {
 			return nil, fmt.Errorf("state folder: %w", err)
 		}
 	}
+	if err := private(path, path+"-wal", path+"-shm"); err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
 	// Settings go in the DSN so every pooled connection gets them.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
+		"?_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&" + durability
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
@@ -75,18 +89,13 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return err
 	}
-	entries, err := migrations.ReadDir("migrations")
+	list, err := migrationList()
 	if err != nil {
 		return err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		body, err := migrations.ReadFile("migrations/" + e.Name())
+	for _, m := range list {
+		version := m.version
+		body, err := migrations.ReadFile("migrations/" + m.name)
 		if err != nil {
 			return err
 		}
@@ -96,7 +105,7 @@ func (s *DB) migrate(ctx context.Context) error {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("migration %s: %w", e.Name(), err)
+				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, ts(s.Now()))
 			return err
@@ -106,6 +115,30 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+type migration struct {
+	name    string
+	version int
+}
+
+// migrationList is the embedded migrations in the order they apply.
+func migrationList() ([]migration, error) {
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		out = append(out, migration{e.Name(), version})
+	}
+	return out, nil
 }
 
 // tx runs fn in one transaction (BEGIN IMMEDIATE, from the DSN).
@@ -200,7 +233,10 @@ func Lock(path string) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(lockPath), 0o750); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err := private(lockPath); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}
@@ -222,4 +258,34 @@ func Lock(path string) (func(), error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// private makes paths[0] exist and every one of paths that exists readable
+// by its owner only (0600), whatever the umask: the state holds alerts,
+// tickets and action snapshots. SQLite creates the WAL and shared-memory
+// files with the main file's mode, so creating that one 0600 first covers
+// them; a file an earlier version or another tool left readable is
+// tightened when its owner opens it.
+func private(paths ...string) error {
+	f, err := os.OpenFile(paths[0], os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm() != 0o600 {
+			// Best effort: only the owner may change the mode, and a
+			// reader that is not the owner (root running patrol status)
+			// must still be able to open the file.
+			_ = os.Chmod(p, 0o600)
+		}
+	}
+	return nil
 }

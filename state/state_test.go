@@ -3,7 +3,9 @@ package state
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -234,5 +236,100 @@ func TestPruneKeepsLatestAndAuditTrail(t *testing.T) {
 	}
 	if evs, _ := db.TicketActions(ctx, "T"); len(evs) != 1 {
 		t.Error("the action ledger was pruned")
+	}
+}
+
+// TestStateFilesPrivate: the state file holds alerts, tickets and action
+// snapshots; it, its WAL and shared-memory files and the lock are 0600
+// whatever the umask, and an existing file left readable is tightened.
+func TestStateFilesPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "patrol.db")
+	check := func(when string) {
+		t.Helper()
+		for _, f := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if m := fi.Mode().Perm(); m != 0o600 {
+				t.Errorf("%s: %s is %04o, want 0600", when, filepath.Base(f), m)
+			}
+		}
+	}
+	release, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetMeta(context.Background(), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	check("new")
+	db.Close()
+	release()
+
+	for _, f := range []string{path, path + ".lock"} {
+		os.Chmod(f, 0o644)
+	}
+	release, err = Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	db, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMeta(context.Background(), "k", "w")
+	check("existing, once readable")
+}
+
+func TestCancelledRunIsNeitherSuccessNorFailure(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	record := func(errText string, cancelled bool) {
+		id, _ := db.StartRun(ctx, Run{Job: "detect", Detection: "d"})
+		if err := db.FinishRun(Run{ID: id, Error: errText, Cancelled: cancelled}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("", false)
+	record("boom", false)
+	record("cancelled: patrol is stopping", true)
+	record("cancelled: patrol is stopping", true)
+	if n, _ := db.FailuresInRow(ctx, "detect", "d"); n != 1 {
+		t.Errorf("failures in a row = %d, want 1 (cancelled runs are not failures)", n)
+	}
+	runs, _ := db.LastRuns(ctx)
+	if len(runs) != 1 || !runs[0].LastCancelled || runs[0].FailuresInRow != 1 {
+		t.Fatalf("last runs: %+v", runs)
+	}
+	first := runs[0].LastSuccess
+	record("cancelled: patrol is stopping", true)
+	if runs, _ := db.LastRuns(ctx); !runs[0].LastSuccess.Equal(first) {
+		t.Error("a cancelled run counted as a success")
+	}
+}
+
+func TestRecordSkip(t *testing.T) {
+	ctx := context.Background()
+	db, now := openTest(t)
+	for i := 1; i <= 3; i++ {
+		*now = now.Add(time.Minute)
+		if n, err := db.RecordSkip(ctx, "a"); err != nil || n != int64(i) {
+			t.Fatalf("skip %d: %d %v", i, n, err)
+		}
+	}
+	db.RecordSkip(ctx, "b")
+	got, err := db.SkippedRuns(ctx)
+	if err != nil || got["a"].Count != 3 || !got["a"].Last.Equal(*now) || got["b"].Count != 1 || len(got) != 2 {
+		t.Errorf("skipped runs: %+v %v", got, err)
 	}
 }

@@ -137,6 +137,9 @@ type Run struct {
 	Started, Finished                 time.Time
 	Results, Alerts, Tickets, Actions int
 	Error                             string
+	// Cancelled marks a run stopped by a clean shutdown or a reload: not a
+	// success, not a failure (Error says why it stopped).
+	Cancelled bool
 }
 
 // StartRun records that a run began and returns its id.
@@ -154,8 +157,8 @@ func (s *DB) StartRun(ctx context.Context, r Run) (int64, error) {
 func (s *DB) FinishRun(r Run) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := s.db.ExecContext(ctx, `UPDATE runs SET window_start = ?, window_end = ?, finished_at = ?, results = ?, alerts = ?, tickets = ?, actions = ?, error = ? WHERE id = ?`,
-		ts(r.WindowStart), ts(r.WindowEnd), ts(s.Now()), r.Results, r.Alerts, r.Tickets, r.Actions, r.Error, r.ID)
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET window_start = ?, window_end = ?, finished_at = ?, results = ?, alerts = ?, tickets = ?, actions = ?, error = ?, cancelled = ? WHERE id = ?`,
+		ts(r.WindowStart), ts(r.WindowEnd), ts(s.Now()), r.Results, r.Alerts, r.Tickets, r.Actions, r.Error, r.Cancelled, r.ID)
 	return err
 }
 
@@ -165,9 +168,9 @@ func (s *DB) FinishRun(r Run) error {
 // started. An unfinished run is neither a success nor a failure.
 func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT k.job, k.detection,
-		  coalesce(r.started_at, ''), coalesce(r.finished_at, ''), coalesce(r.error, ''),
+		  coalesce(r.started_at, ''), coalesce(r.finished_at, ''), coalesce(r.error, ''), coalesce(r.cancelled, 0),
 		  (SELECT coalesce(max(finished_at), '') FROM runs s WHERE s.job = k.job AND s.detection = k.detection AND s.error = '' AND s.finished_at IS NOT NULL),
-		  (SELECT count(*) FROM runs f WHERE f.job = k.job AND f.detection = k.detection AND f.error != '' AND f.finished_at IS NOT NULL
+		  (SELECT count(*) FROM runs f WHERE f.job = k.job AND f.detection = k.detection AND f.error != '' AND f.cancelled = 0 AND f.finished_at IS NOT NULL
 		     AND f.id > coalesce((SELECT max(id) FROM runs g WHERE g.job = k.job AND g.detection = k.detection AND g.error = '' AND g.finished_at IS NOT NULL), 0)),
 		  (SELECT coalesce(max(started_at), '') FROM runs u WHERE u.job = k.job AND u.detection = k.detection AND u.finished_at IS NULL
 		     AND u.id > coalesce(r.id, 0))
@@ -182,7 +185,7 @@ func (s *DB) LastRuns(ctx context.Context) ([]RunSummary, error) {
 	for rows.Next() {
 		var rs RunSummary
 		var started, finished, ok, unfinished string
-		if err := rows.Scan(&rs.Job, &rs.Detection, &started, &finished, &rs.LastError, &ok, &rs.FailuresInRow, &unfinished); err != nil {
+		if err := rows.Scan(&rs.Job, &rs.Detection, &started, &finished, &rs.LastError, &rs.LastCancelled, &ok, &rs.FailuresInRow, &unfinished); err != nil {
 			return nil, err
 		}
 		rs.LastStart, rs.LastFinish, rs.LastSuccess = parseTS(started), parseTS(finished), parseTS(ok)
@@ -198,6 +201,7 @@ type RunSummary struct {
 	LastStart, LastFinish time.Time // of the latest finished run
 	LastSuccess           time.Time
 	LastError             string
+	LastCancelled         bool // the latest run was cancelled (LastError says why)
 	FailuresInRow         int
 	// Unfinished is the start of a run newer than the latest finished one
 	// that has not finished: running now, or stopped by a crash.
@@ -232,10 +236,11 @@ func (s *DB) SetMetaTime(ctx context.Context, key string, t time.Time) error {
 }
 
 // FailuresInRow counts a job's failed runs since its last success; for the
-// detect job, of one detection ("" for the respond job).
+// detect job, of one detection ("" for the respond job). Cancelled runs are
+// not failures.
 func (s *DB) FailuresInRow(ctx context.Context, job, detection string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = ?1 AND detection = ?2 AND error != '' AND finished_at IS NOT NULL
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE job = ?1 AND detection = ?2 AND error != '' AND cancelled = 0 AND finished_at IS NOT NULL
 		AND id > coalesce((SELECT max(id) FROM runs WHERE job = ?1 AND detection = ?2 AND error = '' AND finished_at IS NOT NULL), 0)`, job, detection).Scan(&n)
 	return n, err
 }

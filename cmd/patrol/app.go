@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -12,9 +14,13 @@ import (
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/firstseen"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
+	"github.com/patrolsec/patrol/poller/sequence"
+	"github.com/patrolsec/patrol/poller/slots"
 	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
 )
@@ -32,11 +38,19 @@ type app struct {
 	notifier  poller.Notifier
 	detector  *poller.Detector
 	responder *poller.Responder
+	aws       *aws.Provider // re-reads aws.accounts = "organization" on reload
 	errOut    io.Writer
 	metrics   *metrics.Metrics
 	tuner     *tuning.Tuner // exceptions and silences
-	locksMu   sync.Mutex
-	locks     map[string]*sync.Mutex // one run per detection at a time
+	// invalidDetections: some detection files had problems and were left
+	// out (setupOptions.partial).
+	invalidDetections bool
+	// The daemon's search slots and load watch (nil for other commands).
+	slots    *slots.Gate
+	load     *poller.Load
+	runsMu   sync.Mutex
+	runs     map[string]context.CancelCauseFunc // running detections, for a reload to cancel
+	outcomes outcomes                           // remediation outcomes since start, for once's respond line
 }
 
 type setupOptions struct {
@@ -44,6 +58,13 @@ type setupOptions struct {
 	jobs     bool // build the backends and jobs
 	detect   bool // load detections
 	searcher bool // build only the searcher
+	// partial runs the valid detections when others are invalid (their
+	// problems are printed and invalidDetections is set).
+	partial bool
+	// terse: the command prints a line per job itself, so on a terminal
+	// the log shows warnings and errors only (unless PATROL_LOG_LEVEL is
+	// set): no job is reported twice.
+	terse bool
 }
 
 // loadConfig loads the config, printing its problems.
@@ -63,22 +84,41 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 	if cfg == nil {
 		return nil, code
 	}
-	a := &app{cfg: cfg, log: newLogger(errOut), errOut: errOut, metrics: metrics.New()}
+	level, _ := logLevel()
+	if opts.terse && isTerminal(errOut) && os.Getenv("PATROL_LOG_LEVEL") == "" {
+		level = slog.LevelWarn
+	}
+	a := &app{cfg: cfg, log: newLogger(errOut, level), errOut: errOut, metrics: metrics.New()}
 	if opts.detect || opts.jobs {
 		ds, err := loadDetections(cfg)
 		if err != nil {
 			printProblems(errOut, err)
-			return nil, exitInvalid
+			if !opts.partial {
+				return nil, exitInvalid
+			}
+			a.invalidDetections = true
+			fmt.Fprintf(errOut, "patrol: the detections above are left out; the %d valid ones run\n", len(ds))
 		}
 		a.dets.Store(&ds)
+		if opts.jobs {
+			for _, w := range config.Warnings(cfg, ds) {
+				a.log.Warn(strings.TrimPrefix(w.Msg, "warning: "), "key", w.Key, "config", w.File)
+			}
+		}
 	}
 	if opts.lock {
 		release, err := state.Lock(cfg.State.Path)
 		if err != nil {
-			fmt.Fprintf(errOut, "patrol: %v\n(another 'patrol run' or 'patrol once' is using this state; stop it or point --config at another state.path)\n", err)
+			printLockError(errOut, err)
 			return nil, exitFailed
 		}
 		a.release = release
+	}
+	if opts.jobs {
+		if code := checkBackends(ctx, cfg, a.log, errOut); code != exitOK {
+			a.close()
+			return nil, code
+		}
 	}
 	if opts.jobs || opts.lock {
 		db, err := state.Open(cfg.State.Path, nil)
@@ -100,7 +140,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(cfg, a.log, errOut)
+		s, err := newSearcher(cfg, a.log, errOut, a.metrics.LocalSkip)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
@@ -135,7 +175,8 @@ func (a *app) close() {
 }
 
 func loadDetections(cfg *config.Config) ([]*detections.Detection, error) {
-	return detections.Load(cfg.Detections.Dir, detections.LoadOptions{Macros: cfg.Macros(), CheckSPL: checkSPL(cfg)})
+	return detections.Load(cfg.Detections.Dir, detections.LoadOptions{Macros: cfg.Macros(), CheckSPL: checkSPL(cfg),
+		AllowCommands: cfg.Search.Splunk.AllowCommands})
 }
 
 // detection returns the loaded detection with id, or nil.
@@ -154,13 +195,15 @@ func (a *app) buildJobs(ctx context.Context) error {
 	if a.tracker, err = newTracker(ctx, cfg, a.db, a.log); err != nil {
 		return fmt.Errorf("ticket backend: %w", err)
 	}
-	if a.notifier, err = newNotifier(cfg, a.log, a.errOut); err != nil {
+	if a.notifier, err = newNotifier(cfg, a.log); err != nil {
 		return fmt.Errorf("notify backend: %w", err)
 	}
-	actions, enrichers, err := newAWS(ctx, cfg, a.log)
+	provider, enrichers, guard, err := newAWS(ctx, cfg, a.log)
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
+	a.aws = provider
+	actions := provider.Actions()
 	a.tracker = a.metrics.Tracker(a.tracker, cfg.Tickets.Backend)
 	a.notifier = a.metrics.Notifier(a.notifier, cfg.Notify.Backend)
 	actions = a.metrics.Actions(actions)
@@ -171,14 +214,13 @@ func (a *app) buildJobs(ctx context.Context) error {
 		IndexLag: lag, CreateTimeout: createTimeout, Runs: a.db.FailuresInRow, Logger: a.log}
 	a.responder = &poller.Responder{
 		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
-		Detection: a.detection,
-		Guard: poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
-			ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour, BreakerFailures: cfg.AWS.BreakerFailures},
+		Detection:    a.detection,
+		Guard:        guard,
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
 		HoldLabel: cfg.Tickets.HoldLabel, FalsePositives: cfg.Tickets.FalsePositiveResolutions,
 		AutoForExternal: cfg.Tickets.AutoForExternal, Health: health,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
-		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.metrics.Action,
+		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.onAction,
 		Retention: config.Duration(cfg.State.Retention),
 	}
 	a.detector = &poller.Detector{
@@ -189,11 +231,21 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Handoff:     a.responder.Handoff, Logger: a.log,
 		IndexLag: lag, CreateTimeout: createTimeout,
 		MaxNewAlerts: cfg.Detections.MaxNewAlerts,
+		Kinds:        kinds(cfg, a.db, a.searcher, a.log),
 		Health:       health,
 		Tuner:        a.tuner, Actions: actions, DryRun: cfg.AWS.DryRun,
 		OnRecurrence: cfg.Tickets.OnRecurrence, ReopenTransition: cfg.Tickets.ReopenTransition,
 	}
 	return nil
+}
+
+// kinds answer the detections that are not a plain search, over the
+// given state (the daemon's, or a backtest's scratch state).
+func kinds(cfg *config.Config, db *state.DB, s poller.Searcher, log *slog.Logger) []poller.Kind {
+	return []poller.Kind{
+		&sequence.Engine{Store: db, Logger: log},
+		&firstseen.Filter{Store: db, Searcher: s, BackfillChunk: config.Duration(cfg.Search.MaxWindow), Logger: log},
+	}
 }
 
 func newTracker(ctx context.Context, cfg *config.Config, db *state.DB, log *slog.Logger) (poller.Tracker, error) {
@@ -206,28 +258,48 @@ func newTracker(ctx context.Context, cfg *config.Config, db *state.DB, log *slog
 	return nil, fmt.Errorf("unknown tickets.backend %q", cfg.Tickets.Backend)
 }
 
-func newNotifier(cfg *config.Config, log *slog.Logger, errOut io.Writer) (poller.Notifier, error) {
+func newNotifier(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
 	switch cfg.Notify.Backend {
 	case "log":
-		return &local.LogNotifier{W: errOut}, nil
+		return &local.LogNotifier{Log: log}, nil
 	case "slack":
 		return newSlack(cfg, log)
 	}
 	return nil, fmt.Errorf("unknown notify.backend %q", cfg.Notify.Backend)
 }
 
-// newLogger logs JSON when stderr is not a terminal (journald), text when it
-// is. PATROL_LOG_LEVEL=debug|info|warn|error sets the level.
-func newLogger(w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	switch strings.ToLower(os.Getenv("PATROL_LOG_LEVEL")) {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
+// printLockError says why the single-writer lock was refused: another
+// patrol holds it, or this user may not write beside the state file.
+func printLockError(w io.Writer, err error) {
+	switch {
+	case errors.Is(err, state.ErrLocked):
+		fmt.Fprintf(w, "patrol: %v\n(another 'patrol run' or 'patrol once' is using this state; stop it or point --config at another state.path)\n", err)
+	case errors.Is(err, fs.ErrPermission):
+		fmt.Fprintf(w, "patrol: %v\n(this user may not write the state's lock file: run as the user that owns the state, e.g. sudo -u patrol)\n", err)
+	default:
+		fmt.Fprintf(w, "patrol: %v\n", err)
 	}
+}
+
+// logLevel reads PATROL_LOG_LEVEL: debug, info (the default), warn or error.
+func logLevel() (slog.Level, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("PATROL_LOG_LEVEL"))); v {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	default:
+		return 0, fmt.Errorf("PATROL_LOG_LEVEL=%q: want debug, info, warn or error", v)
+	}
+}
+
+// newLogger logs JSON when stderr is not a terminal (journald), text when it
+// is, from level up.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if isTerminal(w) {
 		return slog.New(slog.NewTextHandler(w, opts))
@@ -236,6 +308,9 @@ func newLogger(w io.Writer) *slog.Logger {
 }
 
 func isTerminal(w io.Writer) bool {
+	if t, ok := w.(interface{ IsTerminal() bool }); ok { // a test's stand-in
+		return t.IsTerminal()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

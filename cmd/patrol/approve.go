@@ -14,8 +14,11 @@ func cmdApprove(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	if fs.NArg() != 1 || *as == "" {
-		fs.Usage()
+	if !wantArgs(fs, 1, 1) {
+		return exitInvalid
+	}
+	if *as == "" {
+		fmt.Fprintf(errOut, "patrol approve: say who approves with --as USER (a name in tickets.approvers): patrol approve %s --as alice\n", fs.Arg(0))
 		return exitInvalid
 	}
 	cfg, code := loadConfig(*cfgPath, errOut)

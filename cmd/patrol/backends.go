@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/detections/spl"
 
 	"github.com/patrolsec/patrol/poller"
@@ -20,11 +19,14 @@ import (
 	"github.com/patrolsec/patrol/poller/splunk"
 )
 
-func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer) (poller.Searcher, error) {
+// newSearcher builds the search backend; onSkip hears what the local engine
+// skips for being over a limit (metrics).
+func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer, onSkip func(reason string)) (poller.Searcher, error) {
 	switch cfg.Search.Backend {
 	case "local":
 		return local.NewSearcher(local.Options{Paths: cfg.Search.Local.Paths, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups,
-			Index: cfg.Search.Local.Index, Progress: progressWriter(progress)}), nil
+			Index: cfg.Search.Local.Index, Progress: progressWriter(progress), AllowCommands: cfg.Search.Splunk.AllowCommands,
+			Limits: cfg.LocalLimits(), Logger: log, OnSkip: onSkip}), nil
 	case "splunk":
 		return splunk.New(cfg.Search.Splunk, cfg.Dir, log)
 	}
@@ -63,7 +65,7 @@ func checkSPL(cfg *config.Config) func(string) error {
 // newJira builds the Jira tracker and checks the server answers as the
 // configured flavor, with working credentials.
 func newJira(ctx context.Context, cfg *config.Config, log *slog.Logger) (poller.Tracker, error) {
-	t, err := jira.New(cfg.Tickets.Jira, jira.Options{Label: cfg.Tickets.Label, BaseDir: cfg.Dir, Logger: log})
+	t, err := jira.New(cfg.Tickets.Jira, jira.Options{Label: cfg.Tickets.Label, BaseDir: cfg.Dir, Logger: log, Approvers: cfg.Tickets.Approvers})
 	if err != nil {
 		return nil, err
 	}
@@ -84,73 +86,52 @@ func trackerTiming(cfg *config.Config) (lag, createTimeout time.Duration) {
 	return 0, 0
 }
 
+// newSlack builds the Slack notifier; its token was checked by the probe
+// (auth.test) that runs before the jobs are built.
 func newSlack(cfg *config.Config, log *slog.Logger) (poller.Notifier, error) {
-	n, err := slack.New(cfg.Notify.Slack, slack.Options{BaseDir: cfg.Dir, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Check(ctx); err != nil {
-		return nil, err
-	}
-	return n, nil
+	return slack.New(cfg.Notify.Slack, slack.Options{BaseDir: cfg.Dir, Logger: log})
 }
 
-// newAWS builds the remediation actions and the enrichers. With
-// enrich.aws off (local mode), enrichment uses accounts.csv and org_cidrs
-// only and makes no AWS calls; the actions make none until applied, which
-// dry run never does.
-func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]poller.Action, []poller.Enricher, error) {
+// newAWS builds the AWS provider (the remediation actions), the enrichers
+// and the guardrails. With enrich.aws off (local mode), enrichment uses
+// accounts.csv and org_cidrs only and makes no AWS calls; the actions make
+// none until applied, which dry run never does. With aws.accounts =
+// "organization" the accounts are read from AWS Organizations here.
+func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (*aws.Provider, []poller.Enricher, poller.Guard, error) {
 	teams := enrich.Teams(cfg.Teams)
 	p, err := aws.New(ctx, cfg.AWS, aws.Options{BaseDir: cfg.Dir, Logger: log, Teams: teams,
 		AccountsCSV: cfg.Enrich.AccountsCSV, OrgCIDRs: cfg.Enrich.OrgCIDRs})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, poller.Guard{}, err
+	}
+	guard := poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
+		ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour,
+		BreakerFailures: cfg.AWS.BreakerFailures, ResolvePath: p.ResolvePath}
+	if p.HasAccounts() {
+		if err := p.LoadAccounts(ctx); err != nil {
+			return nil, nil, guard, err
+		}
+		guard.InAccounts = p.InAccounts
 	}
 	if cfg.Enrich.AWS {
-		return p.Actions(), p.Enrichers(), nil
+		return p, p.Enrichers(), guard, nil
 	}
 	nets, err := enrich.NewNetworks(cfg.Enrich.OrgCIDRs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, guard, err
 	}
 	var accounts enrich.Accounts
 	if cfg.Enrich.AccountsCSV != "" {
 		if accounts, err = enrich.LoadAccounts(cfg.Enrich.AccountsCSV); err != nil {
-			return nil, nil, err
+			return nil, nil, guard, err
 		}
 	}
-	return p.Actions(), []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, nil
+	return p, []poller.Enricher{enrich.AccountEnricher{Accounts: accounts, Teams: teams}, enrich.NetworkEnricher{Networks: nets}}, guard, nil
 }
 
 // newFileSearcher searches one events file (detection tests) with the
 // config's lookups, whatever the production backend.
-func newFileSearcher(cfg *config.Config, path string) (poller.Searcher, error) {
-	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index}), nil
-}
-
-// validateRemote asks Splunk to parse each detection's expanded search and
-// prints file: search: message for each it rejects.
-func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.Detection, out, errOut io.Writer) int {
-	if cfg.Search.Backend != "splunk" {
-		fmt.Fprintln(errOut, "patrol validate --remote: search.backend is not \"splunk\"")
-		return exitInvalid
-	}
-	s, err := splunk.New(cfg.Search.Splunk, cfg.Dir, newLogger(errOut))
-	if err != nil {
-		fmt.Fprintf(errOut, "patrol validate --remote: %v\n", err)
-		return exitFailed
-	}
-	bad := 0
-	for _, d := range ds {
-		if err := s.Parse(ctx, d.Expanded); err != nil {
-			bad++
-			fmt.Fprintf(out, "%s: search: Splunk: %v\n", d.File, err)
-		}
-	}
-	if bad > 0 {
-		return exitInvalid
-	}
-	return exitOK
+func newFileSearcher(cfg *config.Config, path string, log *slog.Logger) (poller.Searcher, error) {
+	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index,
+		AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log}), nil
 }

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/backtest"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/tuning"
+	"github.com/patrolsec/patrol/state"
 )
 
 func cmdBacktest(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -24,7 +26,10 @@ func cmdBacktest(ctx context.Context, args []string, out, errOut io.Writer) int 
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	if fs.NArg() != 0 || *from == "" || *to == "" {
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
+	if *from == "" || *to == "" {
 		fmt.Fprintln(errOut, "patrol backtest: give the span with --from and --to, e.g. --from -30d --to now (see --help)")
 		return exitInvalid
 	}
@@ -59,14 +64,17 @@ func cmdBacktest(ctx context.Context, args []string, out, errOut io.Writer) int 
 		printProblems(errOut, err)
 		return exitInvalid
 	}
-	actions, _, err := newAWS(ctx, a.cfg, a.log)
+	// Plans are pure: the actions are built to plan, never to apply, and
+	// nothing here calls AWS (not even to read aws.accounts).
+	provider, err := aws.New(ctx, a.cfg.AWS, aws.Options{BaseDir: a.cfg.Dir, Logger: a.log})
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol backtest: aws: %v\n", err)
 		return exitFailed
 	}
 	reports, err := backtest.Run(ctx, backtest.Options{
-		Detections: selected, Searcher: a.searcher, Tuner: &tuning.Tuner{Silences: silences},
-		Router: poller.Router{Teams: a.cfg.Teams}, Actions: actions, DryRun: a.cfg.AWS.DryRun, Label: a.cfg.Tickets.Label,
+		Detections: sequencesLast(selected), Searcher: a.searcher, Tuner: &tuning.Tuner{Silences: silences},
+		Router: poller.Router{Teams: a.cfg.Teams}, Actions: provider.Actions(), DryRun: a.cfg.AWS.DryRun, Label: a.cfg.Tickets.Label,
+		Kinds: func(db *state.DB, s poller.Searcher) []poller.Kind { return kinds(a.cfg, db, s, a.log) },
 		MaxWindow: config.Duration(a.cfg.Search.MaxWindow), From: span.Start, To: span.End,
 		Progress: progressLine(errOut),
 	})

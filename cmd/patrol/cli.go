@@ -11,7 +11,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/patrolsec/patrol/detections"
 )
@@ -23,6 +27,9 @@ const (
 	exitInvalid = 2 // bad input: config, detection, flags
 )
 
+// A command is one line of `patrol --help`. Adding a command is one entry
+// here, one case in runner and one file with its runner, which calls
+// flags() and then parse() before it does anything else.
 type command struct {
 	name, args, summary string
 }
@@ -81,56 +88,202 @@ func run(args []string) int {
 	return dispatch(ctx, args, os.Stdout, os.Stderr)
 }
 
+// dispatch runs the command line args. The command tree (cobra) routes to
+// the runner, suggests a command for a typo, prints the overview and
+// serves shell completion; each runner parses its own flags with pflag, so
+// flags may come before or after positional arguments.
 func dispatch(ctx context.Context, args []string, out, errOut io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(errOut)
-		if len(args) == 0 {
-			return exitInvalid
+		return exitInvalid
+	}
+	if _, err := logLevel(); err != nil && runner(args[0]) != nil {
+		fmt.Fprintf(errOut, "patrol: %v\n", err)
+		return exitInvalid
+	}
+	code := exitOK
+	root := &cobra.Command{
+		Use:           "patrol",
+		Short:         "patrol automates cloud security response: detections on a schedule, tickets, notifications, remediation.",
+		Version:       versionString(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetVersionTemplate("patrol {{.Version}}\n")
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if c == root {
+			usage(errOut)
+			return
 		}
-		return exitOK
+		code = runner(c.Name())(ctx, []string{"--help"}, out, errOut)
+	})
+	flagSets := describeCommands()
+	for _, c := range commands {
+		c, run := c, runner(c.name)
+		sub := &cobra.Command{
+			Use:                c.name + " " + c.args,
+			Short:              c.summary,
+			DisableFlagParsing: true, // the runner parses: see parse
+			RunE: func(_ *cobra.Command, args []string) error {
+				code = run(ctx, args, out, errOut)
+				return nil
+			},
+			ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return nil, cobra.ShellCompDirectiveDefault
+			},
+		}
+		if fs := flagSets[c.name]; fs != nil {
+			sub.Flags().AddFlagSet(fs.FlagSet) // known to completion; never parsed by cobra
+		}
+		root.AddCommand(sub)
 	}
-	if run := runner(args[0]); run != nil {
-		return run(ctx, args[1:], out, errOut)
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(errOut, "patrol: %v\nRun 'patrol --help' for the commands.\n", err)
+		return exitInvalid
 	}
-	fmt.Fprintf(errOut, "patrol: unknown command %q\n\n", args[0])
-	usage(errOut)
-	return exitInvalid
+	return code
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "patrol automates cloud security response: detections on a schedule, tickets, notifications, remediation.")
-	fmt.Fprintln(w, "\nUsage: patrol COMMAND [flags]\n\nCommands:")
+	fmt.Fprintln(w, "\nUsage: patrol COMMAND [flags] [arguments]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'patrol COMMAND --help' for a command's flags. --config defaults to config.toml in the working directory.")
+	fmt.Fprintf(w, "  %-10s %s\n", "completion", "print a shell completion script: bash, zsh, fish or powershell")
+	fmt.Fprintln(w, "\nRun 'patrol COMMAND --help' for a command's flags; flags may come before or after arguments.")
+	fmt.Fprintln(w, "--config defaults to config.toml in the working directory. 'patrol --version' prints the version.")
 }
 
+// flagSet is a command's flags: pflag (GNU style, --name value or
+// --name=value, anywhere on the line), with Var taking a standard
+// flag.Value as the standard library's FlagSet does.
+type flagSet struct {
+	*pflag.FlagSet
+}
+
+// Var defines a flag with a custom value.
+func (fs *flagSet) Var(v flag.Value, name, usage string) {
+	pv, ok := v.(pflag.Value)
+	if !ok {
+		pv = typedValue{v}
+	}
+	fs.FlagSet.Var(pv, name, usage)
+}
+
+// typedValue gives a flag.Value the Type method pflag wants.
+type typedValue struct{ flag.Value }
+
+func (typedValue) Type() string { return "string" }
+
 // flags makes a command's flag set with --config and a usage line.
-func flags(name string, errOut io.Writer) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+func flags(name string, errOut io.Writer) (*flagSet, *string) {
+	fs := &flagSet{pflag.NewFlagSet(name, pflag.ContinueOnError)}
+	fs.SortFlags = false
 	fs.SetOutput(errOut)
 	cfg := fs.String("config", "config.toml", "config file")
+	_ = fs.SetAnnotation("config", cobra.BashCompFilenameExt, []string{"toml"})
 	for _, c := range commands {
 		if c.name == name {
 			fs.Usage = func() {
-				fmt.Fprintf(errOut, "Usage: patrol %s %s\n\n%s.\n\nFlags:\n", c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
+				fmt.Fprintf(fs.Output(), "Usage: patrol %s %s\n\n%s.\n\nFlags:\n", c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
 				fs.PrintDefaults()
+				fmt.Fprintln(fs.Output(), "  -h, --help            this help")
 			}
 		}
 	}
 	return fs, cfg
 }
 
-// parse parses flags; it returns an exit code when the command should stop.
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
+// describing, while the command tree is being built, receives each
+// runner's flag set from parse, which then stops the runner before it does
+// anything: that is how completion learns every command's flags.
+var (
+	describing   func(*flagSet)
+	describeOnce sync.Once
+	described    map[string]*flagSet
+)
+
+func describeCommands() map[string]*flagSet {
+	describeOnce.Do(func() {
+		described = map[string]*flagSet{}
+		for _, c := range commands {
+			describing = func(fs *flagSet) { described[c.name] = fs }
+			runner(c.name)(context.Background(), nil, io.Discard, io.Discard)
 		}
+		describing = nil
+	})
+	return described
+}
+
+// parse parses a command's flags, wherever they are on the line; it
+// returns an exit code when the command should stop: after --help (usage
+// on stderr, as Go's flag package does, 0) or a flag error (named, 2).
+func parse(fs *flagSet, args []string) (int, bool) {
+	if describing != nil {
+		describing(fs)
+		return exitOK, true
+	}
+	errOut := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(longFlags(fs, args))
+	fs.SetOutput(errOut)
+	if errors.Is(err, pflag.ErrHelp) {
+		fs.Usage()
+		return exitOK, true
+	}
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol %s: %v\nRun 'patrol %s --help' for its flags.\n", fs.Name(), err, fs.Name())
 		return exitInvalid, true
 	}
 	return 0, false
+}
+
+// longFlags rewrites Go-style single-dash long flags (-config x, -json) to
+// the GNU form pflag reads, so scripts written for either style work.
+// Values of flags are left alone (--from -7d), as is everything after --.
+func longFlags(fs *flagSet, args []string) []string {
+	out := make([]string, 0, len(args))
+	value := false // the previous argument is a flag that takes a value
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if value {
+			out, value = append(out, a), false
+			continue
+		}
+		name, hasValue := strings.TrimLeft(a, "-"), strings.Contains(a, "=")
+		name, _, _ = strings.Cut(name, "=")
+		f := fs.Lookup(name)
+		if f != nil && len(name) > 1 && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
+			a = "-" + a
+		}
+		if f != nil && strings.HasPrefix(a, "--") && !hasValue && f.NoOptDefVal == "" {
+			value = true
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// wantArgs checks the number of positional arguments: between min and max
+// (max < 0: no limit). It prints the problem and returns false when wrong.
+func wantArgs(fs *flagSet, min, max int) bool {
+	n := fs.NArg()
+	switch {
+	case n < min:
+		fmt.Fprintf(fs.Output(), "patrol %s: missing argument\n", fs.Name())
+	case max >= 0 && n > max:
+		fmt.Fprintf(fs.Output(), "patrol %s: unexpected argument %q\n", fs.Name(), fs.Arg(max))
+	default:
+		return true
+	}
+	fs.Usage()
+	return false
 }
 
 // printProblems prints every problem in err as file:line: key: message.
@@ -156,3 +309,4 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+func (m *multiFlag) Type() string       { return "ID" }

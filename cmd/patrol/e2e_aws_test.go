@@ -22,9 +22,17 @@ func TestMain(m *testing.M) {
 		// Re-executed by a test as a patrol process (one that can be killed).
 		os.Exit(run(os.Args[1:]))
 	}
+	// Benchmarks run patrol in a child process (this binary) to measure
+	// its own peak memory: PATROL_BENCH_ARGS holds the arguments.
+	if args := os.Getenv(benchArgsEnv); args != "" {
+		os.Exit(dispatch(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+	}
 	awstest.IsolateEnv()
 	code := m.Run()
 	awstest.Stop()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
 	os.Exit(code)
 }
 
@@ -131,6 +139,7 @@ approvers = ["alice"]
 [aws]
 endpoint_url = %q
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333"]
 dry_run = false
 protected_principals = ["arn:aws:iam::*:user/break-glass"]
 [enrich]
@@ -151,7 +160,7 @@ aws = true
 	}
 	tickets := ticketsJSON(t, conf)
 	stopT, keyT := tickets["e2e-stop-logging"], tickets["e2e-external-key"]
-	if stopT.Status != "Done" || stopT.Stage != "done" || strings.Join(stopT.Actions, ",") != "cloudtrail.start_logging:planned,cloudtrail.start_logging:started,cloudtrail.start_logging:succeeded" {
+	if stopT.Status != "Done" || stopT.Stage != "done" || strings.Join(phases(stopT), ",") != "cloudtrail.start_logging:planned,cloudtrail.start_logging:started,cloudtrail.start_logging:succeeded" {
 		t.Errorf("stop-logging ticket: %+v", stopT)
 	}
 	_, show, _ := patrol(t, "tickets", "--config", conf, stopT.Key)
@@ -182,12 +191,12 @@ aws = true
 	}
 	// Nothing runs twice: another pass changes nothing.
 	patrol(t, "once", "--config", conf)
-	if got := ticketsJSON(t, conf)["e2e-external-key"].Actions; len(got) != 3 {
+	if got := phases(ticketsJSON(t, conf)["e2e-external-key"]); len(got) != 3 {
 		t.Errorf("actions after a further pass: %v", got)
 	}
 
 	// Undo restores the snapshot, once; StartLogging has no undo.
-	code, out, errOut = patrol(t, "undo", "--config", conf, "--as", "alice", "6")
+	code, out, errOut = patrol(t, "undo", "#6", "--config", conf, "--as", "alice") // ids are shown as #N
 	if code != exitOK || keyStatus(t, ic, user, keyID) != "Active" {
 		t.Fatalf("undo: exit %d %s %s; key %s", code, out, errOut, keyStatus(t, ic, user, keyID))
 	}
@@ -197,7 +206,7 @@ aws = true
 	if code, _, errOut := patrol(t, "undo", "--config", conf, "3"); code != exitFailed || !strings.Contains(errOut, "cannot be undone") {
 		t.Errorf("undo of start_logging: exit %d %s", code, errOut)
 	}
-	if got := ticketsJSON(t, conf)["e2e-external-key"].Actions; strings.Join(got[3:], ",") != "iam.disable_access_key:revert_started,iam.disable_access_key:reverted" {
+	if got := phases(ticketsJSON(t, conf)["e2e-external-key"]); strings.Join(got[3:], ",") != "iam.disable_access_key:revert_started,iam.disable_access_key:reverted" {
 		t.Errorf("ledger after undo: %v", got)
 	}
 }
@@ -232,4 +241,13 @@ func ticketsJSON(t *testing.T, conf string) map[string]ticketView {
 		views[v.Detection] = v
 	}
 	return views
+}
+
+// phases lists a ticket's action rows as action:phase.
+func phases(v ticketView) []string {
+	var out []string
+	for _, a := range v.Actions {
+		out = append(out, a.Action+":"+a.Phase)
+	}
+	return out
 }

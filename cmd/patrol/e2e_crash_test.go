@@ -96,6 +96,7 @@ backend = "jira"
 approvers = ["5b10ac8d82e05b22cc7d4ef5"]
 [tickets.jira]
 url = %q
+allow_insecure_http = true
 user_env = "JIRA_USER"
 token_env = "JIRA_TOKEN"
 project = "SEC"
@@ -105,6 +106,7 @@ backend = "slack"
 [notify.slack]
 token_env = "SLACK_TOKEN"
 api_url = %q
+allow_insecure_http = true
 channel = "#security-alerts"
 `, j.URL, jira, s.URL)), 0o644)
 	return conf

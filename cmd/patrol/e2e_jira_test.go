@@ -47,6 +47,7 @@ backend = "jira"
 approvers = ["5b10ac8d82e05b22cc7d4ef5"]
 [tickets.jira]
 url = %q
+allow_insecure_http = true
 user_env = "JIRA_USER"
 token_env = "JIRA_TOKEN"
 project = "SEC"
@@ -55,6 +56,7 @@ backend = "slack"
 [notify.slack]
 token_env = "SLACK_TOKEN"
 api_url = %q
+allow_insecure_http = true
 channel = "#security-alerts"
 [enrich]
 org_cidrs = ["203.0.113.0/24"]

@@ -64,6 +64,7 @@ first_run = "all"
 [aws]
 endpoint_url = %q
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333"]
 dry_run = false
 [enrich]
 org_cidrs = ["203.0.113.0/24"]
@@ -77,6 +78,7 @@ backend = "jira"
 approvers = [%q]
 [tickets.jira]
 url = %q
+allow_insecure_http = true
 user_env = "JIRA_USER"
 token_env = "JIRA_TOKEN"
 project = "SEC"
@@ -86,6 +88,7 @@ backend = "slack"
 [notify.slack]
 token_env = "SLACK_TOKEN"
 api_url = %q
+allow_insecure_http = true
 channel = "#security-alerts"`, e2eApprover, j.URL, s.URL)
 }
 
@@ -254,14 +257,14 @@ func TestEndToEndInterruptedActionReadBack(t *testing.T) {
 		t.Fatalf("key %s: the call did not reach AWS\n%s%s", got, out.String(), errOut.String())
 	}
 	kt = ticketsJSON(t, conf)["e2e-external-key"]
-	if strings.Join(kt.Actions, ",") != "iam.disable_access_key:planned,iam.disable_access_key:started,iam.disable_access_key:interrupted" || kt.Stage != "verify" {
+	if actionPhases(kt.Actions) != "iam.disable_access_key:planned,iam.disable_access_key:started,iam.disable_access_key:interrupted" || kt.Stage != "verify" {
 		t.Fatalf("after the stop: %+v", kt)
 	}
 	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {
 		t.Fatalf("read-back run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	kt = ticketsJSON(t, conf)["e2e-external-key"]
-	if !strings.HasSuffix(strings.Join(kt.Actions, ","), "interrupted,iam.disable_access_key:succeeded") || kt.Stage != "done" || kt.Status != "Done" {
+	if !strings.HasSuffix(actionPhases(kt.Actions), "interrupted,iam.disable_access_key:succeeded") || kt.Stage != "done" || kt.Status != "Done" {
 		_, show, _ := patrol(t, "tickets", "--config", conf, kt.Key)
 		t.Fatalf("after the read-back: %+v\n%s", kt, show)
 	}
@@ -336,4 +339,13 @@ func TestEndToEndUndoBesideDaemonAndInDryRun(t *testing.T) {
 	if json.Unmarshal([]byte(js), &rep) != nil || len(rep.UndoRequests) != 1 || rep.UndoRequests[0].Result != "undone" {
 		t.Errorf("status --json undo_requests: %s", js)
 	}
+}
+
+// actionPhases lists a ticket's ledger rows as "action:phase,...".
+func actionPhases(evs []actionView) string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Action+":"+e.Phase)
+	}
+	return strings.Join(out, ",")
 }

@@ -36,6 +36,7 @@ func TestEndToEndSplunk(t *testing.T) {
 backend = "splunk"
 [search.splunk]
 url = %q
+allow_insecure_http = true
 token_env = "SPLUNK_TOKEN"
 [search.macros]
 cloudtrail = "sourcetype=aws:cloudtrail"
@@ -91,6 +92,7 @@ max_window = "30m"
 [search.splunk]
 url = %q
 token_env = "SPLUNK_TOKEN"
+allow_insecure_http = true
 [search.macros]
 cloudtrail = "sourcetype=aws:cloudtrail"
 [tickets]

@@ -147,16 +147,6 @@ project = "SEC"
 	}
 }
 
-func TestProductionConfigExample(t *testing.T) {
-	code, out, _ := patrol(t, "validate", "--config", "config.production.toml")
-	// On a build machine the install paths do not exist; nothing else may be wrong.
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if code != exitOK && !strings.Contains(line, "no such file") && !strings.Contains(line, "detections folder") {
-			t.Errorf("unexpected problem: %s", line)
-		}
-	}
-}
-
 // TestLocalTrial is `make run` twice: the shipped detections over the shipped
 // samples make tickets once, and never again.
 func TestLocalTrial(t *testing.T) {
@@ -214,4 +204,35 @@ func repoConfigCopy(t *testing.T) string {
 	path := filepath.Join(dir, "config.toml")
 	os.WriteFile(path, src, 0o644)
 	return path
+}
+
+// TestTestEventsOutsideTheFolder: `patrol test` reads no file a detection
+// names outside its folder, and shows none of its content.
+func TestTestEventsOutsideTheFolder(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	os.WriteFile(secret, []byte("root:TOP-SECRET-HASH:0:0\n"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "x.toml"), []byte(`id = "x"
+title = "x"
+severity = "low"
+schedule = "@every 5m"
+search = "eventName=x"
+group_by = ["eventName"]
+[ticket]
+summary = "x"
+[[test]]
+name = "reads a secret"
+events = "`+secret+`"
+expect_alerts = 0
+`), 0o644)
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte("[search.local]\npaths = [\"detections\"]\n"), 0o644)
+	code, out, errOut := patrol(t, "test", "--config", conf)
+	if code != exitInvalid || !strings.Contains(errOut, "x.toml:11: test[1].events") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, "TOP-SECRET") {
+		t.Errorf("patrol test showed the file's content:\n%s%s", out, errOut)
+	}
 }

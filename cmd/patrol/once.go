@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -16,7 +17,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true}, errOut)
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
+	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true, partial: true, terse: true}, errOut)
 	if a == nil {
 		return code
 	}
@@ -27,7 +31,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return exitInvalid
 	}
 	failed := false
-	for _, d := range selected {
+	for _, d := range sequencesLast(selected) {
 		st, err := a.detectOnce(ctx, d)
 		status := "ok"
 		if st.Waiting > 0 {
@@ -41,7 +45,10 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		if st.Excepted > 0 || st.Silenced > 0 {
 			status += fmt.Sprintf(" excepted=%d silenced=%d", st.Excepted, st.Silenced)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, poller.ErrCancelled):
+			failed, status = true, "cancelled (interrupted)"
+		case err != nil:
 			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
 		}
 		fmt.Fprintf(out, "detect  %-40s results=%-5d alerts=%-3d repeats=%-3d %s\n", d.ID, st.Results, st.Alerts, st.Repeats, status)
@@ -51,11 +58,21 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	st, err := a.respondOnce(ctx)
 	status := "ok"
-	if err != nil {
+	switch n := a.outcomes.failed(); {
+	case err != nil:
 		failed, status = true, "FAILED: "+poller.CleanText(err.Error())
+	case n > 0:
+		failed, status = true, fmt.Sprintf("FAILED: %d remediation(s) did not complete ('patrol tickets' shows which)", n)
 	}
-	fmt.Fprintf(out, "respond tickets=%d handled=%d actions=%d %s\n", st.Tickets, st.Handled, st.Actions, status)
-	if failed {
+	remediations := a.outcomes.String()
+	if remediations == "" {
+		remediations = "none"
+	}
+	fmt.Fprintf(out, "respond tickets=%d handled=%d remediations: %s  %s\n", st.Tickets, st.Handled, remediations, status)
+	switch {
+	case a.invalidDetections:
+		return exitInvalid
+	case failed:
 		return exitFailed
 	}
 	return exitOK
@@ -78,4 +95,21 @@ func selectDetections(all []*detections.Detection, ids []string) ([]*detections.
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// sequencesLast orders detections so that sequences run after the searches
+// whose alerts they read: one `once` then sees a sequence complete.
+func sequencesLast(ds []*detections.Detection) []*detections.Detection {
+	out := make([]*detections.Detection, 0, len(ds))
+	for _, d := range ds {
+		if d.Sequence == nil {
+			out = append(out, d)
+		}
+	}
+	for _, d := range ds {
+		if d.Sequence != nil {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +22,9 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
 	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true}, errOut)
 	if a == nil {
 		return code
@@ -36,13 +39,18 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 		a.log.Info("metrics served", "addr", addr.String())
 	}
 	sched := poller.NewScheduler(a.log)
+	a.startSlots(sched)
 	a.schedule(sched)
 	poll, _ := cron.ParseStandard(a.cfg.Tickets.Poll)
 	sched.Add("respond", poll, config.Duration(a.cfg.Tickets.RunTimeout), func(ctx context.Context) error {
 		_, err := a.respondOnce(ctx)
 		return err
 	})
-	sched.Start(ctx)
+	// Runs' contexts end with a cause, so a run stopped here is recorded as
+	// cancelled and says why.
+	base, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopRuns(nil)
+	sched.Start(base)
 	a.writeMetrics()
 	a.log.Info("patrol running", "detections", len(*a.dets.Load()), "config", a.cfg.File,
 		"search", a.cfg.Search.Backend, "tickets", a.cfg.Tickets.Backend, "notify", a.cfg.Notify.Backend, "dry_run", a.cfg.AWS.DryRun)
@@ -58,11 +66,14 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 		defer t.Stop()
 		watchdog = t.C
 	}
+	rounds := time.NewTicker(time.Minute)
+	defer rounds.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			sdNotify("STOPPING=1")
-			a.log.Info("stopping: waiting for running jobs")
+			a.log.Info("stopping: cancelling queued and running jobs; they are recorded as cancelled")
+			stopRuns(errStopping)
 			sched.Stop()
 			a.writeMetrics()
 			a.log.Info("stopped")
@@ -75,6 +86,8 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 			sdNotify("READY=1")
 		case <-watchdog:
 			sdNotify("WATCHDOG=1")
+		case <-rounds.C:
+			a.loadRound(ctx)
 		}
 	}
 }
@@ -92,6 +105,7 @@ func (a *app) schedule(sched *poller.Scheduler) {
 			if d == nil {
 				return nil // removed by a reload after this run was scheduled
 			}
+			a.load.Ran()
 			_, err := a.detectOnce(ctx, d)
 			return err
 		})
@@ -103,16 +117,23 @@ func (a *app) schedule(sched *poller.Scheduler) {
 	}
 }
 
-// detectOnce runs one detection, unless it is already running (a reload
-// replaced its schedule while a run was going): one run per detection at a
-// time, whatever the scheduler does.
+// detectOnce runs one detection. (The scheduler runs one run per detection
+// at a time, also across a reload that replaces its schedule.) A reload
+// that removes the detection cancels the run.
 func (a *app) detectOnce(ctx context.Context, d *detections.Detection) (poller.DetectStats, error) {
-	mu := a.runLock(d.ID)
-	if !mu.TryLock() {
-		a.log.Warn("detection still running: this run is skipped", "detection", d.ID)
-		return poller.DetectStats{}, nil
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	a.runsMu.Lock()
+	if a.runs == nil {
+		a.runs = map[string]context.CancelCauseFunc{}
 	}
-	defer mu.Unlock()
+	a.runs[d.ID] = cancel
+	a.runsMu.Unlock()
+	defer func() {
+		a.runsMu.Lock()
+		delete(a.runs, d.ID)
+		a.runsMu.Unlock()
+	}()
 	start := time.Now()
 	st, err := a.detector.Run(ctx, d)
 	a.log.Info("detect run", "detection", d.ID, "window_start", st.Start, "window_end", st.End, "windows", st.Windows,
@@ -130,23 +151,14 @@ func (a *app) respondOnce(ctx context.Context) (poller.RespondStats, error) {
 	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
 		"duration_ms", time.Since(start).Milliseconds(), "err", err)
 	a.metrics.Respond(st, err)
+	if errors.Is(err, poller.ErrCancelled) {
+		return st, err // not a failure: no self-alert
+	}
 	if herr := a.detector.Health.AfterRespond(context.WithoutCancel(ctx), err); herr != nil {
 		a.log.Error("self-alert", "job", "respond", "err", herr)
 	}
 	a.writeMetrics()
 	return st, err
-}
-
-func (a *app) runLock(id string) *sync.Mutex {
-	a.locksMu.Lock()
-	defer a.locksMu.Unlock()
-	if a.locks == nil {
-		a.locks = map[string]*sync.Mutex{}
-	}
-	if a.locks[id] == nil {
-		a.locks[id] = &sync.Mutex{}
-	}
-	return a.locks[id]
 }
 
 func (a *app) writeMetrics() {
@@ -183,8 +195,23 @@ func (a *app) reload(sched *poller.Scheduler) error {
 	for _, changed := range restartNeeded(a.cfg, cfg) {
 		a.log.Warn("config change needs a restart to apply", "section", changed)
 	}
+	if a.aws != nil {
+		// The organization's accounts change as accounts join and leave it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := a.aws.LoadAccounts(ctx)
+		cancel()
+		if err != nil {
+			a.log.Error("reload: the organization's accounts could not be read; the previous list stays", "err", err)
+		}
+	}
+	old := a.dets.Load()
 	a.dets.Store(&ds)
 	a.schedule(sched)
+	for _, d := range *old {
+		if a.detection(d.ID) == nil {
+			a.cancelRun(d.ID, errRemoved)
+		}
+	}
 	a.metrics.Reload(true)
 	a.metrics.Detections(len(ds))
 	a.log.Info("reloaded", "detections", len(ds))

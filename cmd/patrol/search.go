@@ -23,7 +23,7 @@ func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(errOut, "patrol search: give the search as one argument, quoted: patrol search 'eventName=StopLogging'")
+		fmt.Fprintln(errOut, "patrol search: give the search as one argument, quoted: patrol search 'eventName=StopLogging' --from -24h")
 		return exitInvalid
 	}
 	a, code := setup(ctx, *cfgPath, setupOptions{searcher: true}, errOut)
@@ -48,8 +48,17 @@ func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "patrol search: --to: %v\n", err)
 		return exitInvalid
 	}
+	if !w.End.IsZero() && !w.Start.Before(w.End) { // zero: unbounded (all)
+		fmt.Fprintf(errOut, "patrol search: --from %s is not before --to %s: the window would be empty\n",
+			w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+		return exitInvalid
+	}
 	spl, err := a.cfg.Macros().Expand(fs.Arg(0))
 	if err != nil {
+		fmt.Fprintf(errOut, "patrol search: %v\n", err)
+		return exitInvalid
+	}
+	if err := detections.CheckCommands(spl, a.cfg.Search.Splunk.AllowCommands); err != nil {
 		fmt.Fprintf(errOut, "patrol search: %v\n", err)
 		return exitInvalid
 	}

@@ -48,16 +48,7 @@ func cmdSilence(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return code
 	}
 	sub := fs.Arg(0)
-	if rest := fs.Args(); len(rest) > 1 && (sub == "add" || sub == "list") {
-		// Flags after the subcommand: parse them too.
-		if code, stop := parse(fs, rest[1:]); stop {
-			return code
-		}
-		if fs.NArg() > 0 {
-			fmt.Fprintf(errOut, "patrol silence %s: unexpected argument %q\n", sub, fs.Arg(0))
-			return exitInvalid
-		}
-	} else if fs.NArg() != 1 || (sub != "add" && sub != "list") {
+	if fs.NArg() != 1 || (sub != "add" && sub != "list") {
 		fmt.Fprintln(errOut, "patrol silence: say add or list (patrol silence add --detection ID --for 2h --reason TEXT --owner NAME; patrol silence list)")
 		return exitInvalid
 	}

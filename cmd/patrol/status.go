@@ -14,13 +14,14 @@ import (
 )
 
 type detectionStatus struct {
-	ID          string    `json:"id"`
-	Stage       string    `json:"stage"` // live | shadow
-	Schedule    string    `json:"schedule"`
-	Checkpoint  time.Time `json:"checkpoint,omitzero"`
-	LagSeconds  float64   `json:"lag_seconds,omitempty"`
-	LastRun     time.Time `json:"last_run,omitzero"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
+	ID            string    `json:"id"`
+	Stage         string    `json:"stage"` // live | shadow
+	Schedule      string    `json:"schedule"`
+	Checkpoint    time.Time `json:"checkpoint,omitzero"`
+	LagSeconds    float64   `json:"lag_seconds,omitempty"`
+	LastRun       time.Time `json:"last_run,omitzero"`
+	LastRunStatus string    `json:"last_run_status,omitempty"` // ok | failed | cancelled | unfinished
+	LastSuccess   time.Time `json:"last_success,omitzero"`
 	// Unfinished is the start of a run newer than the last finished one
 	// that never finished: running now, or stopped by a crash.
 	Unfinished    time.Time `json:"unfinished_since,omitzero"`
@@ -28,6 +29,8 @@ type detectionStatus struct {
 	LastError     string    `json:"last_error,omitempty"`
 	OpenAlerts    int       `json:"open_alerts"`
 	PendingAlerts int       `json:"pending_alerts"`
+	SkippedRuns   int64     `json:"skipped_runs"`
+	LastSkipped   time.Time `json:"last_skipped,omitzero"`
 	// Tickets people resolved in the last 30 days, as true or false
 	// positives (tickets.false_positive_resolutions).
 	TruePositives  int `json:"true_positives_30d"`
@@ -35,18 +38,27 @@ type detectionStatus struct {
 }
 
 type statusReport struct {
-	Detections       []detectionStatus    `json:"detections"`
-	Respond          *state.RunSummary    `json:"respond,omitempty"`
-	PendingApprovals []string             `json:"pending_approvals"`
-	Deferred         []string             `json:"deferred"`
-	InGrace          []string             `json:"in_grace"`
-	Breaker          poller.BreakerStatus `json:"breaker"`
-	Verifying        []string             `json:"verifying"`
-	QueuedNotices    int                  `json:"queued_notifications"`
-	QueuedDeliveries int                  `json:"queued_deliveries"`
-	DeadLetters      []deadLetterView     `json:"dead_letters"`
-	UndoRequests     []undoView           `json:"undo_requests"`
-	RecentActions    []state.ActionEvent  `json:"recent_actions"`
+	Detections       []detectionStatus `json:"detections"`
+	Respond          *runView          `json:"respond,omitempty"`
+	PendingApprovals []string          `json:"pending_approvals"`
+	Deferred         []string          `json:"deferred"`
+	InGrace          []string          `json:"in_grace"`
+	Breaker          breakerView       `json:"breaker"`
+	Verifying        []string          `json:"verifying"`
+	QueuedNotices    int               `json:"queued_notifications"`
+	QueuedDeliveries int               `json:"queued_deliveries"`
+	DeadLetters      []deadLetterView  `json:"dead_letters"`
+	UndoRequests     []undoView        `json:"undo_requests"`
+	RecentActions    []actionView      `json:"recent_actions"`
+}
+
+// breakerView is the circuit breaker (aws.breaker_failures).
+type breakerView struct {
+	Open     bool      `json:"open"`
+	Failures int       `json:"failures_in_a_row"`
+	Limit    int       `json:"limit"`
+	ResetAt  time.Time `json:"reset_at,omitzero"`
+	ResetBy  string    `json:"reset_by,omitempty"`
 }
 
 // deadLetterView is a delivery set aside after a permanent failure.
@@ -74,11 +86,14 @@ func cmdStatus(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
+	}
 	a, code := setup(ctx, *cfgPath, setupOptions{detect: true}, errOut)
 	if a == nil {
 		return code
 	}
-	db, err := state.Open(a.cfg.State.Path, nil)
+	db, err := state.OpenReadOnly(a.cfg.State.Path)
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol status: %v\n", err)
 		return exitFailed
@@ -112,17 +127,20 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
+	skips, err := db.SkippedRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
 	verdicts, err := db.VerdictCounts(ctx, time.Now().Add(-30*24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
-	rep := &statusReport{PendingApprovals: []string{}, Deferred: []string{}, InGrace: []string{}, Verifying: []string{}, RecentActions: []state.ActionEvent{},
+	rep := &statusReport{Detections: []detectionStatus{}, PendingApprovals: []string{}, Deferred: []string{}, InGrace: []string{}, Verifying: []string{},
 		DeadLetters: []deadLetterView{}, UndoRequests: []undoView{}}
 	byDet := map[string]state.RunSummary{}
 	for _, r := range runs {
 		if r.Job == "respond" {
-			r := r
-			rep.Respond = &r
+			rep.Respond = newRunView(r)
 			continue
 		}
 		byDet[r.Detection] = r
@@ -130,6 +148,7 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	now := time.Now()
 	for _, d := range *a.dets.Load() {
 		s := detectionStatus{ID: d.ID, Stage: d.Stage, Schedule: d.Schedule, OpenAlerts: counts[d.ID][0], PendingAlerts: counts[d.ID][1],
+			SkippedRuns: skips[d.ID].Count, LastSkipped: skips[d.ID].Last,
 			TruePositives: verdicts[d.ID][0], FalsePositives: verdicts[d.ID][1]}
 		if cp, ok := cps[d.ID]; ok {
 			s.Checkpoint = cp
@@ -138,6 +157,7 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 		if r, ok := byDet[d.ID]; ok {
 			s.LastRun, s.LastSuccess, s.FailuresInRow, s.LastError = r.LastStart, r.LastSuccess, r.FailuresInRow, r.LastError
 			s.Unfinished = r.Unfinished
+			s.LastRunStatus = runStatus(r)
 		}
 		rep.Detections = append(rep.Detections, s)
 	}
@@ -181,13 +201,30 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 		}
 		rep.UndoRequests = append(rep.UndoRequests, v)
 	}
-	if rep.RecentActions, err = db.RecentActions(ctx, 10); err != nil {
+	recent, err := db.RecentActions(ctx, 10)
+	if err != nil {
 		return nil, err
 	}
-	if rep.Breaker, err = poller.Breaker(ctx, db, a.cfg.AWS.BreakerFailures); err != nil {
+	rep.RecentActions = actionViews(recent)
+	b, err := poller.Breaker(ctx, db, a.cfg.AWS.BreakerFailures)
+	if err != nil {
 		return nil, err
 	}
+	rep.Breaker = breakerView{Open: b.Open, Failures: b.Failures, Limit: b.Limit, ResetAt: b.ResetAt, ResetBy: b.ResetBy}
 	return rep, nil
+}
+
+// runStatus names how a run ended.
+func runStatus(r state.RunSummary) string {
+	switch {
+	case r.LastCancelled:
+		return "cancelled"
+	case r.LastFinish.IsZero():
+		return "unfinished"
+	case r.LastError != "":
+		return "failed"
+	}
+	return "ok"
 }
 
 func ago(t time.Time) string {
@@ -199,34 +236,45 @@ func ago(t time.Time) string {
 
 func printStatus(out io.Writer, rep *statusReport) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DETECTION\tSCHEDULE\tLAST RUN\tLAST SUCCESS\tLAG\tOPEN ALERTS\tTP/FP 30D\tFAILURES")
+	fmt.Fprintln(tw, "DETECTION\tSCHEDULE\tLAST RUN\tLAST SUCCESS\tLAG\tOPEN ALERTS\tTP/FP 30D\tSKIPPED\tFAILURES")
 	for _, d := range rep.Detections {
 		lag := "-"
 		if !d.Checkpoint.IsZero() {
 			lag = time.Duration(d.LagSeconds * float64(time.Second)).Round(time.Second).String()
 		}
 		fails := fmt.Sprint(d.FailuresInRow)
-		if d.LastError != "" {
+		if d.LastError != "" && d.LastRunStatus != "cancelled" {
 			fails += " (" + poller.CleanText(truncate(d.LastError, 60)) + ")"
 		}
 		last := ago(d.LastRun)
+		if d.LastRunStatus == "cancelled" {
+			last += " (cancelled)"
+		}
 		if !d.Unfinished.IsZero() {
 			last += " (one unfinished since " + ago(d.Unfinished) + ")"
+		}
+		skipped := fmt.Sprint(d.SkippedRuns)
+		if d.SkippedRuns > 0 {
+			skipped += " (last " + ago(d.LastSkipped) + ")"
 		}
 		id := d.ID
 		if d.Stage == detections.StageShadow {
 			id += " (shadow)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%s\n", id, d.Schedule, last, ago(d.LastSuccess), lag, d.OpenAlerts,
-			d.TruePositives, d.FalsePositives, fails)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\n", id, d.Schedule, last, ago(d.LastSuccess), lag, d.OpenAlerts,
+			d.TruePositives, d.FalsePositives, skipped, fails)
 	}
 	tw.Flush()
 	if rep.Respond != nil {
-		fmt.Fprintf(out, "\nrespond: last run %s, last success %s", ago(rep.Respond.LastStart), ago(rep.Respond.LastSuccess))
+		last := ago(rep.Respond.LastRun)
+		if rep.Respond.LastCancelled {
+			last += " (cancelled)"
+		}
+		fmt.Fprintf(out, "\nrespond: last run %s, last success %s", last, ago(rep.Respond.LastSuccess))
 		if !rep.Respond.Unfinished.IsZero() {
 			fmt.Fprintf(out, ", one unfinished since %s", ago(rep.Respond.Unfinished))
 		}
-		if rep.Respond.LastError != "" {
+		if rep.Respond.LastError != "" && !rep.Respond.LastCancelled {
 			fmt.Fprintf(out, ", last error: %s", poller.CleanText(truncate(rep.Respond.LastError, 100)))
 		}
 		fmt.Fprintln(out)

@@ -6,7 +6,9 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/replay"
 )
 
 func cmdTest(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -28,6 +30,9 @@ func cmdTest(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "patrol test: %v\n", err)
 		return exitInvalid
 	}
+	level, _ := logLevel()
+	log := newLogger(errOut, level)
+	env := replay.Env{Detection: byID(all), Searcher: func(path string) (poller.Searcher, error) { return newFileSearcher(cfg, path, log) }}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RESULT\tDETECTION\tCASE\tALERTS\tDETAIL")
 	passed, failed, untested := 0, 0, 0
@@ -38,13 +43,7 @@ func cmdTest(ctx context.Context, args []string, out, errOut io.Writer) int {
 			continue
 		}
 		for _, tc := range d.Tests {
-			s, err := newFileSearcher(cfg, d.TestPath(tc))
-			var res poller.TestResult
-			if err != nil {
-				res = poller.TestResult{Detection: d.ID, Case: tc.Name, Want: tc.ExpectAlerts, Err: err}
-			} else {
-				res = poller.RunTest(ctx, d, tc, s)
-			}
+			res := replay.Run(ctx, env, d, tc)
 			verdict, detail := "PASS", ""
 			if !res.Passed() {
 				verdict = "FAIL"
@@ -74,4 +73,13 @@ func cmdTest(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// byID returns a lookup of detections by id.
+func byID(ds []*detections.Detection) func(string) *detections.Detection {
+	m := map[string]*detections.Detection{}
+	for _, d := range ds {
+		m[d.ID] = d
+	}
+	return func(id string) *detections.Detection { return m[id] }
 }

@@ -14,15 +14,25 @@ import (
 )
 
 type ticketView struct {
-	Key       string   `json:"key"`
-	Detection string   `json:"detection"`
-	Summary   string   `json:"summary"`
-	Status    string   `json:"status"`
-	Stage     string   `json:"stage"`
-	Labels    []string `json:"labels"`
-	URL       string   `json:"url,omitempty"`
-	Actions   []string `json:"actions"`
-	Created   string   `json:"created"`
+	Key         string        `json:"key"`
+	Detection   string        `json:"detection"`
+	Summary     string        `json:"summary"`
+	Status      string        `json:"status"`
+	Stage       string        `json:"stage"`
+	Note        string        `json:"note,omitempty"`
+	Labels      []string      `json:"labels"`
+	URL         string        `json:"url,omitempty"`
+	Actions     []actionView  `json:"actions"`
+	Created     time.Time     `json:"created"`
+	Description string        `json:"description,omitempty"` // KEY --json, local tickets
+	Comments    []commentView `json:"comments,omitempty"`    // KEY --json, local tickets
+	local       *state.LocalTicket
+}
+
+type commentView struct {
+	Author string    `json:"author"`
+	At     time.Time `json:"at"`
+	Body   string    `json:"body"`
 }
 
 func cmdTickets(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -31,44 +41,34 @@ func cmdTickets(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
+	if !wantArgs(fs, 0, 1) {
+		return exitInvalid
+	}
 	cfg, code := loadConfig(*cfgPath, errOut)
 	if cfg == nil {
 		return code
 	}
-	db, err := state.Open(cfg.State.Path, nil)
+	db, err := state.OpenReadOnly(cfg.State.Path)
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol tickets: %v\n", err)
 		return exitFailed
 	}
 	defer db.Close()
+	local := cfg.Tickets.Backend == "local"
 	if fs.NArg() == 1 {
-		return showTicket(ctx, db, fs.Arg(0), cfg.Tickets.Backend == "local", out, errOut)
+		return showTicket(ctx, db, fs.Arg(0), local, *asJSON, out, errOut)
 	}
 	rows, err := db.TicketsInStage(ctx)
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol tickets: %v\n", err)
 		return exitFailed
 	}
-	var views []ticketView
+	views := make([]ticketView, 0, len(rows))
 	for _, r := range rows {
-		v := ticketView{Key: r.Key, Detection: r.Detection, Summary: r.Summary, Status: r.Status, Stage: r.Stage,
-			Labels: r.Labels, URL: r.URL, Actions: []string{}, Created: r.Created.Format(time.RFC3339)}
-		if cfg.Tickets.Backend == "local" {
-			if lt, err := db.LocalGet(ctx, r.Key); err == nil {
-				v.Status, v.Labels = lt.Status, lt.Labels
-			}
-		}
-		evs, err := db.TicketActions(ctx, r.Key)
+		v, err := viewTicket(ctx, db, r, local)
 		if err != nil {
 			fmt.Fprintf(errOut, "patrol tickets: %v\n", err)
 			return exitFailed
-		}
-		for _, e := range evs {
-			s := e.Action + ":" + e.Phase
-			if e.DryRun {
-				s += "(dry-run)"
-			}
-			v.Actions = append(v.Actions, s)
 		}
 		views = append(views, v)
 	}
@@ -88,7 +88,11 @@ func cmdTickets(ctx context.Context, args []string, out, errOut io.Writer) int {
 	for _, v := range views {
 		last := "-"
 		if n := len(v.Actions); n > 0 {
-			last = v.Actions[n-1]
+			e := v.Actions[n-1]
+			last = e.Action + ":" + e.Phase
+			if e.DryRun {
+				last += "(dry-run)"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Key, v.Status, v.Stage, v.Detection, poller.CleanText(truncate(v.Summary, 70)), last)
 	}
@@ -97,23 +101,63 @@ func cmdTickets(ctx context.Context, args []string, out, errOut io.Writer) int {
 	return exitOK
 }
 
-func showTicket(ctx context.Context, db *state.DB, key string, local bool, out, errOut io.Writer) int {
+// viewTicket is a ledger row with its action rows and, for local tickets,
+// the ticket's own status and labels.
+func viewTicket(ctx context.Context, db *state.DB, r state.TicketRow, local bool) (ticketView, error) {
+	v := ticketView{Key: r.Key, Detection: r.Detection, Summary: r.Summary, Status: r.Status, Stage: r.Stage,
+		Note: r.Note, Labels: r.Labels, URL: r.URL, Created: r.Created}
+	if local {
+		if lt, err := db.LocalGet(ctx, r.Key); err == nil {
+			v.Status, v.Labels, v.local = lt.Status, lt.Labels, lt
+		}
+	}
+	if v.Labels == nil {
+		v.Labels = []string{}
+	}
+	evs, err := db.TicketActions(ctx, r.Key)
+	if err != nil {
+		return v, err
+	}
+	v.Actions = actionViews(evs)
+	return v, nil
+}
+
+func showTicket(ctx context.Context, db *state.DB, key string, local, asJSON bool, out, errOut io.Writer) int {
 	row, err := db.Ticket(ctx, key)
-	if err != nil || row == nil {
-		fmt.Fprintf(errOut, "patrol tickets: no ticket %s in the ledger\n", key)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol tickets: %v\n", err)
 		return exitFailed
+	}
+	if row == nil {
+		fmt.Fprintf(errOut, "patrol tickets: no ticket %s in the ledger ('patrol tickets' lists them)\n", poller.CleanText(key))
+		return exitFailed
+	}
+	v, err := viewTicket(ctx, db, *row, local)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol tickets: %v\n", err)
+		return exitFailed
+	}
+	var comments []state.LocalComment
+	if v.local != nil {
+		comments, _ = db.LocalComments(ctx, key)
+	}
+	if asJSON {
+		if v.local != nil {
+			v.Description = v.local.Description
+			for _, c := range comments {
+				v.Comments = append(v.Comments, commentView{Author: c.Author, At: c.At, Body: c.Body})
+			}
+		}
+		json.NewEncoder(out).Encode(v)
+		return exitOK
 	}
 	fmt.Fprintf(out, "%s  %s\n", row.Key, poller.CleanText(row.Summary))
 	fmt.Fprintf(out, "detection: %s  stage: %s  %s\n", row.Detection, row.Stage, poller.CleanText(row.Note))
-	if local {
-		lt, err := db.LocalGet(ctx, key)
-		if err == nil {
-			fmt.Fprintf(out, "status: %s  labels: %s  assignee: %s  component: %s\n\n", lt.Status, strings.Join(lt.Labels, " "), lt.Assignee, lt.Component)
-			fmt.Fprintln(out, indent(lt.Description))
-			cs, _ := db.LocalComments(ctx, key)
-			for _, c := range cs {
-				fmt.Fprintf(out, "--- comment by %s at %s\n%s\n", c.Author, c.At.Format(time.RFC3339), indent(c.Body))
-			}
+	if lt := v.local; lt != nil {
+		fmt.Fprintf(out, "status: %s  labels: %s  assignee: %s  component: %s\n\n", lt.Status, strings.Join(lt.Labels, " "), lt.Assignee, lt.Component)
+		fmt.Fprintln(out, indent(lt.Description))
+		for _, c := range comments {
+			fmt.Fprintf(out, "--- comment by %s at %s\n%s\n", c.Author, c.At.Format(time.RFC3339), indent(c.Body))
 		}
 	} else if row.URL != "" {
 		fmt.Fprintf(out, "url: %s\n", row.URL)
@@ -137,10 +181,9 @@ func showTicket(ctx context.Context, db *state.DB, key string, local bool, out, 
 			fmt.Fprintf(out, "%s approved digest %s at %s via %s\n", poller.CleanText(a.By), a.Digest, a.At.Format(time.RFC3339), a.Via)
 		}
 	}
-	evs, _ := db.TicketActions(ctx, key)
-	if len(evs) > 0 {
+	if len(v.Actions) > 0 {
 		fmt.Fprintln(out, "--- action ledger")
-		for _, e := range evs {
+		for _, e := range v.Actions {
 			fmt.Fprintf(out, "#%d %s %s %s on %s dry_run=%v %s\n", e.ID, e.At.Format(time.RFC3339), e.Action, e.Phase, e.Target, e.DryRun, poller.CleanText(e.Detail))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/user"
 	"strconv"
+	"strings"
 
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/state"
@@ -18,9 +19,9 @@ func cmdUndo(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-	if fs.NArg() != 1 || err != nil {
-		fmt.Fprintln(errOut, "patrol undo: give the action's id, the #N of its succeeded row in 'patrol tickets KEY' or 'patrol status'")
+	id, err := strconv.ParseInt(strings.TrimPrefix(fs.Arg(0), "#"), 10, 64)
+	if fs.NArg() != 1 || err != nil || id <= 0 {
+		fmt.Fprintln(errOut, "patrol undo: give the action's id, the #N of its succeeded row in 'patrol tickets KEY' or 'patrol status' (2 or '#2')")
 		return exitInvalid
 	}
 	if *as == "" {

@@ -7,14 +7,22 @@ import (
 	"io"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/detections/spl"
+	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/splunk"
 	"github.com/patrolsec/patrol/poller/tuning"
 )
 
 func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fs, cfgPath := flags("validate", errOut)
-	remote := fs.Bool("remote", false, "also ask Splunk to parse each detection's search (search.backend = \"splunk\")")
+	remote := fs.Bool("remote", false, "also ask each backend who patrol is there (Splunk server info, Jira /myself, Slack auth.test, STS GetCallerIdentity), then have Splunk parse every search")
 	if code, stop := parse(fs, args); stop {
 		return code
+	}
+	if !wantArgs(fs, 0, 0) {
+		return exitInvalid
 	}
 	cfg, code := loadConfig(*cfgPath, out)
 	if cfg == nil {
@@ -28,14 +36,12 @@ func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int 
 		printProblems(out, err)
 		return exitInvalid
 	}
-	// Warnings do not make the input invalid: an exception expiring soon
-	// or expired (it stops applying by itself).
-	if ws := tuning.Warnings(ds, time.Now()); len(ws) > 0 {
-		warnings := make([]error, len(ws))
-		for i, w := range ws {
-			warnings[i] = w
-		}
-		printProblems(out, errors.Join(warnings...))
+	if err := config.CheckSecrets(cfg); err != nil {
+		printProblems(out, err)
+		return exitInvalid
+	}
+	for _, w := range config.Warnings(cfg, ds) {
+		fmt.Fprintln(out, w.Error())
 	}
 	if *remote {
 		if code := validateRemote(ctx, cfg, ds, out, errOut); code != exitOK {
@@ -44,4 +50,92 @@ func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int 
 	}
 	fmt.Fprintf(out, "ok: %s and %d detection(s) in %s are valid\n", cfg.File, len(ds), cfg.Detections.Dir)
 	return exitOK
+}
+
+// validateRemote probes every remote backend at once and prints who patrol
+// is on each, or every one that does not answer (exit 1). With Splunk, it
+// then asks Splunk to parse each detection's expanded search and prints
+// file: search: message for each it rejects (exit 2).
+func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.Detection, out, errOut io.Writer) int {
+	results := probeBackends(ctx, cfg)
+	if len(results) == 0 {
+		fmt.Fprintln(out, "remote: nothing to check: every backend in the config is local")
+		return exitOK
+	}
+	if printProbeFailures(errOut, results) > 0 {
+		fmt.Fprintln(errOut, "patrol validate --remote: the backends above failed the check")
+		return exitFailed
+	}
+	for _, r := range results {
+		fmt.Fprintf(out, "remote: %-6s %s answers: %s\n", r.backend, r.url, poller.CleanText(r.who))
+	}
+	if cfg.Search.Backend != "splunk" {
+		return exitOK
+	}
+	s, err := splunk.New(cfg.Search.Splunk, cfg.Dir, nil)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol validate --remote: %v\n", err)
+		return exitFailed
+	}
+	bad := 0
+	for _, d := range ds {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := s.Parse(pctx, d.Expanded)
+		cancel()
+		if err == nil {
+			continue
+		}
+		if r, ok := err.(interface{ Retryable() bool }); ok && r.Retryable() {
+			fmt.Fprintf(errOut, "patrol validate --remote: %s: Splunk stopped answering: %s\n", d.File, truncate(cause(err), 300))
+			return exitFailed
+		}
+		bad++
+		fmt.Fprintf(out, "%s: search: Splunk: %s\n", d.File, poller.CleanText(truncate(err.Error(), 300)))
+	}
+	missing, err := missingLookups(ctx, s, ds)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol validate --remote: Splunk stopped answering: %s\n", truncate(cause(err), 300))
+		return exitFailed
+	}
+	for _, m := range missing {
+		bad++
+		fmt.Fprintf(out, "%s: search: lookup %q does not exist in Splunk (app %q): create it (README.md, \"Splunk lookups\")\n", m.file, m.name, cfg.Search.Splunk.App)
+	}
+	if bad > 0 {
+		return exitInvalid
+	}
+	fmt.Fprintf(out, "remote: Splunk parses all %d searches and has the lookups they use\n", len(ds))
+	return exitOK
+}
+
+type missingLookup struct{ file, name string }
+
+// missingLookups asks Splunk for every lookup the detections use (where
+// the local parser can read their searches) and lists those it lacks,
+// once per lookup, at the first detection that uses it.
+func missingLookups(ctx context.Context, s *splunk.Searcher, ds []*detections.Detection) ([]missingLookup, error) {
+	var out []missingLookup
+	asked := map[string]bool{}
+	for _, d := range ds {
+		q, err := spl.Parse(d.Expanded)
+		if err != nil {
+			continue
+		}
+		for _, name := range q.Lookups() {
+			if asked[name] {
+				continue
+			}
+			asked[name] = true
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			ok, err := s.LookupExists(pctx, name)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				out = append(out, missingLookup{d.File, name})
+			}
+		}
+	}
+	return out, nil
 }

@@ -208,7 +208,7 @@ func parseSpath(p *parser, name token) (command, error) {
 
 func (c *spathCmd) name() string { return "spath" }
 
-func (c *spathCmd) start(_ *runCtx, next stage) (stage, error) {
+func (c *spathCmd) start(rc *runCtx, next stage) (stage, error) {
 	return &mapStage{next: next, cmd: "spath", fn: func(r *row) (*row, error) {
 		var text []byte
 		if c.input == "_raw" && r.ev != nil && !r.hasOverride("_raw") {
@@ -221,25 +221,16 @@ func (c *spathCmd) start(_ *runCtx, next stage) (stage, error) {
 			text = []byte(v.String())
 		}
 		if c.path == "" {
-			var fs []Field
-			idx := map[string]int{}
-			err := flattenJSON(text, func(n, val string) {
-				if i, ok := idx[n]; ok {
-					fs[i].Value = Multi(append(append([]string(nil), fs[i].Value.Strings()...), val))
-					return
-				}
-				idx[n] = len(fs)
-				fs = append(fs, Field{n, Str(val)})
-			})
+			fs, err := collectJSON(text, rc.opts.JSON)
 			if err != nil {
-				return r, nil // not JSON: nothing to extract
+				return r, nil // not JSON (or nested too deep): nothing to extract
 			}
 			for _, f := range fs {
 				r.put(f.Name, f.Value)
 			}
 			return r, nil
 		}
-		v, err := spathValue(text, c.path)
+		v, err := spathValue(text, c.path, rc.opts.JSON)
 		if err != nil {
 			return r, nil
 		}

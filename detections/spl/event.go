@@ -16,6 +16,9 @@ type Meta struct {
 	// Props are the search-time calculated fields of the sourcetype (what
 	// a Splunk add-on's props.conf adds); nil for none.
 	Props *Props
+	// Limits bound field extraction from the events' JSON; zero values
+	// mean DefaultJSONLimits.
+	Limits JSONLimits
 }
 
 // Field is a named value.
@@ -94,6 +97,13 @@ func (e *Event) field(name string) (Value, error) {
 	return e.rawField(name)
 }
 
+func (e *Event) limits() JSONLimits {
+	if e.Meta == nil {
+		return DefaultJSONLimits
+	}
+	return e.Meta.Limits
+}
+
 func (e *Event) meta(f func(*Meta) string) Value {
 	if e.Meta == nil {
 		return Null
@@ -133,7 +143,7 @@ func (e *Event) rawField(name string) (Value, error) {
 		v = findField(e.flat, name)
 	case e.JSON:
 		var err error
-		if v, err = jsonField(e.Raw, name); err != nil {
+		if v, err = jsonField(e.Raw, name, e.limits()); err != nil {
 			return Null, e.errorf(err)
 		}
 	default:
@@ -184,17 +194,8 @@ func (e *Event) allFields() ([]Field, error) {
 	}
 	var fs []Field
 	if e.JSON {
-		idx := map[string]int{}
-		err := flattenJSON(e.Raw, func(name, val string) {
-			if i, ok := idx[name]; ok {
-				v := fs[i].Value
-				fs[i].Value = Multi(append(append([]string(nil), v.Strings()...), val))
-				return
-			}
-			idx[name] = len(fs)
-			fs = append(fs, Field{name, Str(val)})
-		})
-		if err != nil {
+		var err error
+		if fs, err = collectJSON(e.Raw, e.limits()); err != nil {
 			return nil, e.errorf(err)
 		}
 	} else {

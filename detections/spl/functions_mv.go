@@ -133,7 +133,7 @@ func fnSpath(c *evalCtx, g getter, call *callExpr) (Value, error) {
 	if err != nil || vs[0].IsNull() || vs[1].IsNull() {
 		return Null, err
 	}
-	v, err := spathValue([]byte(vs[0].String()), vs[1].String())
+	v, err := spathValue([]byte(vs[0].String()), vs[1].String(), DefaultJSONLimits)
 	if err != nil {
 		return Null, nil // not JSON: nothing to extract, as Splunk
 	}

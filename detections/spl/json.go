@@ -18,6 +18,31 @@ import (
 
 var errJSONEnd = errors.New("unexpected end of JSON")
 
+// JSONLimits bound what extracting the fields of one JSON text may cost,
+// whoever wrote it: a record of a crafted log file, or JSON inside a field
+// that spath reads.
+type JSONLimits struct {
+	// MaxDepth: a value nested deeper than this is not extracted (an
+	// error for the record; spath extracts nothing).
+	MaxDepth int
+	// MaxValues: a field keeps at most this many values; the rest are
+	// dropped.
+	MaxValues int
+}
+
+// DefaultJSONLimits apply where no limits are given.
+var DefaultJSONLimits = JSONLimits{MaxDepth: 100, MaxValues: 10000}
+
+func (l JSONLimits) orDefault() JSONLimits {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultJSONLimits.MaxDepth
+	}
+	if l.MaxValues <= 0 {
+		l.MaxValues = DefaultJSONLimits.MaxValues
+	}
+	return l
+}
+
 type jsonError struct {
 	off int
 	msg string
@@ -26,6 +51,14 @@ type jsonError struct {
 func (e *jsonError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d of the event: %s", e.off, e.msg)
 }
+
+// EventOffset is where in the event's raw text the JSON is broken, so that
+// an input that knows where the event sits in its file can name the line
+// and column.
+func (e *jsonError) EventOffset() int { return e.off }
+
+// Reason says what is wrong, without the place.
+func (e *jsonError) Reason() string { return "invalid JSON: " + e.msg }
 
 func skipWS(d []byte, i int) int {
 	for i < len(d) {
@@ -265,17 +298,19 @@ func keyString(key []byte, esc bool) string {
 }
 
 // jsonField returns the values of one flattened field name of the JSON
-// object d. Keys may themselves hold dots, so every key that is a prefix of
-// the name at a "." or "{}" boundary is followed.
-func jsonField(d []byte, name string) (Value, error) {
+// object d, at most lim.MaxValues of them. Keys may themselves hold dots,
+// so every key that is a prefix of the name at a "." or "{}" boundary is
+// followed. The recursion follows the name, not the data, so it is as deep
+// as the name.
+func jsonField(d []byte, name string, lim JSONLimits) (Value, error) {
 	var out []string
-	if err := descend(d, 0, "."+name, &out); err != nil {
+	if err := descend(d, 0, "."+name, &out, lim.orDefault().MaxValues); err != nil {
 		return Null, err
 	}
 	return Multi(out), nil
 }
 
-func descend(d []byte, i int, rest string, out *[]string) error {
+func descend(d []byte, i int, rest string, out *[]string, max int) error {
 	i = skipWS(d, i)
 	if i >= len(d) {
 		return errJSONEnd
@@ -286,7 +321,7 @@ func descend(d []byte, i int, rest string, out *[]string) error {
 		if err != nil {
 			return err
 		}
-		if s, ok := scalar(d, i, end); ok {
+		if s, ok := scalar(d, i, end); ok && len(*out) < max {
 			*out = append(*out, s)
 		}
 		return nil
@@ -301,23 +336,49 @@ func descend(d []byte, i int, rest string, out *[]string) error {
 			if r != "" && r[0] != '.' && !strings.HasPrefix(r, "{}") {
 				return -1, false, nil
 			}
-			return -1, false, descend(d, v, r, out)
+			return -1, false, descend(d, v, r, out, max)
 		})
 	case strings.HasPrefix(rest, "{}") && d[i] == '[':
-		return eachElement(d, i, func(v int) error { return descend(d, v, rest[2:], out) })
+		return eachElement(d, i, func(v int) error { return descend(d, v, rest[2:], out, max) })
 	}
 	return nil
 }
 
-// flattenJSON calls emit for every leaf of the JSON value d with its
-// flattened field name, in document order.
-func flattenJSON(d []byte, emit func(name, val string)) error {
-	return flatten(d, skipWS(d, 0), "", emit)
+// collectJSON returns every leaf of the JSON value d as fields named as
+// Splunk names them, in document order, each with at most lim.MaxValues
+// values; a value nested deeper than lim.MaxDepth is an error.
+func collectJSON(d []byte, lim JSONLimits) ([]Field, error) {
+	lim = lim.orDefault()
+	var names []string
+	vals := map[string][]string{}
+	err := flatten(d, skipWS(d, 0), "", 0, lim.MaxDepth, func(name, val string) {
+		vs, seen := vals[name]
+		if !seen {
+			names = append(names, name)
+		}
+		if len(vs) < lim.MaxValues {
+			vals[name] = append(vs, val)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	fs := make([]Field, len(names))
+	for i, n := range names {
+		fs[i] = Field{n, Multi(vals[n])}
+	}
+	return fs, nil
 }
 
-func flatten(d []byte, i int, prefix string, emit func(name, val string)) error {
+func flatten(d []byte, i int, prefix string, depth, maxDepth int, emit func(name, val string)) error {
 	if i >= len(d) {
 		return errJSONEnd
+	}
+	switch d[i] {
+	case '{', '[':
+		if depth >= maxDepth {
+			return &jsonError{i, fmt.Sprintf("nested deeper than %d levels", maxDepth)}
+		}
 	}
 	switch d[i] {
 	case '{':
@@ -328,10 +389,10 @@ func flatten(d []byte, i int, prefix string, emit func(name, val string)) error 
 			} else {
 				name = strings.Clone(name)
 			}
-			return -1, false, flatten(d, v, name, emit)
+			return -1, false, flatten(d, v, name, depth+1, maxDepth, emit)
 		})
 	case '[':
-		return eachElement(d, i, func(v int) error { return flatten(d, v, prefix+"{}", emit) })
+		return eachElement(d, i, func(v int) error { return flatten(d, v, prefix+"{}", depth+1, maxDepth, emit) })
 	}
 	end, err := skipValue(d, i)
 	if err != nil {
@@ -346,8 +407,9 @@ func flatten(d []byte, i int, prefix string, emit func(name, val string)) error 
 }
 
 // spathValue extracts an spath path (a.b{}.c, a{1}) from JSON text: leaves
-// as values, objects and arrays as their JSON text.
-func spathValue(d []byte, path string) (Value, error) {
+// as values, objects and arrays as their JSON text, at most lim.MaxValues.
+func spathValue(d []byte, path string, lim JSONLimits) (Value, error) {
+	lim = lim.orDefault()
 	start := skipWS(d, 0)
 	if start >= len(d) || d[start] != '{' && d[start] != '[' {
 		return Null, &jsonError{start, "not a JSON object or array"}
@@ -387,6 +449,9 @@ func spathValue(d []byte, path string) (Value, error) {
 		nodes = next
 	}
 	var out []string
+	if len(nodes) > lim.MaxValues {
+		nodes = nodes[:lim.MaxValues]
+	}
 	for _, n := range nodes {
 		end, err := skipValue(d, n)
 		if err != nil {
@@ -432,4 +497,4 @@ func splitSpath(path string) []spathSeg {
 
 // JSONField returns one field of a JSON object, named as Splunk's JSON
 // extraction names it (userIdentity.arn, resources{}.ARN).
-func JSONField(d []byte, name string) (Value, error) { return jsonField(d, name) }
+func JSONField(d []byte, name string) (Value, error) { return jsonField(d, name, DefaultJSONLimits) }

@@ -91,6 +91,9 @@ type Options struct {
 	Location *time.Location
 	// Lookups maps lookup table names to CSV files.
 	Lookups map[string]string
+	// JSON bounds spath's extraction from field values (zero values:
+	// DefaultJSONLimits); events' own JSON is bounded by their Meta.
+	JSON JSONLimits
 }
 
 type runCtx struct {

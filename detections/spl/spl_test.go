@@ -68,7 +68,7 @@ func testEvents(t *testing.T, lines ...string) []*Event {
 	t.Helper()
 	var out []*Event
 	for i, l := range lines {
-		v, err := jsonField([]byte(l), "eventTime")
+		v, err := jsonField([]byte(l), "eventTime", DefaultJSONLimits)
 		if err != nil {
 			t.Fatal(err)
 		}

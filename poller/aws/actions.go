@@ -110,14 +110,17 @@ func prepare[T any](ctx context.Context, p *Provider, name string, pl poller.Pla
 	if slices.Contains(p.cfg.ProtectedAccounts, pl.Account) {
 		return zero, nil, fmt.Errorf("apply %s: account %s is protected", name, pl.Account)
 	}
-	for _, pat := range p.cfg.ProtectedPrincipals {
-		if pl.Principal != "" && matchPattern(pat, pl.Principal) {
-			return zero, nil, fmt.Errorf("apply %s: %s is protected (%s)", name, pl.Principal, pat)
-		}
+	// A pattern that protects the principal's name at any path refuses
+	// before connecting; one with a path reads the principal's path first.
+	if err := p.protected(ctx, nil, pl.Principal); err != nil {
+		return zero, nil, fmt.Errorf("apply %s: %w", name, err)
 	}
 	cs, err := p.connect(ctx, pl.Account, sessionName(pl.Params[ticketParam]))
 	if err != nil {
 		return zero, nil, fmt.Errorf("apply %s in %s: %w", name, pl.Account, err)
+	}
+	if err := p.protected(ctx, cs.IAM(), pl.Principal); err != nil {
+		return zero, nil, fmt.Errorf("apply %s: %w", name, err)
 	}
 	return req, cs, nil
 }

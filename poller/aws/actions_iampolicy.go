@@ -9,13 +9,100 @@ import (
 	"github.com/patrolsec/patrol/poller"
 )
 
-// revokeRoleSessions is iam.revoke_role_sessions: deny a role's sessions
-// issued before the moment of Apply, with AWS's AWSRevokeOlderSessions
-// inline policy. New sessions of the role keep working. Reversible: Revert
-// restores the role's previous AWSRevokeOlderSessions policy or deletes
-// ours — which makes the revoked sessions valid again if they have not yet
-// expired, so revert only once the credentials are known to be safe.
-type revokeRoleSessions struct{ p *Provider }
+// revokeSessions is iam.revoke_role_sessions (kind "role") and
+// iam.revoke_user_sessions (kind "user"): deny the principal's sessions
+// issued before the moment of Apply, with AWS's documented inline policy
+// (Deny * when aws:TokenIssueTime is earlier). For a role that ends its
+// assumed-role sessions; for a user, its console sessions and the sessions
+// it got from GetSessionToken or GetFederationToken. New sessions keep
+// working, and so do a user's access keys (requests signed with a
+// long-term key carry no token issue time): disable a leaked key with
+// iam.disable_access_key. Reversible: Revert restores the principal's
+// previous policy of that name or deletes patrol's, which makes the revoked
+// sessions valid again if they have not yet expired, so revert only once the
+// credentials are known to be safe.
+type revokeSessions struct {
+	p    *Provider
+	kind string // "role" or "user"
+}
+
+// revokeSessionsAction names the action of each kind.
+var revokeSessionsAction = map[string]string{"role": ActionRevokeSessions, "user": ActionRevokeUserSessions}
+
+// reservedRole says why a role cannot carry patrol's policy, or "": IAM
+// Identity Center's roles and service-linked roles are owned by AWS, and
+// IAM refuses any change to them (UnmodifiableEntity).
+func reservedRole(name string) string {
+	switch {
+	case strings.HasPrefix(name, "AWSReservedSSO_"):
+		return "it is an IAM Identity Center role, which IAM refuses to change: revoke the person's sessions in IAM Identity Center (Users, then Active sessions), and deny older sessions in the permission set if needed"
+	case strings.HasPrefix(name, "AWSServiceRoleFor"):
+		return "it is a service-linked role, which IAM refuses to change"
+	}
+	return ""
+}
+
+func (a revokeSessions) parse(in map[string]string) (policyRequest, planned, error) {
+	var r policyRequest
+	ps, err := readParams(in, "account", a.kind)
+	if err != nil {
+		return r, planned{}, err
+	}
+	if r.account, err = ps.account(); err != nil {
+		return r, planned{}, err
+	}
+	name, err := ps.need(a.kind, iamNameRE, "an IAM "+a.kind+" name")
+	if err != nil {
+		return r, planned{}, err
+	}
+	arn := a.p.userARN(r.account, name)
+	if a.kind == "role" {
+		if why := reservedRole(name); why != "" {
+			return r, planned{}, fmt.Errorf("role %s cannot be changed: %s", name, why)
+		}
+		arn = a.p.roleARN(r.account, name)
+	}
+	r.pr = principalRef{kind: a.kind, name: name}
+	return r, planned{
+		Target: arn, Principal: arn, Account: r.account, Params: ps,
+		// The cutoff is taken when the action runs, not when it was
+		// planned, so sessions opened while a person approved are revoked too.
+		Steps: policySteps(r.pr, a.policy(), revokeSessionsDocumentAt("<time of apply, UTC, rounded up to the second>")),
+	}, nil
+}
+
+// policy is the inline policy's name: the one the IAM console's "Revoke
+// active sessions" writes on roles (so a person recognises it, and a later
+// console revocation replaces it), and patrol's own on users, which the
+// console has no such button for.
+func (a revokeSessions) policy() string {
+	if a.kind == "user" {
+		return revokeUserSessionsPolicy
+	}
+	return revokeSessionsPolicy
+}
+
+// Plan implements poller.Action.
+func (a revokeSessions) Plan(_ context.Context, req poller.ActionRequest) (poller.Plan, error) {
+	return makePlan(a.p, revokeSessionsAction[a.kind], req, a.parse)
+}
+
+// Apply implements poller.Action.
+func (a revokeSessions) Apply(ctx context.Context, pl poller.Plan) (poller.Outcome, error) {
+	r, cs, err := prepare(ctx, a.p, revokeSessionsAction[a.kind], pl, a.parse)
+	if err != nil {
+		return poller.Outcome{}, err
+	}
+	cutoff := revokeCutoff(a.p.now())
+	out, err := applyPolicy(ctx, a.p, pl, cs.IAM(), r, a.policy(), revokeSessionsDocument(cutoff))
+	out.Detail = fmt.Sprintf("%s %s: sessions issued before %s denied; %s", a.kind, r.pr.name, cutoff.Format(time.RFC3339), out.Detail)
+	return out, err
+}
+
+// Revert implements poller.Reverter.
+func (a revokeSessions) Revert(ctx context.Context, pl poller.Plan, snapshot string) (poller.Outcome, error) {
+	return revertPolicy(ctx, a.p, revokeSessionsAction[a.kind], pl, snapshot, a.parse, a.policy())
+}
 
 // quarantinePrincipal is iam.quarantine_principal: attach an inline
 // deny-everything policy to a user or a role. Reversible: Revert deletes it
@@ -38,51 +125,6 @@ type policySnapshot struct {
 	Existed  bool   `json:"existed"`
 	Document string `json:"document,omitempty"`
 	Applied  string `json:"applied,omitempty"`
-}
-
-func (a revokeRoleSessions) parse(in map[string]string) (policyRequest, planned, error) {
-	var r policyRequest
-	ps, err := readParams(in, "account", "role")
-	if err != nil {
-		return r, planned{}, err
-	}
-	if r.account, err = ps.account(); err != nil {
-		return r, planned{}, err
-	}
-	name, err := ps.need("role", iamNameRE, "an IAM role name")
-	if err != nil {
-		return r, planned{}, err
-	}
-	r.pr = principalRef{kind: "role", name: name}
-	arn := a.p.roleARN(r.account, name)
-	return r, planned{
-		Target: arn, Principal: arn, Account: r.account, Params: ps,
-		// The cutoff is taken when the action runs, not when it was
-		// planned, so sessions opened while a person approved are revoked too.
-		Steps: policySteps(r.pr, revokeSessionsPolicy, revokeSessionsDocumentAt("<time of apply, UTC, rounded up to the second>")),
-	}, nil
-}
-
-// Plan implements poller.Action.
-func (a revokeRoleSessions) Plan(_ context.Context, req poller.ActionRequest) (poller.Plan, error) {
-	return makePlan(a.p, ActionRevokeSessions, req, a.parse)
-}
-
-// Apply implements poller.Action.
-func (a revokeRoleSessions) Apply(ctx context.Context, pl poller.Plan) (poller.Outcome, error) {
-	r, cs, err := prepare(ctx, a.p, ActionRevokeSessions, pl, a.parse)
-	if err != nil {
-		return poller.Outcome{}, err
-	}
-	cutoff := revokeCutoff(a.p.now())
-	out, err := applyPolicy(ctx, a.p, pl, cs.IAM(), r, revokeSessionsPolicy, revokeSessionsDocument(cutoff))
-	out.Detail = fmt.Sprintf("role %s: sessions issued before %s denied; %s", r.pr.name, cutoff.Format(time.RFC3339), out.Detail)
-	return out, err
-}
-
-// Revert implements poller.Reverter.
-func (a revokeRoleSessions) Revert(ctx context.Context, pl poller.Plan, snapshot string) (poller.Outcome, error) {
-	return revertPolicy(ctx, a.p, ActionRevokeSessions, pl, snapshot, a.parse, revokeSessionsPolicy)
 }
 
 func (a quarantinePrincipal) parse(in map[string]string) (policyRequest, planned, error) {

@@ -310,6 +310,39 @@ func TestRevokeRoleSessions(t *testing.T) {
 	}
 }
 
+// iam.revoke_user_sessions on a user: the deny for tokens issued before now
+// lands on the user, under patrol's own name, leaving its other inline
+// policies alone; revert removes it.
+func TestRevokeUserSessions(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	p := motoProvider(t, func(_ *Config, o *Options) { o.Now = clock.Now })
+	c := iam.NewFromConfig(adminConfig(t, defaultAccount))
+	user := uniq("svc-backup")
+	must(c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}))(t)
+	must(c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String("ReadOnly"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}`)}))(t)
+	names := func() []string {
+		return must(c.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(user)}))(t).PolicyNames
+	}
+	pl, out := planApply(t, p, ActionRevokeUserSessions, map[string]string{"account": defaultAccount, "user": user})
+	if pl.Principal != "arn:aws:iam::"+defaultAccount+":user/"+user || !out.Verified {
+		t.Fatalf("plan %+v, outcome %+v", pl, out)
+	}
+	got := must(c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(revokeUserSessionsPolicy)}))(t)
+	doc := must(decodePolicy(aws.ToString(got.PolicyDocument)))(t)
+	if want := revokeSessionsDocument(time.Date(2026, 3, 14, 9, 26, 54, 0, time.UTC)); !samePolicy(doc, want) {
+		t.Fatalf("policy = %s, want %s", doc, want)
+	}
+	if n := names(); len(n) != 2 {
+		t.Errorf("user policies after apply: %v", n)
+	}
+	revert(t, p, pl, out.Snapshot)
+	if n := names(); len(n) != 1 || n[0] != "ReadOnly" {
+		t.Errorf("user policies after revert: %v, want only ReadOnly", n)
+	}
+}
+
 func TestQuarantinePrincipal(t *testing.T) {
 	t.Parallel()
 	p := motoProvider(t, nil)
@@ -361,6 +394,7 @@ func TestAWSErrorsCarryCode(t *testing.T) {
 		{ActionDisableAccessKey, map[string]string{"account": defaultAccount, "user": "nobody-here", "key": "AKIAAAAAAAAAAAAAAAAA"}, "NoSuchEntity"},
 		{ActionQuarantine, map[string]string{"account": defaultAccount, "role": "no-such-role"}, "NoSuchEntity"},
 		{ActionRevokeSessions, map[string]string{"account": defaultAccount, "role": "no-such-role"}, "NoSuchEntity"},
+		{ActionRevokeUserSessions, map[string]string{"account": defaultAccount, "user": "no-such-user"}, "NoSuchEntity"},
 		{ActionRevokeOpenIngress, map[string]string{"account": defaultAccount, "region": "us-east-1", "group": "sg-0123456789abcdef0"}, "InvalidGroup.NotFound"},
 		{ActionStartLogging, map[string]string{"account": defaultAccount, "region": "us-east-1", "trail": "no-such-trail"}, "TrailNotFoundException"},
 		{ActionBlockPublicAccess, map[string]string{"account": defaultAccount, "bucket": "no-such-bucket-patrol"}, "NoSuchBucket"},

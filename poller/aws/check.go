@@ -22,7 +22,7 @@ var (
 	_ poller.Checker = disableAccessKey{}
 	_ poller.Checker = blockPublicAccess{}
 	_ poller.Checker = revokeOpenIngress{}
-	_ poller.Checker = revokeRoleSessions{}
+	_ poller.Checker = revokeSessions{}
 	_ poller.Checker = quarantinePrincipal{}
 )
 
@@ -110,26 +110,26 @@ func (a revokeOpenIngress) Check(ctx context.Context, pl poller.Plan, _ time.Tim
 	return poller.Outcome{Verified: true, Detail: fmt.Sprintf("DescribeSecurityGroupRules shows no world-open inbound rule in %s", r.group)}, nil
 }
 
-// Check implements poller.Checker: does the role deny sessions issued
-// before the attempt started?
-func (a revokeRoleSessions) Check(ctx context.Context, pl poller.Plan, since time.Time) (poller.Outcome, error) {
-	r, cs, err := prepareCheck(ctx, a.p, ActionRevokeSessions, pl, a.parse)
+// Check implements poller.Checker: does the role (or user) deny sessions
+// issued before the attempt started?
+func (a revokeSessions) Check(ctx context.Context, pl poller.Plan, since time.Time) (poller.Outcome, error) {
+	r, cs, err := prepareCheck(ctx, a.p, revokeSessionsAction[a.kind], pl, a.parse)
 	if err != nil {
 		return poller.Outcome{}, err
 	}
-	doc, ok, err := readPolicy(ctx, cs.IAM(), r.pr, revokeSessionsPolicy)
+	doc, ok, err := readPolicy(ctx, cs.IAM(), r.pr, a.policy())
 	if err != nil {
 		return poller.Outcome{}, err
 	}
 	if !ok {
-		return poller.Outcome{Detail: fmt.Sprintf("role %s has no %s policy", r.pr.name, revokeSessionsPolicy)}, nil
+		return poller.Outcome{Detail: fmt.Sprintf("%s %s has no %s policy", a.kind, r.pr.name, a.policy())}, nil
 	}
 	cutoff, ok := revokeCutoffOf(doc)
 	if !ok {
-		return poller.Outcome{Detail: fmt.Sprintf("role %s's %s policy is not a session revocation", r.pr.name, revokeSessionsPolicy)}, nil
+		return poller.Outcome{Detail: fmt.Sprintf("%s %s's %s policy is not a session revocation", a.kind, r.pr.name, a.policy())}, nil
 	}
 	in := !cutoff.Before(since.UTC().Truncate(time.Second))
-	return poller.Outcome{Verified: in, Detail: fmt.Sprintf("role %s denies sessions issued before %s", r.pr.name, cutoff.Format(time.RFC3339))}, nil
+	return poller.Outcome{Verified: in, Detail: fmt.Sprintf("%s %s denies sessions issued before %s", a.kind, r.pr.name, cutoff.Format(time.RFC3339))}, nil
 }
 
 // revokeCutoffOf reads the cutoff out of a revoke-older-sessions document.

@@ -58,6 +58,11 @@ func TestCheckReadsTheTargetBack(t *testing.T) {
 			createRole(t, ic, role)
 			return map[string]string{"account": defaultAccount, "role": role}
 		}},
+		{ActionRevokeUserSessions, func(t *testing.T) map[string]string {
+			user := uniq("check-sessions")
+			must(ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}))(t)
+			return map[string]string{"account": defaultAccount, "user": user}
+		}},
 		{ActionQuarantine, func(t *testing.T) map[string]string {
 			user := uniq("check-q")
 			must(ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}))(t)

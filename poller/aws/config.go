@@ -27,7 +27,10 @@ type Config struct {
 	DryRun              bool     `toml:"dry_run"`
 	ProtectedPrincipals []string `toml:"protected_principals"`
 	ProtectedAccounts   []string `toml:"protected_accounts"`
-	MaxActionsPerHour   int      `toml:"max_actions_per_hour"`
+	// Accounts are the organization's own accounts: actions, AssumeRole,
+	// and routing or owner tags from principals are limited to them.
+	Accounts          Accounts `toml:"accounts"`
+	MaxActionsPerHour int      `toml:"max_actions_per_hour"`
 	// BreakerFailures real actions failed in a row stop every action until
 	// a person runs patrol resume (0 = off).
 	BreakerFailures int `toml:"breaker_failures"`
@@ -81,12 +84,20 @@ func (c Config) Validate() []poller.FieldError {
 	if c.EndpointURL != "" {
 		if u, err := url.Parse(c.EndpointURL); err != nil || u.Scheme == "" || u.Host == "" {
 			add("endpoint_url", "must be an absolute URL")
+		} else if u.User != nil {
+			add("endpoint_url", "must not carry a user name or password: AWS credentials come from the environment or the instance role")
 		}
 	}
 	if c.RoleARN != "" {
 		if err := checkRoleTemplate(c.RoleARN); err != nil {
 			add("role_arn", err.Error()+" (\"{account}\" is replaced by the affected account)")
 		}
+	}
+	for _, e := range c.Accounts.validate() {
+		add("accounts", e)
+	}
+	if strings.Contains(c.RoleARN, "{account}") && !c.Accounts.Set() {
+		add("accounts", "is required with a role_arn containing {account}: without it patrol would assume its role in any account an event names. List the organization's account ids, or write \"organization\" to read them from AWS Organizations")
 	}
 	if c.OrganizationsRoleARN != "" {
 		if err := checkRoleTemplate(c.OrganizationsRoleARN); err != nil || strings.Contains(c.OrganizationsRoleARN, "{account}") {
@@ -106,8 +117,8 @@ func (c Config) Validate() []poller.FieldError {
 		add("breaker_failures", "must not be negative (0 turns the circuit breaker off)")
 	}
 	for _, p := range c.ProtectedPrincipals {
-		if !strings.HasPrefix(p, "arn:") {
-			add("protected_principals", "pattern "+p+" must be an ARN pattern (arn:aws:iam::*:user/name)")
+		if _, err := poller.ParsePrincipalPattern(p); err != nil {
+			add("protected_principals", err.Error())
 		}
 	}
 	for _, a := range c.ProtectedAccounts {

@@ -23,6 +23,7 @@ func TestConfigDecodesFromTOML(t *testing.T) {
 region = "eu-west-1"
 endpoint_url = "http://127.0.0.1:5000"
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333", "444455556666"]
 external_id_env = "PATROL_EXTERNAL_ID"
 dry_run = false
 protected_principals = ["arn:aws:iam::*:user/break-glass"]
@@ -46,7 +47,7 @@ organizations_role_arn = "arn:aws:iam::999999999999:role/patrol-org-reader"
 	if errs := cfg.Validate(); len(errs) != 0 {
 		t.Fatalf("invalid: %v", errs)
 	}
-	if cfg.SessionDuration != 30*time.Minute || cfg.EnrichTimeout != 5*time.Second || !cfg.Organizations || cfg.DryRun {
+	if cfg.SessionDuration != 30*time.Minute || cfg.EnrichTimeout != 5*time.Second || !cfg.Organizations || cfg.DryRun || len(cfg.Accounts.IDs) != 2 {
 		t.Errorf("decoded %+v", cfg)
 	}
 }
@@ -66,12 +67,15 @@ func TestValidate(t *testing.T) {
 		{"org role templated", func(c *Config) { c.OrganizationsRoleARN = "arn:aws:iam::{account}:role/x" }, "organizations_role_arn", "one IAM role"},
 		{"two external id sources", func(c *Config) {
 			c.RoleARN = "arn:aws:iam::{account}:role/r"
+			c.Accounts.Organization = true
 			c.ExternalIDEnv, c.ExternalIDFile = "A", "b"
 		}, "external_id_env", "not both"},
 		{"external id without role", func(c *Config) { c.ExternalIDEnv = "A" }, "external_id_env", "needs role_arn"},
 		{"negative budget", func(c *Config) { c.MaxActionsPerHour = -1 }, "max_actions_per_hour", "negative"},
 		{"protected not an ARN", func(c *Config) { c.ProtectedPrincipals = []string{"break-glass"} }, "protected_principals", "ARN pattern"},
 		{"protected account", func(c *Config) { c.ProtectedAccounts = []string{"1234"} }, "protected_accounts", "12-digit"},
+		{"role in any account", func(c *Config) { c.RoleARN = "arn:aws:iam::{account}:role/r" }, "accounts", "is required with a role_arn containing {account}"},
+		{"bad account", func(c *Config) { c.Accounts.IDs = []string{"12345"} }, "accounts", "12-digit"},
 		{"short session", func(c *Config) { c.SessionDuration = time.Minute }, "session_duration", "between 15m and 12h"},
 		{"no attempts", func(c *Config) { c.MaxAttempts = 0 }, "max_attempts", "between 1 and 20"},
 		{"no enrich timeout", func(c *Config) { c.EnrichTimeout = 0 }, "enrich_timeout", "positive"},
@@ -95,5 +99,29 @@ func TestValidate(t *testing.T) {
 	cfg.Region, cfg.MaxAttempts = "", 0
 	if errs := cfg.Validate(); len(errs) != 2 {
 		t.Errorf("got %d errors, want 2: %v", len(errs), errs)
+	}
+}
+
+func TestAccountsDecode(t *testing.T) {
+	for doc, want := range map[string]string{
+		`accounts = "organization"`:        `"organization"`,
+		`accounts = ["111122223333"]`:      `["111122223333"]`,
+		`accounts = "all"`:                 `"all" must be a list of account ids or "organization"`,
+		`accounts = [111122223333]`:        "write ids as strings",
+		`accounts = ["111122223333", "x"]`: `"x" is not a 12-digit account id`,
+	} {
+		var cfg Config
+		if _, err := toml.Decode(doc, &cfg); err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		got := cfg.Accounts.String()
+		for _, e := range cfg.Validate() {
+			if e.Key == "accounts" {
+				got = e.Msg
+			}
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: got %s, want %s", doc, got, want)
+		}
 	}
 }

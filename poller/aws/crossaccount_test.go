@@ -61,6 +61,7 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 	noErr(t, os.WriteFile(filepath.Join(dir, "external-id"), []byte("ext-1234\n"), 0o600))
 	p := motoProvider(t, func(c *Config, o *Options) {
 		c.RoleARN = "arn:aws:iam::{account}:role/patrol-responder"
+		c.Accounts.IDs = []string{defaultAccount, accountB}
 		c.ExternalIDFile = "external-id"
 		o.BaseDir = dir
 		c.SessionDuration = 20 * time.Minute

@@ -35,7 +35,7 @@ func (e accountEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (pol
 	if !p.cfg.Organizations {
 		return csv.Enrich(ctx, in)
 	}
-	raw := in.Fields.First(poller.AccountFields...)
+	raw := in.Account
 	if raw == "" {
 		return poller.Enrichment{}, nil
 	}

@@ -47,10 +47,15 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 		return poller.Enrichment{}, nil
 	}
 	if who.account == "" {
-		who.account = f.First(poller.AccountFields...)
+		who.account = in.Account
 	}
 	if !accountRE.MatchString(who.account) {
 		return poller.Enrichment{}, fmt.Errorf("principal: no account id in the event")
+	}
+	if !p.InAccounts(who.account) {
+		// A principal of another account sets its own tags: they must not
+		// pick the team a ticket goes to, nor the owner it names.
+		return poller.Enrichment{Note: fmt.Sprintf("the principal lives in account %s, which is not one of the organization's accounts (aws.accounts): it is not looked up, and its tags neither route the ticket nor name an owner", who.account)}, nil
 	}
 	if who.kind == "root" && target == "" {
 		// Root has no tags or MFA devices to list through IAM's user calls.
@@ -99,7 +104,7 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 		out.Facts = append(out.Facts, poller.Field{Name: "principal", Value: "root user of account " + who.account})
 	}
 	if target != "" && !(who.kind == "user" && strings.EqualFold(target, who.name)) && iamNameRE.MatchString(target) {
-		t := actor{kind: "user", account: f.First(poller.AccountFields...), name: target}
+		t := actor{kind: "user", account: in.Account, name: target}
 		if !accountRE.MatchString(t.account) {
 			t.account = who.account
 		}

@@ -72,7 +72,7 @@ func TestAccountEnricherOrganizations(t *testing.T) {
 	})
 	e := enricher(t, p, "account")
 
-	got := must(e.Enrich(ctx, poller.EnrichInput{Fields: poller.Result{"recipientAccountId": {id}}}))(t)
+	got := must(e.Enrich(ctx, poller.NewEnrichInput(poller.Ticket{}, nil, poller.Result{"recipientAccountId": {id}})))(t)
 	want := map[string]string{"account": id, "account name": "payments-prod", "account owner": "alice@example.com",
 		"account team": "payments", "account source": "organizations, accounts.csv"}
 	for k, v := range want {
@@ -93,13 +93,13 @@ func TestAccountEnricherOrganizations(t *testing.T) {
 	}
 	// Cached: a second ticket about the account makes no call.
 	calls := len(rec.snapshot())
-	must(e.Enrich(ctx, poller.EnrichInput{Fields: poller.Result{"aws_account_id": {id}}}))(t)
+	must(e.Enrich(ctx, poller.NewEnrichInput(poller.Ticket{}, nil, poller.Result{"aws_account_id": {id}})))(t)
 	if n := len(rec.snapshot()); n != calls {
 		t.Errorf("cached lookup made %d more calls", n-calls)
 	}
 
 	// Outside the organization: the CSV answers, and the note says so.
-	got = must(e.Enrich(ctx, poller.EnrichInput{Fields: poller.Result{"recipientAccountId": {"444455556666"}}}))(t)
+	got = must(e.Enrich(ctx, poller.NewEnrichInput(poller.Ticket{}, nil, poller.Result{"recipientAccountId": {"444455556666"}})))(t)
 	if facts(got)["account owner"] != "carol@example.com" || facts(got)["account source"] != "accounts.csv" || !strings.Contains(got.Note, "not in the organization") {
 		t.Errorf("outside the org: %+v", got)
 	}
@@ -110,6 +110,7 @@ func TestAccountEnricherOrganizations(t *testing.T) {
 
 // fakeOrg fails every call with err, or blocks until the context ends.
 type fakeOrg struct {
+	orgAPI
 	err   error
 	block bool
 }
@@ -146,7 +147,7 @@ func TestAccountEnricherFallsBackToCSV(t *testing.T) {
 			p, calls := offlineProvider(t, func(c *Config) { c.Organizations = tt.orgsOn; c.EnrichTimeout = 50 * time.Millisecond })
 			p.orgs = func(context.Context) (orgAPI, error) { return tt.org, nil }
 			p.accounts = must(enrich.LoadAccounts(csv))(t)
-			got, err := enricher(t, p, "account").Enrich(context.Background(), poller.EnrichInput{Fields: poller.Result{"recipientAccountId": {tt.account}}})
+			got, err := enricher(t, p, "account").Enrich(context.Background(), poller.NewEnrichInput(poller.Ticket{}, nil, poller.Result{"recipientAccountId": {tt.account}}))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -219,7 +220,7 @@ func TestPrincipalEnricher(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec.reset()
 			defer func() { used = append(used, permissionsUsed(rec.snapshot())...) }()
-			got, err := enricher(t, p, "principal").Enrich(ctx, poller.EnrichInput{Fields: tt.fields})
+			got, err := enricher(t, p, "principal").Enrich(ctx, poller.NewEnrichInput(poller.Ticket{}, nil, tt.fields))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %s", err, tt.wantErr)
@@ -256,7 +257,7 @@ func TestProviderEnrichers(t *testing.T) {
 	if got := strings.Join(names, ","); got != "account,principal,source_ip" {
 		t.Errorf("enrichers = %s", got)
 	}
-	got := must(enricher(t, p, "source_ip").Enrich(ctx, poller.EnrichInput{Fields: poller.Result{"sourceIPAddress": {"ec2.amazonaws.com"}}}))(t)
+	got := must(enricher(t, p, "source_ip").Enrich(ctx, poller.NewEnrichInput(poller.Ticket{}, nil, poller.Result{"sourceIPAddress": {"ec2.amazonaws.com"}})))(t)
 	if fmt.Sprint(got.Facts) != "[{sourceIPAddress ec2.amazonaws.com: aws-service (ec2.amazonaws.com)}]" {
 		t.Errorf("facts = %v", got.Facts)
 	}

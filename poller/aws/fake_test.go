@@ -121,6 +121,7 @@ func fakeProvider(t *testing.T, set fakeSet, mod func(*Config)) (*Provider, *int
 	cfg := Defaults()
 	cfg.DryRun = false
 	cfg.RoleARN = "arn:aws:iam::{account}:role/patrol-responder"
+	cfg.Accounts.IDs = []string{"111122223333", "444455556666"}
 	if mod != nil {
 		mod(&cfg)
 	}

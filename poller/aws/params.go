@@ -10,12 +10,13 @@ import (
 
 // The action registry's names, as detections write them.
 const (
-	ActionStartLogging      = "cloudtrail.start_logging"
-	ActionDisableAccessKey  = "iam.disable_access_key"
-	ActionBlockPublicAccess = "s3.block_public_access"
-	ActionRevokeOpenIngress = "ec2.revoke_open_ingress"
-	ActionRevokeSessions    = "iam.revoke_role_sessions"
-	ActionQuarantine        = "iam.quarantine_principal"
+	ActionStartLogging       = "cloudtrail.start_logging"
+	ActionDisableAccessKey   = "iam.disable_access_key"
+	ActionBlockPublicAccess  = "s3.block_public_access"
+	ActionRevokeOpenIngress  = "ec2.revoke_open_ingress"
+	ActionRevokeSessions     = "iam.revoke_role_sessions"
+	ActionRevokeUserSessions = "iam.revoke_user_sessions"
+	ActionQuarantine         = "iam.quarantine_principal"
 )
 
 // ticketParam carries the ticket key from Plan to Apply inside Plan.Params,
@@ -78,33 +79,12 @@ func (ps params) region() (string, error) {
 
 // userARN and roleARN build the principal ARN that protected_principals are
 // matched against. IAM paths are not in events' user names, so they are not
-// in these ARNs either; protected patterns are written without paths.
+// in these ARNs either; a protected pattern with a path has the principal's
+// path read from IAM before it is matched (see protected).
 func (p *Provider) userARN(account, name string) string {
 	return fmt.Sprintf("arn:%s:iam::%s:user/%s", p.partition(), account, name)
 }
 
 func (p *Provider) roleARN(account, name string) string {
 	return fmt.Sprintf("arn:%s:iam::%s:role/%s", p.partition(), account, name)
-}
-
-// matchPattern reports whether arn matches an ARN pattern with IAM's
-// wildcards: * for any run of characters, ? for one. IAM names are unique
-// regardless of case, so the match ignores case: "Break-Glass" is the same
-// user as "break-glass".
-func matchPattern(pattern, arn string) bool {
-	var b strings.Builder
-	b.WriteString("(?is)^")
-	for _, r := range pattern {
-		switch r {
-		case '*':
-			b.WriteString(".*")
-		case '?':
-			b.WriteString(".")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
-	return err == nil && re.MatchString(arn)
 }

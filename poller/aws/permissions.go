@@ -38,6 +38,10 @@ var ActionPermissions = map[string]Permissions{
 		Apply:  []string{"iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy"},
 		Revert: []string{"iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"},
 	},
+	ActionRevokeUserSessions: {
+		Apply:  []string{"iam:ListUserPolicies", "iam:GetUserPolicy", "iam:PutUserPolicy"},
+		Revert: []string{"iam:ListUserPolicies", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"},
+	},
 	ActionQuarantine: {
 		Apply: []string{"iam:ListUserPolicies", "iam:GetUserPolicy", "iam:PutUserPolicy",
 			"iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy"},
@@ -49,6 +53,11 @@ var ActionPermissions = map[string]Permissions{
 // EnricherPermissions are the read-only calls of the principal enricher,
 // made through the same responder role in the event's account.
 var EnricherPermissions = []string{"iam:ListUserTags", "iam:ListRoleTags", "iam:ListMFADevices", "iam:GetAccessKeyLastUsed"}
+
+// PathPermissions read a principal's IAM path, before an action that
+// changes a user or role, when a protected_principals pattern with a path
+// matches its name.
+var PathPermissions = []string{"iam:GetUser", "iam:GetRole"}
 
 // OrganizationsPermissions are the account enricher's calls, made with
 // organizations_role_arn (or the ambient credentials) in the management or
@@ -66,7 +75,7 @@ func ResponderPolicy(actions ...string) string {
 			actions = append(actions, name)
 		}
 	}
-	perms := slices.Clone(EnricherPermissions)
+	perms := slices.Concat(EnricherPermissions, PathPermissions)
 	for _, a := range actions {
 		perms = append(perms, ActionPermissions[a].Apply...)
 		perms = append(perms, ActionPermissions[a].Revert...)

@@ -97,6 +97,17 @@ func TestPermissionsTableMatchesCalls(t *testing.T) {
 			must(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(revokeSessionsPolicy), PolicyDocument: aws.String(quarantineDocument)}))(t)
 			return map[string]string{"account": defaultAccount, "role": role}
 		}},
+		{ActionRevokeUserSessions, func(t *testing.T) map[string]string {
+			user := uniq("perm-user")
+			must(c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}))(t)
+			return map[string]string{"account": defaultAccount, "user": user}
+		}},
+		{ActionRevokeUserSessions, func(t *testing.T) map[string]string { // with a previous policy to restore
+			user := uniq("perm-user")
+			must(c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}))(t)
+			must(c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(revokeUserSessionsPolicy), PolicyDocument: aws.String(quarantineDocument)}))(t)
+			return map[string]string{"account": defaultAccount, "user": user}
+		}},
 		{ActionQuarantine, func(t *testing.T) map[string]string {
 			user := uniq("perm-user")
 			must(c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}))(t)
@@ -170,7 +181,7 @@ func TestResponderPolicy(t *testing.T) {
 	for _, p := range ActionPermissions {
 		want = append(append(want, p.Apply...), p.Revert...)
 	}
-	want = append(want, EnricherPermissions...)
+	want = append(append(want, EnricherPermissions...), PathPermissions...)
 	for _, a := range want {
 		if !granted[a] {
 			t.Errorf("policy does not grant %s", a)

@@ -13,12 +13,13 @@ import (
 
 // validRequests are one valid request per action.
 var validRequests = map[string]map[string]string{
-	ActionStartLogging:      {"account": "111122223333", "region": "eu-west-1", "trail": "main"},
-	ActionDisableAccessKey:  {"account": "111122223333", "user": "alice", "key": "AKIAIOSFODNN7EXAMPLE"},
-	ActionBlockPublicAccess: {"account": "111122223333", "bucket": "my-bucket"},
-	ActionRevokeOpenIngress: {"account": "111122223333", "region": "eu-west-1", "group": "sg-0123456789abcdef0"},
-	ActionRevokeSessions:    {"account": "111122223333", "role": "app"},
-	ActionQuarantine:        {"account": "111122223333", "user": "mallory"},
+	ActionStartLogging:       {"account": "111122223333", "region": "eu-west-1", "trail": "main"},
+	ActionDisableAccessKey:   {"account": "111122223333", "user": "alice", "key": "AKIAIOSFODNN7EXAMPLE"},
+	ActionBlockPublicAccess:  {"account": "111122223333", "bucket": "my-bucket"},
+	ActionRevokeOpenIngress:  {"account": "111122223333", "region": "eu-west-1", "group": "sg-0123456789abcdef0"},
+	ActionRevokeSessions:     {"account": "111122223333", "role": "app"},
+	ActionRevokeUserSessions: {"account": "111122223333", "user": "svc-backup"},
+	ActionQuarantine:         {"account": "111122223333", "user": "mallory"},
 }
 
 // offlineProvider is a provider whose every AWS request lands on a server
@@ -34,6 +35,7 @@ func offlineProvider(t *testing.T, mod func(*Config)) (*Provider, *atomic.Int64)
 	cfg := Defaults()
 	cfg.EndpointURL = srv.URL
 	cfg.RoleARN = "arn:aws:iam::{account}:role/patrol-responder"
+	cfg.Accounts.IDs = []string{"111122223333", "444455556666"}
 	cfg.MaxAttempts = 1
 	if mod != nil {
 		mod(&cfg)
@@ -90,6 +92,8 @@ func TestPlanTargetsAndPrincipals(t *testing.T) {
 			"arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0123456789abcdef0", "", "111122223333", "eu-west-1"},
 		{ActionRevokeSessions, validRequests[ActionRevokeSessions],
 			"arn:aws:iam::111122223333:role/app", "arn:aws:iam::111122223333:role/app", "111122223333", ""},
+		{ActionRevokeUserSessions, validRequests[ActionRevokeUserSessions],
+			"arn:aws:iam::111122223333:user/svc-backup", "arn:aws:iam::111122223333:user/svc-backup", "111122223333", ""},
 		{ActionQuarantine, validRequests[ActionQuarantine],
 			"arn:aws:iam::111122223333:user/mallory", "arn:aws:iam::111122223333:user/mallory", "111122223333", ""},
 		{ActionQuarantine, map[string]string{"account": "111122223333", "role": "break-glass"},
@@ -135,6 +139,10 @@ func TestPlanRejectsBadParams(t *testing.T) {
 		{"trail ARN of another account", p2, ActionStartLogging, poller.ActionRequest{Params: map[string]string{"account": "111122223333", "region": "us-east-1", "trail": "arn:aws:cloudtrail:us-east-1:444455556666:trail/trail1"}}, "is in account 444455556666"},
 		{"fixed role in another account", p, ActionQuarantine, poller.ActionRequest{Params: validRequests[ActionQuarantine]}, "not the affected account 111122223333"},
 		{"patrol's own role", p2, ActionQuarantine, poller.ActionRequest{Params: map[string]string{"account": "111122223333", "role": "patrol-responder"}}, "patrol's own responder role"},
+		{"Identity Center role", p2, ActionRevokeSessions, poller.ActionRequest{Params: map[string]string{"account": "111122223333", "role": "AWSReservedSSO_DevAdmin_abc123"}}, "revoke the person's sessions in IAM Identity Center"},
+		{"service-linked role", p2, ActionRevokeSessions, poller.ActionRequest{Params: map[string]string{"account": "111122223333", "role": "AWSServiceRoleForSupport"}}, "service-linked role"},
+		{"user sessions take a user", p2, ActionRevokeUserSessions, poller.ActionRequest{Params: map[string]string{"account": "111122223333", "role": "app"}}, "unknown param role"},
+		{"user sessions of a wildcard", p2, ActionRevokeUserSessions, poller.ActionRequest{Params: map[string]string{"account": "111122223333", "user": "svc-*"}}, "not an IAM user name"},
 		{"patrol's own role sessions", p2, ActionRevokeSessions, poller.ActionRequest{Params: map[string]string{"account": "111122223333", "role": "Patrol-Responder"}}, "patrol's own responder role"},
 	}
 	for _, tt := range tests {
@@ -172,26 +180,6 @@ func TestSessionName(t *testing.T) {
 	for _, tt := range tests {
 		if got := sessionName(tt.ticket); got != tt.want {
 			t.Errorf("sessionName(%q) = %q, want %q", tt.ticket, got, tt.want)
-		}
-	}
-}
-
-func TestMatchPattern(t *testing.T) {
-	tests := []struct {
-		pattern, arn string
-		want         bool
-	}{
-		{"arn:aws:iam::*:user/break-glass", "arn:aws:iam::111122223333:user/break-glass", true},
-		{"arn:aws:iam::*:user/break-glass", "arn:aws:iam::111122223333:user/Break-Glass", true},
-		{"arn:aws:iam::*:user/break-glass", "arn:aws:iam::111122223333:user/break-glass-2", false},
-		{"arn:aws:iam::111122223333:role/*", "arn:aws:iam::111122223333:role/anything", true},
-		{"arn:aws:iam::111122223333:role/*", "arn:aws:iam::444455556666:role/anything", false},
-		{"arn:aws:iam::*:role/admin-?", "arn:aws:iam::1:role/admin-1", true},
-		{"arn:aws:iam::*:role/a.b", "arn:aws:iam::1:role/aXb", false},
-	}
-	for _, tt := range tests {
-		if got := matchPattern(tt.pattern, tt.arn); got != tt.want {
-			t.Errorf("matchPattern(%q, %q) = %v, want %v", tt.pattern, tt.arn, got, tt.want)
 		}
 	}
 }

@@ -19,8 +19,9 @@ import (
 // IAM console's "Revoke active sessions" uses, so a person looking at the
 // role recognises it, and a later console revocation replaces it.
 const (
-	revokeSessionsPolicy = "AWSRevokeOlderSessions"
-	quarantinePolicy     = "PatrolQuarantine"
+	revokeSessionsPolicy     = "AWSRevokeOlderSessions"
+	revokeUserSessionsPolicy = "PatrolRevokeOlderSessions"
+	quarantinePolicy         = "PatrolQuarantine"
 )
 
 // quarantineDocument denies every action on every resource. An explicit

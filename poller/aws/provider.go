@@ -67,6 +67,7 @@ type Provider struct {
 	mu             sync.Mutex
 	sessions       map[string]*roleSession
 	ambientAccount string
+	orgIDs         []string // aws.accounts = "organization": read by LoadAccounts, sorted
 }
 
 // New builds the provider. It reads the external ID and accounts.csv but
@@ -139,12 +140,13 @@ func New(ctx context.Context, cfg Config, opts Options) (*Provider, error) {
 // Actions returns the remediation registry, keyed by action name.
 func (p *Provider) Actions() map[string]poller.Action {
 	return map[string]poller.Action{
-		ActionStartLogging:      startLogging{p},
-		ActionDisableAccessKey:  disableAccessKey{p},
-		ActionBlockPublicAccess: blockPublicAccess{p},
-		ActionRevokeOpenIngress: revokeOpenIngress{p},
-		ActionRevokeSessions:    revokeRoleSessions{p},
-		ActionQuarantine:        quarantinePrincipal{p},
+		ActionStartLogging:       startLogging{p},
+		ActionDisableAccessKey:   disableAccessKey{p},
+		ActionBlockPublicAccess:  blockPublicAccess{p},
+		ActionRevokeOpenIngress:  revokeOpenIngress{p},
+		ActionRevokeSessions:     revokeSessions{p: p, kind: "role"},
+		ActionRevokeUserSessions: revokeSessions{p: p, kind: "user"},
+		ActionQuarantine:         quarantinePrincipal{p},
 	}
 }
 

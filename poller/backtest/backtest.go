@@ -40,6 +40,9 @@ type Options struct {
 	// From and To bound the span (From, To]; a zero From searches from the
 	// beginning of the data, in one window (local files).
 	From, To time.Time
+	// Kinds, when set, returns the Kinds (sequences, first-seen) over the
+	// backtest's scratch state and searcher.
+	Kinds func(db *state.DB, s poller.Searcher) []poller.Kind
 	// Progress, when set, hears each window as it is searched.
 	Progress func(p Progress)
 	Logger   *slog.Logger
@@ -88,8 +91,9 @@ type Remediation struct {
 	poller.WouldRemediate
 }
 
-// Run backtests every detection in order. A detection whose search fails
-// has Error set; the others still run.
+// Run backtests every detection in order (callers put sequences after the
+// detections whose alerts they read, as patrol once does). A detection
+// whose search fails has Error set; the others still run.
 func Run(ctx context.Context, o Options) ([]Report, error) {
 	dir, err := os.MkdirTemp("", "patrol-backtest-")
 	if err != nil {
@@ -140,6 +144,10 @@ func (o Options) one(ctx context.Context, db *state.DB, rec *recorder, d *detect
 			o.Progress(Progress{Detection: d.ID, Index: index, Total: len(o.Detections), Window: w, Windows: n, Spans: spans})
 		}
 	}
+	var kinds []poller.Kind
+	if o.Kinds != nil {
+		kinds = o.Kinds(db, ts) // over the scratch ledger, timed like the rest
+	}
 	var mu sync.Mutex
 	ctx = poller.WithSearchStats(ctx, func(s poller.SearchStats) {
 		mu.Lock()
@@ -149,7 +157,7 @@ func (o Options) one(ctx context.Context, db *state.DB, rec *recorder, d *detect
 	})
 	to := o.To
 	det := &poller.Detector{
-		Searcher: ts, Tracker: rec, Store: db, Router: o.Router, Label: o.Label,
+		Searcher: ts, Tracker: rec, Store: db, Router: o.Router, Label: o.Label, Kinds: kinds,
 		MaxWindow: o.MaxWindow, FirstRunAll: o.From.IsZero(), Tuner: o.Tuner,
 		Actions: o.Actions, DryRun: o.DryRun, AllLive: true, OnRecurrence: poller.RecurrenceComment,
 		Now: func() time.Time { return to.Add(d.Settle) }, Logger: log,

@@ -22,6 +22,7 @@ import (
 	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
+	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/splunk"
@@ -51,6 +52,9 @@ type Health struct {
 	FailuresBeforeAlert int `toml:"failures_before_alert"`
 	// MaxLag: a checkpoint older than this raises one self-alert ("0" = off).
 	MaxLag string `toml:"max_lag"`
+	// OverloadMinutes minutes in a row in which scheduled runs were skipped
+	// while waiting for a search slot raise one self-alert (0 = off).
+	OverloadMinutes int `toml:"overload_minutes"`
 }
 
 // State is [state].
@@ -94,6 +98,13 @@ type Local struct {
 	// files, whatever their age: sample data and one-off audits).
 	FirstRun string `toml:"first_run"`
 	Index    string `toml:"index"`
+	// The limits on what one crafted file or record may cost (see
+	// local.Limits): over them a record, or the rest of a file, is skipped,
+	// logged and counted.
+	MaxDepth       int   `toml:"max_depth"`
+	MaxValues      int   `toml:"max_values"`
+	MaxRecordBytes int   `toml:"max_record_bytes"`
+	MaxFileBytes   int64 `toml:"max_file_bytes"`
 }
 
 // Tickets is [tickets].
@@ -154,7 +165,8 @@ func Default() Config {
 		Detections: Detections{Dir: "detections", RunTimeout: "15m", MaxNewAlerts: 100, Silences: "silences.toml"},
 		Search: Search{
 			Backend: "local", MaxWindow: "6h", Splunk: splunk.Defaults(),
-			Local: Local{FirstRun: "lookback", Index: "main"},
+			Local: Local{FirstRun: "lookback", Index: "main", MaxDepth: local.DefaultLimits.MaxDepth, MaxValues: local.DefaultLimits.MaxValues,
+				MaxRecordBytes: local.DefaultLimits.MaxRecordBytes, MaxFileBytes: local.DefaultLimits.MaxFileBytes},
 		},
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
@@ -166,7 +178,7 @@ func Default() Config {
 		AWS:     aws.Defaults(),
 		Enrich:  Enrich{Timeout: "10s"},
 		Metrics: Metrics{},
-		Health:  Health{FailuresBeforeAlert: 3, MaxLag: "2h"},
+		Health:  Health{FailuresBeforeAlert: 3, MaxLag: "2h", OverloadMinutes: 5},
 	}
 }
 
@@ -217,6 +229,9 @@ func (c *Config) validate(r *detections.Reporter) {
 	if c.Health.FailuresBeforeAlert < 0 {
 		r.Add("health.failures_before_alert", "must not be negative (0 turns it off)")
 	}
+	if c.Health.OverloadMinutes < 0 {
+		r.Add("health.overload_minutes", "must not be negative (0 turns it off)")
+	}
 
 	switch c.Search.Backend {
 	case "splunk":
@@ -238,8 +253,17 @@ func (c *Config) validate(r *detections.Reporter) {
 	default:
 		r.Add("search.backend", "%q must be \"splunk\" or \"local\"", c.Search.Backend)
 	}
+	for key, v := range map[string]int64{"max_depth": int64(c.Search.Local.MaxDepth), "max_values": int64(c.Search.Local.MaxValues),
+		"max_record_bytes": int64(c.Search.Local.MaxRecordBytes), "max_file_bytes": c.Search.Local.MaxFileBytes} {
+		if v < 1 {
+			r.Add("search.local."+key, "must be at least 1")
+		}
+	}
 	if f := c.Search.Local.FirstRun; f != "lookback" && f != "all" {
 		r.Add("search.local.first_run", "%q must be \"lookback\" or \"all\"", f)
+	}
+	if err := detections.CheckAllowCommands(c.Search.Splunk.AllowCommands); err != nil {
+		r.Add("search.splunk.allow_commands", "%v", err)
 	}
 	if _, err := detections.NewMacros(c.Search.Macros, detections.MacroOptions{}); err != nil {
 		r.Add("search.macros", "%v", err)
@@ -440,4 +464,10 @@ func (c Config) String() string {
 	var b bytes.Buffer
 	_ = toml.NewEncoder(&b).Encode(c)
 	return b.String()
+}
+
+// LocalLimits are the local engine's limits from [search.local].
+func (c *Config) LocalLimits() local.Limits {
+	l := c.Search.Local
+	return local.Limits{MaxDepth: l.MaxDepth, MaxValues: l.MaxValues, MaxRecordBytes: l.MaxRecordBytes, MaxFileBytes: l.MaxFileBytes}
 }

@@ -163,7 +163,7 @@ func (e AccountEnricher) Name() string { return "account" }
 
 // Enrich implements poller.Enricher.
 func (e AccountEnricher) Enrich(_ context.Context, in poller.EnrichInput) (poller.Enrichment, error) {
-	raw := in.Fields.First(poller.AccountFields...)
+	raw := in.Account
 	if raw == "" {
 		return poller.Enrichment{}, nil
 	}

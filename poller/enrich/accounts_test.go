@@ -124,7 +124,7 @@ func TestAccountEnricher(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.Enrich(context.Background(), poller.EnrichInput{Fields: tt.fields})
+			got, err := e.Enrich(context.Background(), poller.NewEnrichInput(poller.Ticket{}, nil, tt.fields))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}

@@ -105,7 +105,7 @@ func TestNetworkEnricher(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf("198.51.100.%d", i+1)
 	}
-	got, err = e.Enrich(context.Background(), poller.EnrichInput{Fields: poller.Result{"src_ip": many}})
+	got, err = e.Enrich(context.Background(), poller.NewEnrichInput(poller.Ticket{}, nil, poller.Result{"src_ip": many}))
 	if err != nil {
 		t.Fatal(err)
 	}

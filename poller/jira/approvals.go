@@ -2,8 +2,10 @@ package jira
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,8 +19,9 @@ import (
 type history struct {
 	ID     string `json:"id"`
 	Author struct {
-		AccountID string `json:"accountId"`
-		Name      string `json:"name"`
+		AccountID string `json:"accountId"` // Cloud
+		Name      string `json:"name"`      // Data Center: may be renamed
+		Key       string `json:"key"`       // Data Center: never changes
 	} `json:"author"`
 	Created string `json:"created"`
 	Items   []struct {
@@ -32,11 +35,21 @@ type history struct {
 const timeLayout = "2006-01-02T15:04:05.999-0700"
 
 // Approvals lists who added label to the issue and when, from its
-// changelog: Cloud accountIds, Data Center user names. Approvals that a
-// later removal of the label withdrew are left out. A label set when the
-// issue was created is in no changelog, so patrol's own labels never
-// count as approvals.
+// changelog: on Cloud by accountId; on Data Center by user key, reported
+// as the tickets.approvers entry that key was resolved from, or as
+// "name (user key K)" for anyone else, so a user renamed into an
+// approver's name does not pass for them. Approvals that a later removal
+// of the label withdrew are left out. A label set when the issue was
+// created is in no changelog, so patrol's own labels never count as
+// approvals.
 func (t *Tracker) Approvals(ctx context.Context, key, label string) ([]poller.Approval, error) {
+	var keys map[string]string
+	if !t.cloud() {
+		var err error
+		if keys, err = t.approverKeyMap(ctx); err != nil {
+			return nil, err
+		}
+	}
 	hs, err := t.changelog(ctx, key)
 	if err != nil {
 		return nil, err
@@ -52,7 +65,13 @@ func (t *Tracker) Approvals(ctx context.Context, key, label string) ([]poller.Ap
 			after := slices.Contains(strings.Fields(it.ToString), label)
 			switch {
 			case after && !before:
-				out = append(out, poller.Approval{By: t.author(h.history), At: h.at})
+				by := h.Author.AccountID
+				if !t.cloud() {
+					by = approverOf(keys, h.Author.Name, h.Author.Key)
+				} else if by == "" {
+					by = h.Author.Name
+				}
+				out = append(out, poller.Approval{By: by, At: h.at})
 			case before && !after:
 				out = nil // withdrawn
 			}
@@ -150,4 +169,67 @@ func (t *Tracker) changelog(ctx context.Context, key string) ([]datedHistory, er
 		out = append(out, datedHistory{history: h, at: at})
 	}
 	return out, nil
+}
+
+// approverOf names a Data Center author: the approvers entry their key was
+// resolved from, or their name and key, which match no entry.
+func approverOf(keys map[string]string, name, key string) string {
+	if key == "" {
+		return name + " (no user key in the changelog)"
+	}
+	if entry, ok := keys[key]; ok {
+		return entry
+	}
+	return fmt.Sprintf("%s (user key %s)", name, key)
+}
+
+// approverKeyMap resolves tickets.approvers to Data Center user keys, once:
+// each entry is a user name (or already a key), looked up with
+// /rest/api/2/user. A name is what an administrator can change and hand to
+// someone else; the key is not. An entry no user answers to approves
+// nothing, and the log says so.
+func (t *Tracker) approverKeyMap(ctx context.Context) (map[string]string, error) {
+	t.mu.Lock()
+	keys := t.approverKeys
+	t.mu.Unlock()
+	if keys != nil {
+		return keys, nil
+	}
+	keys = map[string]string{}
+	for _, a := range t.approvers {
+		k, err := t.userKey(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if k == "" {
+			t.log.Warn("tickets.approvers: no Jira user has this name or key; approvals under it will not count", "approver", a)
+			continue
+		}
+		keys[k] = a
+		t.log.Info("tickets.approvers: approvals are matched on the Data Center user key, which a rename does not change", "approver", a, "user_key", k)
+	}
+	t.mu.Lock()
+	t.approverKeys = keys
+	t.mu.Unlock()
+	return keys, nil
+}
+
+// userKey returns the key of the user named name, or whose key is name;
+// "" when there is none.
+func (t *Tracker) userKey(ctx context.Context, name string) (string, error) {
+	for _, param := range []string{"username", "key"} {
+		var u struct {
+			Key string `json:"key"`
+		}
+		err := t.call(ctx, "look up approver "+name, http.MethodGet, "rest/api/2/user?"+param+"="+url.QueryEscape(name), nil, &u)
+		var je *Error
+		if errors.As(err, &je) && je.Status == http.StatusNotFound {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return u.Key, nil
+	}
+	return "", nil
 }

@@ -2,7 +2,6 @@ package jira
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -12,8 +11,11 @@ import (
 
 // Config is the [tickets.jira] section.
 type Config struct {
-	URL    string `toml:"url"`
-	Flavor string `toml:"flavor"` // cloud | datacenter
+	URL string `toml:"url"`
+	// AllowInsecureHTTP permits an http:// URL, which sends the token in
+	// clear text (a loopback proxy, tests).
+	AllowInsecureHTTP bool   `toml:"allow_insecure_http"`
+	Flavor            string `toml:"flavor"` // cloud | datacenter
 	// UserEnv or UserFile hold the account e-mail (Cloud, basic auth with
 	// the API token). On Data Center leave both empty to send the token as
 	// a personal access token (bearer), or set them for basic auth.
@@ -75,8 +77,8 @@ func (c Config) Validate() []poller.FieldError {
 	}
 	if c.URL == "" {
 		add("url", "is required when tickets.backend = \"jira\"")
-	} else if u, err := url.Parse(c.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		add("url", "must be an absolute http(s) URL like https://example.atlassian.net")
+	} else if msg := poller.CheckURL(c.URL, c.AllowInsecureHTTP); msg != "" {
+		add("url", "%s (e.g. https://example.atlassian.net)", msg)
 	}
 	if c.Flavor != FlavorCloud && c.Flavor != FlavorDataCenter {
 		add("flavor", "must be \"cloud\" or \"datacenter\"")

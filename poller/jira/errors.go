@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gojira "github.com/andygrunwald/go-jira"
+
+	"github.com/patrolsec/patrol/poller"
 )
 
 // Error is a failed Jira request. It carries Jira's own messages (the
@@ -121,6 +123,9 @@ func responseError(op string, resp *http.Response, now time.Time) *Error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_ = resp.Body.Close()
 	e.Messages = bodyMessages(resp.Header.Get("Content-Type"), body)
+	if r := poller.RedirectError(resp); r != "" {
+		e.Messages = []string{r}
+	}
 	return e
 }
 
@@ -149,6 +154,10 @@ func goJiraError(op string, resp *gojira.Response, err error, now time.Time) *Er
 		return &Error{Op: op, Err: unwrapNoResponse(err)}
 	}
 	e := &Error{Op: op, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header, now)}
+	if r := poller.RedirectError(resp.Response); r != "" {
+		e.Messages = []string{r}
+		return e
+	}
 	var je *gojira.Error
 	if errors.As(err, &je) {
 		e.Messages = errorCollection{ErrorMessages: je.ErrorMessages, Errors: je.Errors}.messages()

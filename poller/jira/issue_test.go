@@ -1,6 +1,7 @@
 package jira
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,9 @@ func TestApprovals(t *testing.T) {
 			// A small page size and a long history make Cloud page its
 			// changelog (expand=changelog would cap it at 20).
 			e := setup(t, flavor, jiratest.Options{MaxPage: 7})
+			if flavor == jiratest.DataCenter {
+				e.fake.AddUser("5b10ac8d82e05b22cc7d4ef5", "JIRAUSER20001") // the approver exists before patrol starts
+			}
 			tk := create(t, e)
 			for i := 0; i < 30; i++ {
 				e.clock.Advance(time.Second)
@@ -56,7 +60,7 @@ func TestApprovals(t *testing.T) {
 			e.clock.Advance(time.Minute)
 			_ = e.fake.AddLabel(tk.Key, "patrol-approve", "mallory")
 			got, err = e.tr.Approvals(context.Background(), tk.Key, "patrol-approve")
-			if err != nil || len(got) != 1 || got[0].By != "mallory" {
+			if err != nil || len(got) != 1 || !strings.HasPrefix(got[0].By, "mallory") {
 				t.Fatalf("approvals = %+v (err %v), want only mallory's", got, err)
 			}
 			if flavor == jiratest.Cloud && e.fake.Count(http.MethodGet, "/rest/api/2/issue/"+tk.Key+"/changelog") < 5 {
@@ -161,7 +165,7 @@ func TestTransitionReplaysRecordedList(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("TEST_JIRA_TOKEN", "t")
 	cfg := Defaults()
-	cfg.URL, cfg.Flavor, cfg.TokenEnv, cfg.Project = srv.URL, FlavorDataCenter, "TEST_JIRA_TOKEN", "SEC"
+	cfg.URL, cfg.Flavor, cfg.TokenEnv, cfg.Project, cfg.AllowInsecureHTTP = srv.URL, FlavorDataCenter, "TEST_JIRA_TOKEN", "SEC", true
 	tr, err := New(cfg, Options{Label: "patrol"})
 	if err != nil {
 		t.Fatal(err)
@@ -248,5 +252,46 @@ func TestCommentAtIsJirasTime(t *testing.T) {
 				t.Errorf("CommentAt = %v, Jira stamped %v", at, is.Comments)
 			}
 		})
+	}
+}
+
+// TestDataCenterApproverByKey: Data Center approvers are named in the
+// config by user name and matched by their stable user key, resolved at
+// start. An administrator who renames the approver and gives the name to
+// someone else gives that person no approval; the renamed approver keeps
+// theirs.
+func TestDataCenterApproverByKey(t *testing.T) {
+	c := newClock()
+	fake := jiratest.New(t, jiratest.Options{Flavor: jiratest.DataCenter, Now: c.Now, Token: "s3cret-token", Account: "patrol-bot"})
+	fake.AddUser("alice", "JIRAUSER10201")
+	fake.AddUser("mallory", "JIRAUSER10202")
+	e := &env{fake: fake, clock: c, logs: &bytes.Buffer{}}
+	e.tr = newTracker(t, e, jiratest.DataCenter, func(o *Options) { o.Approvers = []string{"alice"} })
+	if err := e.tr.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.logs.String(), "JIRAUSER10201") {
+		t.Errorf("start does not say which key alice is:\n%s", e.logs.String())
+	}
+	tk := create(t, e)
+	if err := fake.RenameUser("alice", "alice.smith"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.RenameUser("mallory", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	fake.AddLabel(tk.Key, "patrol-approve", "alice") // mallory, renamed
+	got, err := e.tr.Approvals(context.Background(), tk.Key, "patrol-approve")
+	if err != nil || len(got) != 1 || got[0].By == "alice" || !strings.Contains(got[0].By, "JIRAUSER10202") {
+		t.Fatalf("approvals = %+v (err %v): the name's new holder must not count as alice", got, err)
+	}
+	c.Advance(time.Minute)
+	fake.RemoveLabel(tk.Key, "patrol-approve", "alice.smith")
+	c.Advance(time.Minute)
+	fake.AddLabel(tk.Key, "patrol-approve", "alice.smith") // the real alice
+	got, err = e.tr.Approvals(context.Background(), tk.Key, "patrol-approve")
+	if err != nil || len(got) != 1 || got[0].By != "alice" {
+		t.Fatalf("approvals = %+v (err %v), want alice's (key JIRAUSER10201)", got, err)
 	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// context-aware sleep.
 	Now   func() time.Time
 	Sleep func(context.Context, time.Duration) error
+	// Approvers are tickets.approvers. On Data Center they are resolved to
+	// user keys (Check), and Approvals reports an approval by its key.
+	Approvers []string
 }
 
 // Tracker is a poller.Tracker over the Jira REST API.
@@ -60,9 +63,14 @@ type Tracker struct {
 
 	indexLag time.Duration
 
-	mu      sync.Mutex
-	zone    *time.Location // the Jira account's zone: JQL dates are read in it
-	created []created      // issues this process created, newest last
+	approvers []string
+
+	mu   sync.Mutex
+	zone *time.Location // the Jira account's zone: JQL dates are read in it
+	// approverKeys maps Data Center user keys to the approvers entry they
+	// were resolved from; nil until resolved.
+	approverKeys map[string]string
+	created      []created // issues this process created, newest last
 	// unsure holds the labels of creates whose outcome is unknown, with
 	// when they were sent: until the index has caught up, a search that
 	// finds nothing for them proves nothing.
@@ -99,16 +107,19 @@ func New(cfg Config, opts Options) (*Tracker, error) {
 		auth = func(r *http.Request) { r.SetBasicAuth(user, token) } // Cloud API token
 	}
 	timeout, _ := time.ParseDuration(cfg.Timeout)
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: timeout}
+	hc := &http.Client{Timeout: timeout}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		hc = &c
 	}
+	hc.CheckRedirect = poller.NoRedirect // the token must not follow a redirect anywhere
 	t := &Tracker{
-		cfg:   cfg,
-		label: opts.Label,
-		base:  strings.TrimRight(cfg.URL, "/"),
-		log:   opts.Logger,
-		now:   opts.Now,
+		cfg:       cfg,
+		approvers: opts.Approvers,
+		label:     opts.Label,
+		base:      strings.TrimRight(cfg.URL, "/"),
+		log:       opts.Logger,
+		now:       opts.Now,
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
@@ -159,8 +170,14 @@ func (t *Tracker) Check(ctx context.Context) error {
 		return fmt.Errorf("jira: flavor = %q, but %s reports deploymentType %q (version %s): set flavor = %q",
 			t.cfg.Flavor, t.base, info.DeploymentType, info.Version, got)
 	}
-	_, err := t.accountZone(ctx)
-	return err
+	if _, err := t.accountZone(ctx); err != nil {
+		return err
+	}
+	if !t.cloud() {
+		_, err := t.approverKeyMap(ctx)
+		return err
+	}
+	return nil
 }
 
 // accountZone returns the zone Jira reads JQL date literals in: the time

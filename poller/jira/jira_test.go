@@ -77,17 +77,21 @@ func setup(t *testing.T, flavor jiratest.Flavor, opts jiratest.Options, mod ...f
 	}
 	fake := jiratest.New(t, opts)
 	e := &env{fake: fake, clock: c, logs: &bytes.Buffer{}}
-	e.tr = newTracker(t, e, flavor, mod...)
+	mods := make([]any, len(mod))
+	for i, m := range mod {
+		mods[i] = m
+	}
+	e.tr = newTracker(t, e, flavor, mods...)
 	return e
 }
 
 // newTracker makes another Tracker against the same fake: a restarted
 // process, with no memory of the first.
-func newTracker(t *testing.T, e *env, flavor jiratest.Flavor, mod ...func(*Config)) *Tracker {
+func newTracker(t *testing.T, e *env, flavor jiratest.Flavor, mods ...any) *Tracker {
 	t.Helper()
 	t.Setenv("TEST_JIRA_TOKEN", "s3cret-token")
 	cfg := Defaults()
-	cfg.URL = e.fake.URL
+	cfg.URL, cfg.AllowInsecureHTTP = e.fake.URL, true
 	cfg.Flavor = string(flavor)
 	cfg.TokenEnv = "TEST_JIRA_TOKEN"
 	cfg.Project = "SEC"
@@ -95,15 +99,22 @@ func newTracker(t *testing.T, e *env, flavor jiratest.Flavor, mod ...func(*Confi
 		t.Setenv("TEST_JIRA_USER", "bot@example.com")
 		cfg.UserEnv = "TEST_JIRA_USER"
 	}
-	for _, m := range mod {
-		m(&cfg)
+	opts := Options{
+		Label:     "patrol",
+		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:       e.clock.Now,
+		Sleep:     e.clock.Sleep,
+		Approvers: []string{"5b10ac8d82e05b22cc7d4ef5"},
 	}
-	tr, err := New(cfg, Options{
-		Label:  "patrol",
-		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:    e.clock.Now,
-		Sleep:  e.clock.Sleep,
-	})
+	for _, m := range mods {
+		switch m := m.(type) {
+		case func(*Config):
+			m(&cfg)
+		case func(*Options):
+			m(&opts)
+		}
+	}
+	tr, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -332,7 +332,7 @@ func TestPollReplaysRecordedPages(t *testing.T) {
 	t.Setenv("TEST_JIRA_TOKEN", "t")
 	t.Setenv("TEST_JIRA_USER", "u")
 	cfg := Defaults()
-	cfg.URL, cfg.TokenEnv, cfg.UserEnv, cfg.Project = srv.URL, "TEST_JIRA_TOKEN", "TEST_JIRA_USER", "TEST"
+	cfg.URL, cfg.TokenEnv, cfg.UserEnv, cfg.Project, cfg.AllowInsecureHTTP = srv.URL, "TEST_JIRA_TOKEN", "TEST_JIRA_USER", "TEST", true
 	tr, err := New(cfg, Options{Label: "patrol"})
 	if err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		r.Header.Set("User-Agent", "patrol")
 		d.auth(r)
 		resp, err := d.client.Do(r)
-		if attempt >= d.maxRetries {
+		if attempt >= d.maxRetries || ctx.Value(noRetryKey{}) != nil {
 			return resp, err
 		}
 		wait, ok := d.retryWait(ctx, resp, err, attempt)

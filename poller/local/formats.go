@@ -20,8 +20,9 @@ type format struct {
 	// its first record; text formats claim it by its first line.
 	json  bool
 	claim func(first []byte) bool
-	// open returns the records of a text file (json formats leave it nil).
-	open func(r io.Reader) (records, error)
+	// open returns the records of a text file (json formats leave it nil),
+	// each line at most lim.MaxRecordBytes long.
+	open func(r io.Reader, lim Limits) (records, error)
 	// time reads an event's _time (epoch seconds); ok is false when the
 	// record has none, and the file's modification time is used instead.
 	time func(e *spl.Event) (float64, bool, error)

@@ -3,7 +3,6 @@ package local
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -139,6 +138,7 @@ type scanStats struct {
 	bytes                  int64
 	start                  time.Time
 	lastReport             time.Time
+	shown                  bool // a progress line is on the terminal
 }
 
 // Scan reads every file in order and hands over the events in the window
@@ -151,7 +151,9 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 	if !f.Latest.IsZero() {
 		win.latest, win.hasLatest = epoch(f.Latest), true
 	}
-	src.stats.start = time.Now()
+	src.stats.start = src.s.clock()
+	src.stats.lastReport = src.stats.start
+	defer src.progress(true)
 	for _, file := range src.files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -163,7 +165,6 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 		src.stats.bytes += file.size
 		src.progress(false)
 	}
-	src.progress(true)
 	return nil
 }
 
@@ -171,60 +172,70 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 // so that window bounds and event times compare exactly.
 func epoch(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
 
-// progress prints a line to Progress at most once a second, and a summary
-// at the end of scans that took long enough to need one.
+// progress redraws the progress line in place at most once a second,
+// from a second into the scan, and erases it when the scan ends (final):
+// the caller's own summary line follows, never a stale progress line.
 func (src *source) progress(final bool) {
 	w := src.s.opts.Progress
 	if w == nil {
 		return
 	}
-	now := time.Now()
-	if !final && now.Sub(src.stats.lastReport) < time.Second {
-		return
-	}
-	if final && now.Sub(src.stats.start) < time.Second && src.stats.files < 10 {
-		return
-	}
-	src.stats.lastReport = now
-	verb := "scanning"
 	if final {
-		verb = "scanned"
+		if src.stats.shown {
+			fmt.Fprint(w, "\r\x1b[K")
+			src.stats.shown = false
+		}
+		return
 	}
-	fmt.Fprintf(w, "local search: %s %d/%d files, %.1f MB, %d events read, %d passed the search filter, %s\n",
-		verb, src.stats.files, len(src.files), float64(src.stats.bytes)/1e6, src.stats.events, src.stats.matched,
-		now.Sub(src.stats.start).Round(time.Millisecond))
+	now := src.s.clock()
+	if now.Sub(src.stats.lastReport) < time.Second {
+		return
+	}
+	src.stats.lastReport, src.stats.shown = now, true
+	fmt.Fprintf(w, "\rlocal search: %d/%d files, %.1f MB, %d events read, %d passed the search filter, %s\x1b[K",
+		src.stats.files, len(src.files), float64(src.stats.bytes)/1e6, src.stats.events, src.stats.matched,
+		now.Sub(src.stats.start).Round(time.Second))
 }
 
-// open opens a file, decompressing it when it starts with gzip's magic
-// bytes (whatever its name).
-func open(path string) (io.Reader, func() error, error) {
+// open opens a file for scanning (see decode).
+func (src *source) open(path string) (io.Reader, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	br := bufio.NewReaderSize(f, 256<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("gzip: %w", err)
-		}
-		ra := newReadAhead(zr)
-		return ra, func() error { ra.Close(); zr.Close(); return f.Close() }, nil
+	r, closeR, err := decode(f, src.s.limits().MaxFileBytes)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
 	}
-	return br, f.Close, nil
+	return r, func() error { closeR(); return f.Close() }, nil
 }
 
 func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error) error {
-	r, closeFile, err := open(file.path)
+	r, closeFile, err := src.open(file.path)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", file.path, err)
 	}
 	defer closeFile()
-	br := bufio.NewReaderSize(r, 64<<10)
+	sk := &skips{log: src.s.logger(), onSkip: src.s.opts.OnSkip, file: file.path}
+	defer sk.done()
+	return src.scanStream(ctx, r, file, f, win, fn, sk)
+}
+
+// scanStream hands over the events of one stream. A record over a limit is
+// skipped and the stream goes on; at MaxFileBytes the rest of the stream
+// is skipped; both are told to sk. Anything else that is wrong with the
+// stream is an error naming it.
+func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error, sk *skips) error {
+	lim := src.s.limits()
+	counted := &countingReader{r: r}
+	br := bufio.NewReaderSize(counted, 64<<10)
 	head, err := peekNonSpace(br)
 	if err != nil {
+		if errors.Is(err, errFileLimit) {
+			sk.rest(counted.n)
+			return nil
+		}
 		return fmt.Errorf("input %s: read: %w", file.path, err)
 	}
 	if len(head) == 0 {
@@ -233,12 +244,24 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 	var recs records
 	var fmtr *format
 	if head[0] == '{' || head[0] == '[' {
-		jr := newJSONRecords(br)
-		first, off, err := jr.next()
-		if errors.Is(err, io.EOF) {
-			return nil
+		jr := newJSONRecords(br, lim)
+		var first []byte
+		var off int64
+		for { // the first record that is not skipped says what the file is
+			first, off, err = jr.next()
+			var se *skipError
+			if !errors.As(err, &se) {
+				break
+			}
+			sk.record(se)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, errFileLimit):
+			sk.rest(counted.n)
+			return nil
+		case err != nil:
 			return fileError(file.path, err)
 		}
 		fmtr = detect(true, first)
@@ -249,13 +272,16 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 			line = line[:i]
 		}
 		if fmtr = detect(false, line); fmtr == nil {
-			return fmt.Errorf("input %s: not JSON (it starts with %q) and not a known text log format", file.path, clip(line, 40))
+			// The file's content stays out of the message: it may be
+			// anything, and the message reaches logs and terminals.
+			return fmt.Errorf("input %s: neither JSON nor a known text log format (VPC Flow Logs)", file.path)
 		}
-		if recs, err = fmtr.open(br); err != nil {
+		if recs, err = fmtr.open(br, lim); err != nil {
 			return fmt.Errorf("input %s: %w", file.path, err)
 		}
 	}
-	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: file.path, Host: src.s.host(), Props: fmtr.props}
+	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: file.path, Host: src.s.host(), Props: fmtr.props,
+		Limits: lim.json()}
 	rf := f.ForSource(meta)
 	if rf.Never() {
 		return nil // index/sourcetype/source/host rule the whole file out
@@ -264,10 +290,17 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 	ev := &spl.Event{}
 	for {
 		raw, off, fields, err := recs.next()
-		if errors.Is(err, io.EOF) {
+		var se *skipError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil
-		}
-		if err != nil {
+		case errors.As(err, &se):
+			sk.record(se)
+			continue
+		case errors.Is(err, errFileLimit):
+			sk.rest(counted.n)
+			return nil
+		case err != nil:
 			return fileError(file.path, err)
 		}
 		src.stats.events++
@@ -277,7 +310,7 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 		*ev = spl.Event{Raw: raw, Meta: meta, JSON: fmtr.json, Fields: fields, Offset: off}
 		t, ok, err := fmtr.time(ev)
 		if err != nil {
-			return fmt.Errorf("input %s: record at byte %d: %w", file.path, off, err)
+			return recordError(file.path, recs, off, err)
 		}
 		if !ok {
 			t = fallback
@@ -288,7 +321,7 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 		ev.Time = t
 		src.stats.matched++
 		if err := fn(ev); err != nil {
-			return err
+			return recordError(file.path, recs, off, err)
 		}
 	}
 }
@@ -301,6 +334,8 @@ type pendingJSON struct {
 	off   int64
 	done  bool
 }
+
+func (p *pendingJSON) position(off int64) (int, int, bool) { return p.jr.position(off) }
 
 func (p *pendingJSON) next() ([]byte, int64, []spl.Field, error) {
 	if !p.done {
@@ -335,15 +370,29 @@ func peekNonSpace(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-func clip(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
-}
-
 // fileError names the file and says whether it is not JSON or could not
 // be read.
+// recordError places an error found inside a record: broken JSON in an
+// event is named by file, line and column, as a person opens the file.
+// Other errors (a stopped search) pass through.
+func recordError(path string, recs records, off int64, err error) error {
+	var je interface {
+		EventOffset() int
+		Reason() string
+	}
+	if !errors.As(err, &je) {
+		return err
+	}
+	if p, ok := recs.(interface {
+		position(int64) (int, int, bool)
+	}); ok {
+		if line, col, ok := p.position(off + int64(je.EventOffset())); ok {
+			return fmt.Errorf("input %s: line %d, column %d: %s", path, line, col, je.Reason())
+		}
+	}
+	return fmt.Errorf("input %s: record at byte %d: %w", path, off, err)
+}
+
 func fileError(path string, err error) error {
 	var se *syntaxError
 	if errors.As(err, &se) {

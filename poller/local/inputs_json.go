@@ -15,14 +15,18 @@ import (
 // and column instead of being skipped. Decoding the fields of a record is
 // left to the engine, which does it only for the fields a query reads.
 type jsonRecords struct {
-	r    io.Reader
-	buf  []byte
-	pos  int   // next byte to look at
-	end  int   // bytes of buf holding data
-	base int64 // stream offset of buf[0]
-	line int   // newlines before buf[0]
-	eof  bool
-	err  error // read error, reported once the buffer is drained
+	r   io.Reader
+	lim Limits
+	// arrays holds, for each bracket open in the current record, the
+	// elements seen so far when it is an array (commas), -1 for an object.
+	arrays []int
+	buf    []byte
+	pos    int   // next byte to look at
+	end    int   // bytes of buf holding data
+	base   int64 // stream offset of buf[0]
+	line   int   // newlines before buf[0]
+	eof    bool
+	err    error // read error, reported once the buffer is drained
 
 	mode    int // modeTop, modeArray (top-level [...]), modeRecords ({"Records":[...]})
 	needSep bool
@@ -49,6 +53,7 @@ func (e *syntaxError) Error() string {
 // byte classes outside strings
 const (
 	clsOK = iota
+	clsComma
 	clsSpace
 	clsQuote
 	clsOpen
@@ -62,9 +67,10 @@ func init() {
 	for i := range jsonClass {
 		jsonClass[i] = clsBad
 	}
-	for _, c := range []byte("0123456789+-.eE,:abcdfghijklmnopqrstuvwxyzABCDFGHIJKLMNOPQRSTUVWXYZ") {
+	for _, c := range []byte("0123456789+-.eE:abcdfghijklmnopqrstuvwxyzABCDFGHIJKLMNOPQRSTUVWXYZ") {
 		jsonClass[c] = clsOK
 	}
+	jsonClass[','] = clsComma
 	for _, c := range []byte(" \t\r\n") {
 		jsonClass[c] = clsSpace
 	}
@@ -73,17 +79,28 @@ func init() {
 	jsonClass['}'], jsonClass[']'] = clsClose, clsClose
 }
 
-func newJSONRecords(r io.Reader) *jsonRecords {
-	return &jsonRecords{r: r, buf: make([]byte, 256<<10)}
+func newJSONRecords(r io.Reader, lim Limits) *jsonRecords {
+	return &jsonRecords{r: r, lim: lim.orDefault(), buf: make([]byte, 256<<10)}
 }
 
 func (j *jsonRecords) errorAt(i int, format string, args ...any) error {
-	line := j.line + bytes.Count(j.buf[:i], []byte{'\n'}) + 1
-	col := i + 1
+	line, col, _ := j.position(j.base + int64(i))
+	return &syntaxError{Line: line, Column: col, Offset: j.base + int64(i), Msg: fmt.Sprintf(format, args...)}
+}
+
+// position returns the line and column of a stream offset inside the
+// buffered data (the record last returned, say).
+func (j *jsonRecords) position(off int64) (line, col int, ok bool) {
+	i := int(off - j.base)
+	if i < 0 || i > j.end {
+		return 0, 0, false
+	}
+	line = j.line + bytes.Count(j.buf[:i], []byte{'\n'}) + 1
+	col = i + 1
 	if k := bytes.LastIndexByte(j.buf[:i], '\n'); k >= 0 {
 		col = i - k
 	}
-	return &syntaxError{Line: line, Column: col, Offset: j.base + int64(i), Msg: fmt.Sprintf(format, args...)}
+	return line, col, true
 }
 
 // fill makes room by dropping bytes before keep and reads more. It
@@ -255,12 +272,15 @@ func (j *jsonRecords) recordsWrapper() (bool, error) {
 	return true, nil
 }
 
-// object scans the object starting at pos and returns it.
+// object scans the object starting at pos and returns it. A record over
+// one of the limits is scanned to its end without being kept, and comes
+// back as a *skipError.
 func (j *jsonRecords) object() ([]byte, int64, error) {
 	start := j.pos
 	depth := 0
 	inStr := false
 	i := start
+	j.arrays = j.arrays[:0]
 	for {
 		for i < j.end {
 			if inStr {
@@ -283,14 +303,36 @@ func (j *jsonRecords) object() ([]byte, int64, error) {
 			c := j.buf[i]
 			switch jsonClass[c] {
 			case clsOK, clsSpace:
+			case clsComma:
+				if n := len(j.arrays) - 1; n >= 0 && j.arrays[n] >= 0 {
+					if j.arrays[n]++; j.arrays[n] >= j.lim.MaxValues {
+						return j.skip(start, i+1, depth, false, SkipValues,
+							fmt.Sprintf("an array has more than %d elements (search.local.max_values)", j.lim.MaxValues))
+					}
+				}
 			case clsQuote:
 				inStr = true
 			case clsOpen:
 				depth++
+				if depth > j.lim.MaxDepth {
+					return j.skip(start, i+1, depth, false, SkipDepth,
+						fmt.Sprintf("nested deeper than %d levels (search.local.max_depth)", j.lim.MaxDepth))
+				}
+				if c == '[' {
+					j.arrays = append(j.arrays, 0)
+				} else {
+					j.arrays = append(j.arrays, -1)
+				}
 			case clsClose:
 				depth--
+				if len(j.arrays) > 0 {
+					j.arrays = j.arrays[:len(j.arrays)-1]
+				}
 				if depth == 0 {
 					j.pos = i + 1
+					if j.pos-start > j.lim.MaxRecordBytes {
+						return nil, 0, j.tooBig(j.base + int64(start))
+					}
 					return j.buf[start:j.pos], j.base + int64(start), nil
 				}
 				if depth < 0 {
@@ -300,6 +342,11 @@ func (j *jsonRecords) object() ([]byte, int64, error) {
 				return nil, 0, j.errorAt(i, "invalid character %q", c)
 			}
 			i++
+		}
+		if i-start > j.lim.MaxRecordBytes {
+			// Keep nothing more of it: a record as long as the file (a
+			// gzip bomb) must not be held in memory.
+			return j.skip(start, i, depth, inStr, SkipRecordSize, "")
 		}
 		j.pos = i
 		ok, err := j.fill(start)

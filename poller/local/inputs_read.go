@@ -1,6 +1,9 @@
 package local
 
 import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
 	"io"
 )
 
@@ -103,4 +106,34 @@ func (ra *readAhead) Close() {
 		close(ra.done)
 	}
 	<-ra.exited
+}
+
+// decode prepares a stream for scanning: decompressed when it starts with
+// gzip's magic bytes (whatever its name), and cut at maxBytes (after
+// decompression) with errFileLimit, so a gzip bomb costs a bounded read.
+// It works on any stream: a file, an object body.
+func decode(r io.Reader, maxBytes int64) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		ra := newReadAhead(&limitReader{r: zr, n: maxBytes})
+		return ra, func() { ra.Close(); zr.Close() }, nil
+	}
+	return &limitReader{r: br, n: maxBytes}, func() {}, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

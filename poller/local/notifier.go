@@ -2,43 +2,43 @@ package local
 
 import (
 	"context"
-	"fmt"
-	"io"
+	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/patrolsec/patrol/poller"
 )
 
-// LogNotifier prints notifications (notify.backend = "log"): the first
-// message about a ticket in full, later ones as indented updates.
+// LogNotifier logs notifications (notify.backend = "log"): one Info line
+// per notification (channel, ticket, status, the first line of the text),
+// the whole text at Debug. As log lines they follow the log's level and
+// format: one JSON object each under journald, never a stray block of
+// text, and on a terminal `once` shows them at PATROL_LOG_LEVEL=info.
 type LogNotifier struct {
-	W  io.Writer
-	mu sync.Mutex
+	Log *slog.Logger
 }
 
 var _ poller.Notifier = (*LogNotifier)(nil)
 
-// Notify writes the notification and returns a thread reference.
+// Notify logs the notification and returns a thread reference.
 func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (string, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var b strings.Builder
 	channel := note.Channel
 	if channel == "" {
 		channel = "(default)"
 	}
+	text := strings.TrimRight(note.Message.PlainText(), "\n")
+	first := ""
+	for _, line := range strings.Split(text, "\n") { // the first line that says something, not a heading
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "== ") {
+			first = line
+			break
+		}
+	}
+	attrs := []any{"channel", channel, "ticket", note.Ticket.Key, "status", note.Status}
 	if note.Thread == "" {
-		fmt.Fprintf(&b, "notify %s [%s] %s %s\n", channel, strings.ToUpper(note.Severity), note.Ticket.Key, note.Status)
-	} else {
-		fmt.Fprintf(&b, "notify %s %s update: %s\n", channel, note.Ticket.Key, note.Status)
+		attrs = append(attrs, "severity", note.Severity)
 	}
-	for _, line := range strings.Split(strings.TrimRight(note.Message.PlainText(), "\n"), "\n") {
-		b.WriteString("    " + line + "\n")
-	}
-	if _, err := io.WriteString(n.W, b.String()); err != nil {
-		return "", err
-	}
+	n.Log.InfoContext(ctx, "notification", append(attrs, "text", poller.CleanText(first))...)
+	n.Log.DebugContext(ctx, "notification text", "ticket", note.Ticket.Key, "text", text)
 	if note.Thread != "" {
 		return "", nil
 	}

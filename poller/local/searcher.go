@@ -10,10 +10,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/detections/spl"
 	"github.com/patrolsec/patrol/poller"
 )
@@ -36,11 +38,25 @@ type Options struct {
 	// Location is the time zone of _time in results, strftime and bin;
 	// nil means UTC.
 	Location *time.Location
-	// Progress receives a progress line now and then during long scans
-	// (nil: none). Point it at stderr for interactive use.
+	// Progress receives a progress line during scans that take more than a
+	// second (nil: none), redrawn in place with a carriage return and
+	// erased when the scan ends: point it at a terminal only.
 	Progress io.Writer
+	// Clock times the progress line; nil means time.Now.
+	Clock func() time.Time
 	// Now is the clock for now() and relative times; nil means time.Now.
 	Now func() time.Time
+	// AllowCommands names forbidden commands (detections.ForbiddenCommands)
+	// a search may use anyway, as on Splunk.
+	AllowCommands []string
+	// Limits bound what one file or record may cost; zero fields take
+	// DefaultLimits.
+	Limits Limits
+	// Logger names what a search skips (records and files over a limit);
+	// nil logs to slog.Default().
+	Logger *slog.Logger
+	// OnSkip, when set, hears every skip with its reason (metrics).
+	OnSkip func(reason string)
 }
 
 // Searcher runs SPL over local files. It implements poller.Searcher and is
@@ -51,6 +67,13 @@ type Searcher struct {
 }
 
 var _ poller.Searcher = (*Searcher)(nil)
+
+func (s *Searcher) clock() time.Time {
+	if s.opts.Clock != nil {
+		return s.opts.Clock()
+	}
+	return time.Now()
+}
 
 // NewSearcher returns a Searcher over opts.Paths. The paths are checked
 // when a search runs, so that logs may appear after start-up.
@@ -76,6 +99,15 @@ func (s *Searcher) host() string {
 	return s.hostname
 }
 
+func (s *Searcher) limits() Limits { return s.opts.Limits.orDefault() }
+
+func (s *Searcher) logger() *slog.Logger {
+	if s.opts.Logger != nil {
+		return s.opts.Logger
+	}
+	return slog.Default()
+}
+
 func (s *Searcher) location() *time.Location {
 	if s.opts.Location != nil {
 		return s.opts.Location
@@ -90,6 +122,9 @@ func (s *Searcher) location() *time.Location {
 // every value a string, numbers without a trailing .0, _time as ISO-8601
 // with milliseconds and offset.
 func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.Result) error) error {
+	if err := detections.CheckCommands(q.SPL, s.opts.AllowCommands); err != nil {
+		return fmt.Errorf("local search: %w", err)
+	}
 	query, err := spl.Parse(q.SPL)
 	if err != nil {
 		return fmt.Errorf("local search: %w", err)
@@ -117,7 +152,7 @@ func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.
 		lookups[name] = path
 	}
 	loc := s.location()
-	err = query.Run(ctx, src, spl.Options{Now: now, Location: loc, Lookups: lookups}, func(r spl.Row) error {
+	err = query.Run(ctx, src, spl.Options{Now: now, Location: loc, Lookups: lookups, JSON: s.limits().json()}, func(r spl.Row) error {
 		res, err := toResult(r, loc)
 		if err != nil {
 			return err

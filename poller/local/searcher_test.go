@@ -214,22 +214,30 @@ func TestBadInput(t *testing.T) {
 		name, file string
 		data       []byte
 		want       string
+		query      string
 	}{
-		{"not JSON", "notes.json", []byte("hello world\n"), `not JSON (it starts with "hello world")`},
-		{"broken record", "broken.json", []byte(recStop + "\n{\"eventName\": \"x\",\n  \"a\": <b>}\n"), "not valid JSON: line 3, column 8"},
-		{"truncated", "cut.json", []byte(`{"Records":[` + recStop[:50]), "unexpected end of file inside a string"},
-		{"truncated array", "cut2.json", []byte(`{"Records":[` + recStop), "unexpected end of file inside an array"},
-		{"scalar in records", "scalar.json", []byte(`{"Records":[1]}`), `expected a record (a JSON object), found '1'`},
-		{"bad gzip", "bad.json.gz", append(gz(t, recStop)[:20], 0, 0, 0), "read:"},
-		{"bad value inside a record", "value.json", []byte(`{"eventTime":"2024-05-01T12:00:00Z","eventName":tru e}` + "\n"), "record at byte 0: invalid JSON at byte 52 of the event"},
+		{"not JSON", "notes.json", []byte("hello world\n"), `neither JSON nor a known text log format`, ""},
+		{"broken record", "broken.json", []byte(recStop + "\n{\"eventName\": \"x\",\n  \"a\": <b>}\n"), "not valid JSON: line 3, column 8", ""},
+		{"truncated", "cut.json", []byte(`{"Records":[` + recStop[:50]), "unexpected end of file inside a string", ""},
+		{"truncated array", "cut2.json", []byte(`{"Records":[` + recStop), "unexpected end of file inside an array", ""},
+		{"scalar in records", "scalar.json", []byte(`{"Records":[1]}`), `expected a record (a JSON object), found '1'`, ""},
+		{"bad gzip", "bad.json.gz", append(gz(t, recStop)[:20], 0, 0, 0), "read:", ""},
+		{"bad value inside a record", "value.json", []byte(`{"eventTime":"2024-05-01T12:00:00Z","eventName":tru e}` + "\n"), "value.json: line 1, column 53: invalid JSON", ""},
+		{"bad value a search reads", "later.json", []byte(recStop + "\n" + `{"eventTime":"2024-05-01T12:00:00Z",` + "\n" + ` "eventName": "x", "a": }` + "\n"), "later.json: line 3, column 25: invalid JSON", "a=*"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, dir, tc.file, tc.data)
 			s := NewSearcher(Options{Paths: []string{"good.json", tc.file}, BaseDir: dir, Host: "h"})
-			_, err := search(t, s, "eventName=*", poller.Window{})
+			if tc.query == "" {
+				tc.query = "eventName=*"
+			}
+			_, err := search(t, s, tc.query, poller.Window{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
 				t.Fatalf("got %v, want an error naming %s and containing %q", err, p, tc.want)
+			}
+			if strings.Contains(err.Error(), "hello") {
+				t.Errorf("the error shows the file's content: %v", err)
 			}
 		})
 	}
@@ -237,6 +245,13 @@ func TestBadInput(t *testing.T) {
 		s := NewSearcher(Options{Paths: []string{"nope"}, BaseDir: dir})
 		_, err := search(t, s, "*", poller.Window{})
 		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "nope")) && !strings.Contains(err.Error(), "nope") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("writing command", func(t *testing.T) {
+		s := NewSearcher(Options{Paths: []string{"good.json"}, BaseDir: dir})
+		_, err := search(t, s, "* | outputlookup x.csv", poller.Window{})
+		if err == nil || !strings.Contains(err.Error(), `command "outputlookup" writes a lookup table`) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -276,7 +291,9 @@ func TestLookupAndProgress(t *testing.T) {
 		writeFile(t, dir, "logs/"+string(rune('a'+i))+".json", []byte(recStop+"\n"))
 	}
 	var progress bytes.Buffer
-	s := NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Lookups: map[string]string{"accounts": "lookups/accounts.csv"}, Progress: &progress})
+	tick := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { tick = tick.Add(1500 * time.Millisecond); return tick } // a slow scan
+	s := NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Lookups: map[string]string{"accounts": "lookups/accounts.csv"}, Progress: &progress, Clock: clock})
 	rs, err := search(t, s, "eventName=StopLogging | lookup accounts account_id AS aws_account_id OUTPUT owner | stats count by owner", poller.Window{})
 	if err != nil {
 		t.Fatal(err)
@@ -284,8 +301,18 @@ func TestLookupAndProgress(t *testing.T) {
 	if got := pick(rs, "owner", "count"); !reflect.DeepEqual(got, []string{"owner=platform-team count=12"}) {
 		t.Fatalf("got %q", got)
 	}
-	if !strings.Contains(progress.String(), "scanned 12/12 files") {
-		t.Fatalf("progress: %q", progress.String())
+	// Redrawn in place (no newline), then erased: the caller's summary
+	// line is what stays on the terminal.
+	p := progress.String()
+	if !strings.Contains(p, "\rlocal search: 12/12 files") || strings.Contains(p, "\n") || !strings.HasSuffix(p, "\r\x1b[K") {
+		t.Fatalf("progress: %q", p)
+	}
+
+	// A fast scan shows nothing.
+	progress.Reset()
+	s = NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Progress: &progress})
+	if _, err := search(t, s, "eventName=StopLogging", poller.Window{}); err != nil || progress.Len() != 0 {
+		t.Fatalf("fast scan: %v, progress %q", err, progress.String())
 	}
 }
 

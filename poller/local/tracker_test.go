@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,14 +66,24 @@ func TestTracker(t *testing.T) {
 
 func TestLogNotifierThreads(t *testing.T) {
 	var b strings.Builder
-	n := &LogNotifier{W: &b}
+	n := &LogNotifier{Log: slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	ref, err := n.Notify(context.Background(), poller.Notification{Ticket: poller.Ticket{Key: "LOCAL-1"}, Severity: "high", Status: "open",
-		Message: poller.Message{Title: "hello <!channel>"}})
+		Message: poller.Message{Title: "hello <!channel>\nsecond line"}})
 	if err != nil || ref != "log:LOCAL-1" {
 		t.Fatalf("ref %q err %v", ref, err)
 	}
 	ref, _ = n.Notify(context.Background(), poller.Notification{Ticket: poller.Ticket{Key: "LOCAL-1"}, Thread: ref, Status: "done", Message: poller.Message{Title: "x"}})
-	if ref != "" || !strings.Contains(b.String(), "[HIGH] LOCAL-1 open") || !strings.Contains(b.String(), "LOCAL-1 update: done") {
-		t.Errorf("output:\n%s", b.String())
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if ref != "" || len(lines) != 4 {
+		t.Fatalf("ref %q, %d log lines:\n%s", ref, len(lines), b.String())
+	}
+	for i, want := range []string{
+		`"msg":"notification","channel":"(default)","ticket":"LOCAL-1","status":"open","severity":"high","text":"hello <!channel>"`,
+		`"msg":"notification text","ticket":"LOCAL-1","text":"hello <!channel>\nsecond line"`,
+		`"msg":"notification","channel":"(default)","ticket":"LOCAL-1","status":"done","text":"x"`,
+	} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d = %s, want %s", i, lines[i], want)
+		}
 	}
 }

@@ -20,7 +20,9 @@ var vpcflowFormat = &format{
 	sourcetype: "aws:cloudwatchlogs:vpcflow",
 	props:      loadProps("aws_cloudwatchlogs_vpcflow.props"),
 	claim:      looksLikeFlow,
-	open:       func(r io.Reader) (records, error) { return &flowRecords{r: bufio.NewReaderSize(r, 64<<10)}, nil },
+	open: func(r io.Reader, lim Limits) (records, error) {
+		return &flowRecords{r: bufio.NewReaderSize(r, 64<<10), max: lim.MaxRecordBytes}, nil
+	},
 	time: func(e *spl.Event) (float64, bool, error) {
 		for _, f := range e.Fields {
 			if f.Name == "start" {
@@ -79,6 +81,7 @@ func flowColumn(name string) string {
 
 type flowRecords struct {
 	r    *bufio.Reader
+	max  int // longest line kept
 	off  int64
 	line int
 	cols []string
@@ -88,13 +91,27 @@ type flowRecords struct {
 func (f *flowRecords) next() ([]byte, int64, []spl.Field, error) {
 	for {
 		line, err := f.r.ReadSlice('\n')
+		n := int64(len(line))
 		if errors.Is(err, bufio.ErrBufferFull) {
 			f.buf = append(f.buf[:0], line...)
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = f.r.ReadSlice('\n')
-				f.buf = append(f.buf, line...)
+				n += int64(len(line))
+				if len(f.buf) <= f.max {
+					f.buf = append(f.buf, line...)
+				}
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, 0, nil, err
 			}
 			line = f.buf
+		}
+		if n > int64(f.max) {
+			start := f.off
+			f.off += n
+			f.line++
+			return nil, 0, nil, &skipError{Offset: start, Reason: SkipRecordSize,
+				Detail: fmt.Sprintf("line %d is longer than %d bytes (search.local.max_record_bytes)", f.line, f.max)}
 		}
 		if len(line) == 0 && err != nil {
 			if errors.Is(err, io.EOF) {

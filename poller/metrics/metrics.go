@@ -26,6 +26,8 @@ type Metrics struct {
 
 	detectRuns      *prometheus.CounterVec
 	detectFailures  *prometheus.CounterVec
+	detectCancelled *prometheus.CounterVec
+	detectSkipped   *prometheus.CounterVec
 	lastSuccess     *prometheus.GaugeVec
 	lag             *prometheus.GaugeVec
 	results         *prometheus.CounterVec
@@ -38,6 +40,7 @@ type Metrics struct {
 	requestErrors   *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
 	detections      prometheus.Gauge
+	localSkipped    *prometheus.CounterVec
 }
 
 // New registers patrol's metrics.
@@ -47,6 +50,8 @@ func New() *Metrics {
 	det := []string{"detection"}
 	m.detectRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_runs_total", Help: "Detection runs."}, det)
 	m.detectFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_failures_total", Help: "Detection runs that failed."}, det)
+	m.detectCancelled = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_cancelled_total", Help: "Detection runs cancelled by a clean stop or a reload (not failures)."}, det)
+	m.detectSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_skipped_runs_total", Help: "Scheduled runs skipped because the previous run was still going."}, det)
 	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "patrol_detection_last_success_timestamp_seconds", Help: "When the detection last ran successfully."}, det)
 	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "patrol_detection_window_lag_seconds", Help: "Now minus the detection's checkpoint."}, det)
 	m.results = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_detection_results_total", Help: "Search results handled."}, det)
@@ -59,19 +64,25 @@ func New() *Metrics {
 	m.requestErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_request_errors_total", Help: "Failed requests to a backend, by kind."}, []string{"backend", "kind"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_reloads_total", Help: "Config reloads (SIGHUP) by result."}, []string{"result"})
 	m.detections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "patrol_detections", Help: "Detections loaded."})
-	for _, c := range []prometheus.Collector{m.detectRuns, m.detectFailures, m.lastSuccess, m.lag, m.results, m.alerts, m.suppressed,
-		m.ticketsCreated, m.respondRuns, m.respondFailures, m.actions, m.requestErrors, m.reloads, m.detections} {
+	m.localSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patrol_local_skipped_total",
+		Help: "Records (and rests of files) the local engine skipped for being over a limit, by reason."}, []string{"reason"})
+	for _, c := range []prometheus.Collector{m.detectRuns, m.detectFailures, m.detectCancelled, m.detectSkipped, m.lastSuccess, m.lag, m.results, m.alerts, m.suppressed,
+		m.ticketsCreated, m.respondRuns, m.respondFailures, m.actions, m.requestErrors, m.reloads, m.detections, m.localSkipped} {
 		f(c)
 	}
 	return m
 }
 
-// Detect records a detection run; checkpoint is its checkpoint after it.
+// Detect records a detection run; checkpoint is its checkpoint after it. A
+// cancelled run is counted as such, not as a failure.
 func (m *Metrics) Detect(id string, st poller.DetectStats, err error, checkpoint, now time.Time) {
 	m.detectRuns.WithLabelValues(id).Inc()
-	if err != nil {
+	switch {
+	case errors.Is(err, poller.ErrCancelled):
+		m.detectCancelled.WithLabelValues(id).Inc()
+	case err != nil:
 		m.detectFailures.WithLabelValues(id).Inc()
-	} else {
+	default:
 		m.lastSuccess.WithLabelValues(id).Set(float64(now.Unix()))
 	}
 	if !checkpoint.IsZero() {
@@ -83,10 +94,24 @@ func (m *Metrics) Detect(id string, st poller.DetectStats, err error, checkpoint
 	m.ticketsCreated.Add(float64(st.Tickets))
 }
 
+// Skipped counts a scheduled run of detection id skipped because its
+// previous run was still going.
+func (m *Metrics) Skipped(id string) { m.detectSkipped.WithLabelValues(id).Inc() }
+
+// SearchSlots exports the search slots: how many there are, and how many
+// runs wait for one now (read at each scrape or textfile write).
+func (m *Metrics) SearchSlots(size int, queued func() int) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "patrol_search_slots", Help: "Search slots (searches in flight at once)."},
+			func() float64 { return float64(size) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "patrol_search_slot_queue", Help: "Runs waiting for a search slot now."},
+			func() float64 { return float64(queued()) }))
+}
+
 // Respond records a respond pass.
 func (m *Metrics) Respond(st poller.RespondStats, err error) {
 	m.respondRuns.Inc()
-	if err != nil {
+	if err != nil && !errors.Is(err, poller.ErrCancelled) {
 		m.respondFailures.Inc()
 	}
 }
@@ -102,6 +127,10 @@ func (m *Metrics) Reload(ok bool) {
 		m.reloads.WithLabelValues("error").Inc()
 	}
 }
+
+// LocalSkip counts a record or file the local engine skipped (depth,
+// values, record_size, file_size).
+func (m *Metrics) LocalSkip(reason string) { m.localSkipped.WithLabelValues(reason).Inc() }
 
 // Detections sets how many detections are loaded.
 func (m *Metrics) Detections(n int) { m.detections.Set(float64(n)) }

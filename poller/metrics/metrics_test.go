@@ -3,11 +3,13 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +28,10 @@ func sample(m *Metrics) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	m.Detect("ct-stop", poller.DetectStats{Results: 5, Alerts: 2, Repeats: 3, Tickets: 2}, nil, now.Add(-2*time.Minute), now)
 	m.Detect("ct-stop", poller.DetectStats{}, errors.New("boom"), now.Add(-2*time.Minute), now)
+	m.Detect("ct-stop", poller.DetectStats{}, fmt.Errorf("ct-stop: %w: patrol is stopping", poller.ErrCancelled), now.Add(-2*time.Minute), now)
+	m.Skipped("ct-stop")
+	m.Skipped("ct-stop")
+	m.SearchSlots(2, func() int { return 5 })
 	m.Respond(poller.RespondStats{}, nil)
 	m.Action("cloudtrail.start_logging", "succeeded")
 	m.RequestError("splunk", retryErr{})
@@ -59,8 +65,12 @@ func TestTextfileIsAtomicAndParseable(t *testing.T) {
 		t.Fatalf("not parseable by the Prometheus text parser: %v", err)
 	}
 	checks := map[string]float64{
-		"patrol_detection_runs_total":         2,
-		"patrol_detection_failures_total":     1,
+		"patrol_detection_runs_total":         3,
+		"patrol_detection_failures_total":     1, // the cancelled run is not a failure
+		"patrol_detection_cancelled_total":    1,
+		"patrol_detection_skipped_runs_total": 2,
+		"patrol_search_slots":                 2,
+		"patrol_search_slot_queue":            5,
 		"patrol_detection_window_lag_seconds": 120,
 		"patrol_detection_suppressed_total":   3,
 		"patrol_tickets_created_total":        2,
@@ -155,4 +165,19 @@ func (fullAction) Revert(context.Context, poller.Plan, string) (poller.Outcome, 
 }
 func (fullAction) Check(context.Context, poller.Plan, time.Time) (poller.Outcome, error) {
 	return poller.Outcome{}, nil
+}
+
+// TestTextfileReadableByTheCollector: node_exporter runs as another user,
+// so the textfile is 0644 whatever patrol's umask (0077 under systemd).
+func TestTextfileReadableByTheCollector(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "patrol.prom")
+	if err := New().WriteTextfile(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("textfile mode %v, %v; want 0644", fi.Mode().Perm(), err)
+	}
 }

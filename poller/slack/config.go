@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"net/url"
 	"regexp"
 	"time"
 
@@ -14,8 +13,11 @@ type Config struct {
 	TokenFile string `toml:"token_file"`
 	// APIURL overrides Slack's Web API base URL (tests, proxies), e.g.
 	// "http://127.0.0.1:8080/api/"; a missing trailing slash is added.
-	APIURL  string `toml:"api_url"`
-	Channel string `toml:"channel"` // the default channel: name (#x) or ID (C123)
+	APIURL string `toml:"api_url"`
+	// AllowInsecureHTTP permits an http:// api_url, which sends the token
+	// in clear text (a loopback proxy, tests).
+	AllowInsecureHTTP bool   `toml:"allow_insecure_http"`
+	Channel           string `toml:"channel"` // the default channel: name (#x) or ID (C123)
 	// MaxRetries is how often a rate-limited (429) call is retried after
 	// the Retry-After Slack gives. Other failures are never retried: a
 	// post that timed out or got a 5xx may have gone out.
@@ -44,8 +46,8 @@ func (c Config) Validate() []poller.FieldError {
 		errs = append(errs, poller.FieldError{Key: "channel", Msg: "must be a channel name like #security-alerts or an ID like C0123456"})
 	}
 	if c.APIURL != "" {
-		if u, err := url.Parse(c.APIURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			errs = append(errs, poller.FieldError{Key: "api_url", Msg: "must be an absolute http(s) URL"})
+		if msg := poller.CheckURL(c.APIURL, c.AllowInsecureHTTP); msg != "" {
+			errs = append(errs, poller.FieldError{Key: "api_url", Msg: msg})
 		}
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > 10 {

@@ -64,10 +64,16 @@ func New(cfg Config, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slack token: %w", err)
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		timeout, _ := time.ParseDuration(cfg.Timeout)
-		hc = &http.Client{Timeout: timeout}
+	timeout, _ := time.ParseDuration(cfg.Timeout)
+	hc := &http.Client{Timeout: timeout}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		hc = &c
+	}
+	// slack-go sends the token in the POST body, which Go would resend on
+	// a 307 or 308 to any host: follow no redirect, and say where it led.
+	hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return errors.New(poller.RedirectError(req.Response))
 	}
 	// No OptionRetry: slack-go's would sleep on the wall clock, and its 5xx
 	// handlers would repeat posts that may have gone out. Rate limits are

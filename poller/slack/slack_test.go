@@ -33,6 +33,7 @@ func setup(t *testing.T, mod ...func(*Config)) (*Notifier, *slackfake.Server, *s
 	cfg := Defaults()
 	cfg.TokenEnv, cfg.Channel = "TEST_SLACK_TOKEN", "#security-alerts"
 	cfg.APIURL = strings.TrimSuffix(fake.URL, "/") // New adds the slash slack-go needs
+	cfg.AllowInsecureHTTP = true                   // the fake is plain HTTP on loopback
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -234,6 +235,8 @@ func TestConfigValidate(t *testing.T) {
 		{"empty", func(c *Config) { *c = Config{} }, "token_env,channel,timeout"},
 		{"bad channel", func(c *Config) { c.Channel = "security alerts" }, "channel"},
 		{"bad api url", func(c *Config) { c.APIURL = "slack.com/api" }, "api_url"},
+		{"http api url", func(c *Config) { c.APIURL = "http://slack.example/api" }, "api_url"},
+		{"token in the api url", func(c *Config) { c.APIURL = "https://xoxb:1@slack.example/api" }, "api_url"},
 		{"both tokens", func(c *Config) { c.TokenFile = "slack.token" }, "token_file"},
 		{"bad retries", func(c *Config) { c.MaxRetries = -1 }, "max_retries"},
 	}

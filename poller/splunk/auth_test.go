@@ -185,7 +185,7 @@ func TestNewReadsSecrets(t *testing.T) {
 		t.Errorf("missing token file: %v", err)
 	}
 	e.cfg = Defaults()
-	e.cfg.URL, e.cfg.TokenEnv = e.fake.URL, "PATROL_TEST_UNSET_VARIABLE"
+	e.cfg.URL, e.cfg.TokenEnv, e.cfg.AllowInsecureHTTP = e.fake.URL, "PATROL_TEST_UNSET_VARIABLE", true
 	if _, err := e.tryNew(dir); err == nil || !strings.Contains(err.Error(), "PATROL_TEST_UNSET_VARIABLE is not set") {
 		t.Errorf("unset token env: %v", err)
 	}

@@ -56,7 +56,7 @@ func benchSearcher(tb testing.TB, n int, export bool) *Searcher {
 	fake.Generate(n, cloudTrailRows())
 	tb.Setenv(tokenEnv, testToken)
 	cfg := Defaults()
-	cfg.URL, cfg.TokenEnv, cfg.Export = fake.URL, tokenEnv, export
+	cfg.URL, cfg.TokenEnv, cfg.Export, cfg.AllowInsecureHTTP = fake.URL, tokenEnv, export, true
 	s, err := New(cfg, tb.TempDir(), slog.New(slog.DiscardHandler),
 		WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
 	if err != nil {

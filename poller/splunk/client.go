@@ -110,7 +110,7 @@ func (s *Searcher) once(ctx context.Context, c call) (*http.Response, string, er
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return nil, used, netError(c.op, c.sid, err)
+		return nil, used, netError(c.op, c.sid, withoutQuery(err))
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, used, nil

@@ -2,7 +2,6 @@ package splunk
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +33,9 @@ const maxResultRows = 50000
 type Config struct {
 	// URL is the management API (splunkd) base, e.g. https://splunk:8089.
 	URL string `toml:"url"`
+	// AllowInsecureHTTP permits an http:// URL, which sends the credentials
+	// in clear text (a loopback proxy, tests).
+	AllowInsecureHTTP bool `toml:"allow_insecure_http"`
 	// Auth is "", "token", "basic" or "session" (see the Auth* constants).
 	Auth      string `toml:"auth"`
 	TokenEnv  string `toml:"token_env"`
@@ -83,6 +85,10 @@ type Config struct {
 	// default to fast, which skips field discovery; smart keeps it for event
 	// searches.
 	SearchLevel string `toml:"search_level"`
+	// AllowCommands names commands patrol otherwise refuses to send
+	// (detections.ForbiddenCommands: delete, outputlookup, collect, ...).
+	// The local engine reads the same list.
+	AllowCommands []string `toml:"allow_commands"`
 }
 
 // Defaults returns the section's defaults.
@@ -107,8 +113,8 @@ func (c Config) Validate() []poller.FieldError {
 
 	if c.URL == "" {
 		add("url", "is required when search.backend = \"splunk\"")
-	} else if u, err := url.Parse(c.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		add("url", "must be an absolute URL like https://splunk.example.com:8089")
+	} else if msg := poller.CheckURL(c.URL, c.AllowInsecureHTTP); msg != "" {
+		add("url", msg+" (e.g. https://splunk.example.com:8089)")
 	}
 
 	hasToken := c.TokenEnv != "" || c.TokenFile != ""

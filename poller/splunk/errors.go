@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/patrolsec/patrol/poller"
 )
 
 // Message is one entry of a Splunk "messages" list: a severity (DEBUG, INFO,
@@ -179,7 +182,7 @@ func (e *Error) Retryable() bool { return e.retryable }
 // httpError turns a non-2xx answer into an *Error, reading Splunk's messages
 // (JSON or XML) from the body so their text reaches the person reading it.
 func httpError(op, sid string, resp *http.Response, body []byte, now time.Time) *Error {
-	e := &Error{Op: op, SID: sid, Status: resp.StatusCode}
+	e := &Error{Op: op, SID: sid, Status: resp.StatusCode, Reason: poller.RedirectError(resp)}
 	e.Messages = parseErrorBody(body)
 	text := strings.ToLower(joinTexts(e.Messages))
 	e.Quota = strings.Contains(text, "quota") || strings.Contains(text, "concurrent")
@@ -294,4 +297,17 @@ func netError(op, sid string, err error) *Error {
 	var cert *tls.CertificateVerificationError
 	retry := !errors.Is(err, context.Canceled) && !errors.As(err, &cert)
 	return &Error{Op: op, SID: sid, Err: err, retryable: retry}
+}
+
+// withoutQuery drops the query from the URL a transport error quotes: a
+// GET's query holds the whole search (search/parser), kilobytes of
+// URL-encoded SPL that would bury the cause.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if base, _, found := strings.Cut(ue.URL, "?"); found {
+			ue.URL = base + "?…"
+		}
+	}
+	return err
 }

@@ -71,6 +71,7 @@ func newEnv(t *testing.T, opts splunktest.Options, edit func(*Config)) *env {
 	e := &env{t: t, fake: splunktest.New(t, opts), logs: &syncBuffer{}}
 	cfg := Defaults()
 	cfg.URL = e.fake.URL
+	cfg.AllowInsecureHTTP = true // the fake is plain HTTP on loopback
 	cfg.TokenEnv = tokenEnv
 	if edit != nil {
 		edit(&cfg)

@@ -118,7 +118,7 @@ func TestSampleJobReplay(t *testing.T) {
 			e := &env{t: t, logs: &syncBuffer{}}
 			t.Setenv(tokenEnv, testToken)
 			e.cfg = Defaults()
-			e.cfg.URL, e.cfg.TokenEnv = srv.URL, tokenEnv
+			e.cfg.URL, e.cfg.TokenEnv, e.cfg.AllowInsecureHTTP = srv.URL, tokenEnv, true
 			e.s = e.newSearcher(t.TempDir())
 			got, err := e.search(query("eventtype=network_traffic"))
 			switch {
@@ -151,7 +151,7 @@ func TestSampleExport(t *testing.T) {
 	e := &env{t: t, logs: &syncBuffer{}}
 	t.Setenv(tokenEnv, testToken)
 	e.cfg = Defaults()
-	e.cfg.URL, e.cfg.TokenEnv, e.cfg.Export = srv.URL, tokenEnv, true
+	e.cfg.URL, e.cfg.TokenEnv, e.cfg.Export, e.cfg.AllowInsecureHTTP = srv.URL, tokenEnv, true, true
 	e.s = e.newSearcher(t.TempDir())
 	got, err := e.search(query("index=_internal | stats count by host"))
 	if err != nil {

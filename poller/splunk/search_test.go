@@ -319,3 +319,22 @@ func TestParse(t *testing.T) {
 		t.Errorf("q = %q", q)
 	}
 }
+
+// TestWritingSearchNeverSent: a search that writes, deletes, sends or
+// executes is refused before any request, on jobs and export alike, unless
+// allow_commands names the command.
+func TestWritingSearchNeverSent(t *testing.T) {
+	for _, export := range []bool{false, true} {
+		e := newEnv(t, splunktest.Options{}, func(c *Config) { c.Export = export; c.AllowCommands = []string{"outputlookup"} })
+		_, err := e.search(query("index=aws | delete"))
+		if err == nil || !strings.Contains(err.Error(), `command "delete"`) {
+			t.Errorf("export=%v: err = %v", export, err)
+		}
+		if n := e.fake.Stats().Requests; n != 0 {
+			t.Errorf("export=%v: %d requests reached Splunk", export, n)
+		}
+		if _, err := e.search(query("index=aws | outputlookup x.csv")); err != nil {
+			t.Errorf("export=%v: allowed command refused: %v", export, err)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 )
 
@@ -45,6 +46,7 @@ type Searcher struct {
 	maxCount         int
 	maxRetries       int
 	searchLevel      string
+	allow            []string // allow_commands
 
 	// Injected so tests never wait on wall time.
 	sleep  func(ctx context.Context, d time.Duration) error
@@ -66,7 +68,7 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // WithTransport replaces the HTTP transport (a proxy, a recording
 // transport). TLS settings from the config then do not apply.
 func WithTransport(rt http.RoundTripper) Option {
-	return func(s *Searcher) { s.http = &http.Client{Transport: rt} }
+	return func(s *Searcher) { s.http = &http.Client{Transport: rt, CheckRedirect: poller.NoRedirect} }
 }
 
 // New returns a Searcher for cfg. baseDir is the config file's folder:
@@ -106,6 +108,7 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 		maxCount:     cfg.MaxCount,
 		maxRetries:   cfg.MaxRetries,
 		searchLevel:  cfg.SearchLevel,
+		allow:        cfg.AllowCommands,
 		sleep:        sleepCtx,
 		jitter:       rand.Float64,
 		now:          time.Now,
@@ -117,7 +120,7 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 	if err != nil {
 		return nil, fmt.Errorf("splunk: %w", err)
 	}
-	s.http = &http.Client{Transport: tr}
+	s.http = &http.Client{Transport: tr, CheckRedirect: poller.NoRedirect}
 	s.auth = &authenticator{mode: authMode(cfg), cfg: cfg, baseDir: baseDir, login: s.login, loggingIn: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
@@ -126,7 +129,10 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
-		logger.Warn("splunk TLS certificate verification is off (insecure_skip_verify); anyone on the path can read the searches and the credentials", "url", s.base)
+		logger.Warn("splunk TLS certificate verification is off (insecure_skip_verify); anyone on the path can read the searches and the credentials", "url", poller.RedactURL(s.base))
+	}
+	if strings.HasPrefix(s.base, "http://") {
+		logger.Warn("splunk URL is http:// (allow_insecure_http): the credentials and searches travel in clear text", "url", poller.RedactURL(s.base))
 	}
 	return s, nil
 }
@@ -136,6 +142,11 @@ func New(cfg Config, baseDir string, logger *slog.Logger, opts ...Option) (*Sear
 // the results or cannot say which; an error from emit stops the search and
 // is returned. The job is deleted at the end, also on error or cancellation.
 func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.Result) error) error {
+	// Detections are validated against this too; checking here as well
+	// means no path (ad-hoc, freshness, a future caller) sends one.
+	if err := detections.CheckCommands(q.SPL, s.allow); err != nil {
+		return fmt.Errorf("splunk search %s: %w", q.Detection, err)
+	}
 	spl, err := normalizeSPL(q.SPL)
 	if err != nil {
 		return fmt.Errorf("splunk search %s: %w", q.Detection, err)

@@ -60,7 +60,7 @@ func TestMatch(t *testing.T) {
 		{r(role, "198.51.101.1"), false},
 		{r(role, "2001:db8::1"), true},
 		{r(role, "::ffff:198.51.100.9"), true}, // v4-mapped
-		{r(role, "10.1.2.3"), true},           // a plain address is a glob
+		{r(role, "10.1.2.3"), true},            // a plain address is a glob
 		{r(role, "not an address"), false},
 		{r(role, "203.0.113.1", "198.51.100.1"), true}, // any value of a multivalue
 		{r("arn:aws:iam::1:role/other", "198.51.100.1"), false},

@@ -39,7 +39,8 @@ type Comment struct {
 	Created    time.Time
 }
 
-// History is one changelog entry.
+// History is one changelog entry. Author is a Cloud accountId or a Data
+// Center user key.
 type History struct {
 	ID, Author string
 	Created    time.Time
@@ -121,7 +122,7 @@ func (s *Server) modify(is *issue, author string, items []Item, change func(*Iss
 	is.Updated = now
 	if len(items) > 0 {
 		s.nextID++
-		is.Changelog = append(is.Changelog, History{ID: strconv.Itoa(s.nextID), Author: author, Created: now, Items: items})
+		is.Changelog = append(is.Changelog, History{ID: strconv.Itoa(s.nextID), Author: s.person(author), Created: now, Items: items})
 	}
 }
 

@@ -100,12 +100,11 @@ func adfParagraph(s string) map[string]any {
 	return map[string]any{"type": "doc", "version": 1, "content": []any{map[string]any{"type": "paragraph", "content": content}}}
 }
 
-// userJSON names a person the flavor's way.
+// userJSON names a person the flavor's way; s.mu must be held.
 func (s *Server) userJSON(id string) map[string]any {
 	if s.opts.Flavor == Cloud {
 		return map[string]any{"accountId": id, "accountType": "atlassian", "displayName": id, "active": true,
 			"self": s.URL + "/rest/api/2/user?accountId=" + id}
 	}
-	return map[string]any{"name": id, "key": id, "displayName": id, "active": true,
-		"self": s.URL + "/rest/api/2/user?username=" + id}
+	return s.dcUserJSON(s.userByKey(s.person(id)))
 }

@@ -98,6 +98,7 @@ type Server struct {
 	mu       sync.Mutex
 	searches int
 	issues   []*issue
+	users    []*user // Data Center's user directory
 	faults   []*Fault
 	requests []Request
 	nextID   int
@@ -148,6 +149,9 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("jiratest: time zone: %w", err)
 	}
 	s := &Server{opts: opts, zone: zone, nextID: 10000}
+	if opts.Flavor == DataCenter {
+		s.users = []*user{{key: "JIRAUSER10100", name: opts.Account}}
+	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve)) // binds 127.0.0.1
 	s.URL = s.srv.URL
 	return s, nil
@@ -262,6 +266,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.serverInfo(w)
 	case p == "/myself" && r.Method == http.MethodGet:
 		s.myself(w)
+	case p == "/user" && r.Method == http.MethodGet && s.opts.Flavor == DataCenter:
+		s.getUser(w, r.URL.Query())
 	case p == "/search":
 		s.beforeSearch()
 		s.searchLegacy(w, r, body)

@@ -36,7 +36,7 @@ func (s *Server) export(a *answer, r *http.Request) {
 	s.enter()
 	defer s.leave()
 	plan := s.nextPlan()
-	if !s.waitHold(r, plan.Hold) {
+	if !s.waitHold(r, plan.Hold) || !waitLatency(r, plan.Latency) {
 		return
 	}
 	n := len(rows)
@@ -120,4 +120,28 @@ func (s *Server) parser(a *answer, r *http.Request) {
 		return
 	}
 	a.xmlBody(http.StatusOK, "<response><remoteSearch>"+xmlEscape(q)+"</remoteSearch></response>\n")
+}
+
+// serverInfo answers GET server/info as splunkd does: one entry whose
+// content holds the version and the server's name.
+func (s *Server) serverInfo(a *answer) {
+	content := map[string]any{"version": "9.3.2", "serverName": "splunk-fake", "instance_type": "", "build": "fake"}
+	if a.json {
+		a.jsonBody(http.StatusOK, map[string]any{"entry": []map[string]any{{"name": "server-info", "content": content}}})
+		return
+	}
+	a.xmlBody(http.StatusOK, "<feed><entry><title>server-info</title></entry></feed>\n")
+}
+
+// lookupDefinition answers GET data/transforms/lookups/{name}: the definition's entry
+// when it exists, Splunk's 404 otherwise.
+func (s *Server) lookupDefinition(a *answer, name string) {
+	for _, l := range s.opts.Lookups {
+		if l == name {
+			a.jsonBody(http.StatusOK, map[string]any{"entry": []map[string]any{{"name": name,
+				"content": map[string]any{"filename": name + ".csv", "type": "file"}}}})
+			return
+		}
+	}
+	a.messages(http.StatusNotFound, "ERROR", "Could not find object id="+name)
 }

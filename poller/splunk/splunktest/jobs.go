@@ -54,6 +54,11 @@ type JobPlan struct {
 	// Queued is how many status polls answer 204 (QUEUED, then PARSING)
 	// before the job shows; Running how many then show RUNNING.
 	Queued, Running int
+	// Latency keeps a job RUNNING until this long after its dispatch (by
+	// Options.Now), whatever the polls; an export or a blocking search
+	// waits it out (in real time) before answering: a search that takes
+	// time, as on a real Splunk.
+	Latency time.Duration
 	// Hold, when set, makes status polls (or an export, before it streams)
 	// wait until it is closed or the request ends: a slow job, without a
 	// clock. Stats.Held counts the requests waiting.
@@ -107,10 +112,13 @@ type job struct {
 	events   int // rows before max_count
 	report   string
 	notReady int
+	ready    time.Time // dispatch + Latency
 }
 
-// done reports whether the job has reached its final state.
-func (j *job) done() bool { return j.polls > j.plan.Queued+j.plan.Running }
+// done reports whether the job has reached its final state by now.
+func (j *job) done(now time.Time) bool {
+	return j.polls > j.plan.Queued+j.plan.Running && !now.Before(j.ready)
+}
 
 func (j *job) row(i int) Event {
 	if j.gen != nil {
@@ -219,8 +227,13 @@ func (s *Server) dispatch(a *answer, r *http.Request) {
 		sid: sid, spl: form.Get("search"), plan: s.nextPlan(), rows: rows, gen: gen,
 		total: min(events, maxCount), events: events, report: reportSearch(form.Get("search")),
 	}
+	j.ready = s.opts.Now().Add(j.plan.Latency)
 	if form.Get("exec_mode") == "blocking" {
 		j.polls = j.plan.Queued + j.plan.Running + 1
+		if !waitLatency(r, j.plan.Latency) {
+			return
+		}
+		j.ready = time.Time{}
 	}
 	s.mu.Lock()
 	s.jobs[sid] = j
@@ -273,7 +286,7 @@ func (s *Server) results(a *answer, r *http.Request, sid string) {
 		return
 	}
 	s.mu.Lock()
-	done := j.done()
+	done := j.done(s.opts.Now())
 	expire := j.plan.ExpireBeforeResults
 	notReady := done && j.notReady < j.plan.ResultsNotReady
 	if notReady {
@@ -290,5 +303,20 @@ func (s *Server) results(a *answer, r *http.Request, sid string) {
 		a.w.WriteHeader(http.StatusOK)
 	default:
 		s.writeResults(a, j, r.Form)
+	}
+}
+
+// waitLatency waits d (real time) or until the request ends.
+func waitLatency(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
 	}
 }

@@ -24,7 +24,7 @@ func (s *Server) status(a *answer, r *http.Request, sid string) {
 	}
 	s.mu.Lock()
 	j.polls++
-	polls, done := j.polls, j.done()
+	polls, done := j.polls, j.done(s.opts.Now())
 	s.mu.Unlock()
 	if polls <= j.plan.Queued {
 		a.noContent()

@@ -56,6 +56,9 @@ type Options struct {
 	Match func(spl string, e Event) bool
 	// Plan is how jobs behave when no PlanJobs entry is queued.
 	Plan JobPlan
+	// Lookups are the lookup definitions that exist
+	// (data/transforms/lookups/NAME answers 200 for them, 404 for others).
+	Lookups []string
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
@@ -152,6 +155,8 @@ const (
 	Delete   Endpoint = "delete"   // DELETE search/jobs/{sid}
 	Export   Endpoint = "export"   // search/jobs/export
 	Parser   Endpoint = "parser"   // GET search/parser
+	Info     Endpoint = "info"     // GET server/info
+	Lookup   Endpoint = "lookup"   // GET data/transforms/lookups/{name}
 )
 
 // Request is one request as the fake saw it.
@@ -268,6 +273,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.recordDispatch(r.Form)
 		if !s.fault(a, Export) {
 			s.export(a, r)
+		}
+	case rest == "server/info" && r.Method == http.MethodGet:
+		req.Endpoint = Info
+		if !s.fault(a, Info) {
+			s.serverInfo(a)
+		}
+	case strings.HasPrefix(rest, "data/transforms/lookups/") && r.Method == http.MethodGet:
+		req.Endpoint = Lookup
+		if !s.fault(a, Lookup) {
+			s.lookupDefinition(a, strings.TrimPrefix(rest, "data/transforms/lookups/"))
 		}
 	case rest == "search/parser" && r.Method == http.MethodGet:
 		req.Endpoint = Parser

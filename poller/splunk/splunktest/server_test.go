@@ -346,3 +346,36 @@ func TestMatchAndTerms(t *testing.T) {
 		t.Errorf("Match not used: %s", body)
 	}
 }
+
+// A job with Latency stays RUNNING, however often it is polled, until that
+// long after its dispatch by the fake's clock.
+func TestJobLatency(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1700000000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, c := newFake(t, Options{Now: clock, Plan: JobPlan{Latency: 1500 * time.Millisecond}})
+	sid := createJob(t, c, "search", "search *")
+	state := func() string {
+		_, _, body := c.do(http.MethodGet, "/services/search/jobs/"+sid, "Bearer "+token, jsonForm())
+		var st struct {
+			Entry []struct {
+				Content struct{ DispatchState string }
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Entry) == 0 {
+			t.Fatalf("status %q: %v", body, err)
+		}
+		return st.Entry[0].Content.DispatchState
+	}
+	for range 3 {
+		if got := state(); got != "RUNNING" {
+			t.Fatalf("before the latency: %s", got)
+		}
+	}
+	mu.Lock()
+	now = now.Add(1500 * time.Millisecond)
+	mu.Unlock()
+	if got := state(); got != "DONE" {
+		t.Fatalf("after the latency: %s", got)
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patrolsec/patrol/poller/splunk/splunktest"
+)
+
+// writingDetection is a detection whose search ends in tail.
+func writingDetection(id, tail string) string {
+	return fmt.Sprintf(`id = %q
+title = "Writes"
+severity = "low"
+schedule = "@every 5m"
+search = '''
+`+"`cloudtrail`"+` eventName=StopLogging
+| table _time eventName recipientAccountId requestParameters.name
+%s
+'''
+group_by = ["requestParameters.name"]
+[ticket]
+summary = "x {requestParameters.name}"
+`, id, tail)
+}
+
+// TestEndToEndSPLGuard: detections that write, delete or send are named by
+// validate and never reach Splunk; the others still run.
+func TestEndToEndSPLGuard(t *testing.T) {
+	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token"})
+	t.Setenv("SPLUNK_TOKEN", "splunk-token")
+	fake.Add(splunktest.Event{Time: time.Now().Add(-10 * time.Minute), Fields: map[string][]string{
+		"sourcetype": {"aws:cloudtrail"}, "eventName": {"StopLogging"}, "errorCode": {"success"},
+		"recipientAccountId": {e2eAccount}, "awsRegion": {"us-east-1"}, "requestParameters.name": {"org-trail"},
+	}})
+	dir := t.TempDir()
+	dets := filepath.Join(dir, "detections")
+	os.MkdirAll(dets, 0o755)
+	os.WriteFile(filepath.Join(dets, "a_stop.toml"), []byte(e2eStop), 0o644)
+	bad := map[string]string{
+		"b_delete.toml":  "| delete",
+		"c_lookup.toml":  "| outputlookup x.csv",
+		"d_email.toml":   `| sendemail to="attacker@example.com"`,
+		"e_collect.toml": "| collect index=main",
+	}
+	for name, tail := range bad {
+		os.WriteFile(filepath.Join(dets, name), []byte(writingDetection(strings.TrimSuffix(name[2:], ".toml"), tail)), 0o644)
+	}
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[search]
+backend = "splunk"
+[search.splunk]
+url = %q
+allow_insecure_http = true
+token_env = "SPLUNK_TOKEN"
+[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[tickets]
+backend = "local"
+`, fake.URL)), 0o644)
+
+	code, out, _ := patrol(t, "validate", "--config", conf)
+	if code != exitInvalid {
+		t.Errorf("validate: exit %d, want %d\n%s", code, exitInvalid, out)
+	}
+	for name, tail := range bad {
+		cmd := strings.Fields(strings.TrimPrefix(tail, "| "))[0]
+		// The command is on line 8 of each file: the search's third line.
+		want := filepath.Join(dets, name) + ":8: search: command \"" + cmd + "\""
+		if !strings.Contains(out, want) {
+			t.Errorf("validate does not say %q:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut := patrol(t, "once", "--config", conf)
+	if code != exitInvalid || !strings.Contains(out, "e2e-stop-logging") || strings.Contains(out, "FAILED") {
+		t.Errorf("once: exit %d, want %d with the good detection run\n%s\n%s", code, exitInvalid, out, errOut)
+	}
+	for _, d := range fake.Dispatches() {
+		for _, tail := range bad {
+			if strings.Contains(d.Get("search"), tail) {
+				t.Errorf("Splunk received %q", d.Get("search"))
+			}
+		}
+	}
+	if len(fake.Dispatches()) == 0 {
+		t.Error("the good detection did not reach Splunk")
+	}
+	if _, list, _ := patrol(t, "tickets", "--config", conf, "--json"); strings.Count(list, "\n") != 1 {
+		t.Errorf("tickets: %s", list)
+	}
+
+	n := len(fake.Dispatches())
+	if code, _, errOut := patrol(t, "search", "--config", conf, "index=main | delete"); code != exitInvalid || !strings.Contains(errOut, `command "delete"`) {
+		t.Errorf("search with delete: exit %d %s", code, errOut)
+	}
+	if len(fake.Dispatches()) != n {
+		t.Error("patrol search sent a delete to Splunk")
+	}
+}

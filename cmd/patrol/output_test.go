@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patrolsec/patrol/poller/aws/awstest"
+)
+
+// terminal is a test's stand-in for a terminal (isTerminal asks it).
+type terminal struct{ syncBuffer }
+
+func (*terminal) IsTerminal() bool { return true }
+
+// TestOnceOnTerminal is `make run` on a terminal: one line per job on
+// stdout, no log line repeating it, no stray progress or notification
+// text; the tickets, notifications and job summaries are in the log at
+// PATROL_LOG_LEVEL=info.
+func TestOnceOnTerminal(t *testing.T) {
+	cfg := repoConfigCopy(t)
+	var out, errOut terminal
+	if code := dispatch(context.Background(), []string{"once", "--config", cfg}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	dets := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "detect ") {
+			dets++
+		}
+	}
+	pack, _ := filepath.Glob("../../detections/*.toml")
+	if dets != len(pack) || len(lines) != len(pack)+1 || !strings.HasPrefix(lines[len(lines)-1], "respond ") {
+		t.Errorf("stdout: %d lines, %d detect lines for %d detections:\n%s", len(lines), dets, len(pack), out.String())
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, "remediations: dry_run=") || !strings.HasSuffix(last, " ok") {
+		t.Errorf("respond line: %q", last)
+	}
+	if e := errOut.String(); e != "" {
+		t.Errorf("stderr on a terminal should be empty for a clean run:\n%s", e)
+	}
+
+	t.Setenv("PATROL_LOG_LEVEL", "info")
+	cfg = repoConfigCopy(t)
+	var out2, errOut2 terminal
+	dispatch(context.Background(), []string{"once", "--config", cfg}, &out2, &errOut2)
+	for _, want := range []string{`msg="detect run"`, `msg="ticket created"`, `msg=notification channel=#payments-sec`} {
+		if !strings.Contains(errOut2.String(), want) {
+			t.Errorf("at info, stderr lacks %s", want)
+		}
+	}
+}
+
+// TestRunLogsToStderr: the daemon writes nothing to stdout.
+func TestRunLogsToStderr(t *testing.T) {
+	cfg := repoConfigCopy(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- dispatch(ctx, []string{"run", "--config", cfg}, &out, &errOut) }()
+	deadline := time.Now().Add(30 * time.Second) // a bound, not a wait
+	for !strings.Contains(errOut.String(), `"msg":"patrol running"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != exitOK || out.String() != "" || !strings.Contains(errOut.String(), `"msg":"patrol running"`) {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, out.String(), errOut.String())
+	}
+}
+
+// TestFailedRemediationShownInRespondLine: a remediation that fails (the
+// trail does not exist) fails once's respond line and its exit code.
+func TestFailedRemediationShownInRespondLine(t *testing.T) {
+	endpoint := awstest.URL(t)
+	runs++
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
+	b, _ := json.Marshal(map[string]any{"Records": []any{
+		record("StopLogging", "mallory", "AKIAEXAMPLE000001", "192.0.2.66", map[string]any{"name": fmt.Sprintf("no-such-trail-%d", runs)}),
+	}})
+	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[search.local]
+paths = ["logs"]
+first_run = "all"
+[aws]
+endpoint_url = %q
+role_arn = "arn:aws:iam::{account}:role/patrol-responder"
+accounts = ["111122223333"]
+dry_run = false
+`, endpoint)), 0o644)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	code, out, errOut := patrol(t, "once", "--config", conf)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if code != exitFailed || !strings.Contains(last, "remediations: failed=1") || !strings.Contains(last, "FAILED: 1 remediation(s) did not complete") {
+		t.Errorf("exit %d, respond line %q\n%s", code, last, errOut)
+	}
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patrolsec/patrol/poller/jira/jiratest"
+	"github.com/patrolsec/patrol/poller/slack/slackfake"
+	"github.com/patrolsec/patrol/poller/splunk/splunktest"
+)
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestUnreachableBackendsFailFast: with Splunk and Jira on closed ports,
+// validate --remote and once finish within seconds, with one line per
+// backend naming its URL and the cause, and exit 1.
+func TestUnreachableBackendsFailFast(t *testing.T) {
+	t.Setenv("SPLUNK_TOKEN", "t")
+	t.Setenv("JIRA_USER", "bot@example.com")
+	t.Setenv("JIRA_TOKEN", "t")
+	splunkURL, jiraURL := "https://"+closedPort(t), "http://"+closedPort(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[search]
+backend = "splunk"
+[search.splunk]
+url = %q
+allow_insecure_http = true
+token_env = "SPLUNK_TOKEN"
+[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[tickets]
+backend = "jira"
+[tickets.jira]
+url = %q
+allow_insecure_http = true
+user_env = "JIRA_USER"
+token_env = "JIRA_TOKEN"
+project = "SEC"
+`, splunkURL, jiraURL)), 0o644)
+
+	for _, cmd := range []string{"validate --remote", "once"} {
+		start := time.Now()
+		code, out, errOut := patrol(t, append(strings.Fields(cmd), "--config", conf)...)
+		took := time.Since(start)
+		if code != exitFailed {
+			t.Errorf("%s: exit %d, want 1\n%s%s", cmd, code, out, errOut)
+		}
+		if took > 10*time.Second {
+			t.Errorf("%s took %s", cmd, took)
+		}
+		for _, want := range []string{splunkURL, jiraURL, "connection refused"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", cmd, want, errOut)
+			}
+		}
+		if n := strings.Count(errOut, "\n"); n > 4 || len(errOut) > 600 {
+			t.Errorf("%s: %d lines, %d bytes:\n%s", cmd, n, len(errOut), errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "patrol.db")); cmd == "once" && err == nil {
+			t.Errorf("once made a state file although nothing could run")
+		}
+	}
+}
+
+// TestValidateRemote: against fakes of Splunk, Jira and Slack, validate
+// --remote names who patrol is on each, has Splunk parse every search and
+// names the lookups Splunk lacks (exit 2); with them, it passes.
+func TestValidateRemote(t *testing.T) {
+	for _, tc := range []struct {
+		lookups []string
+		want    int
+	}{{nil, exitInvalid}, {[]string{"threat_ips"}, exitOK}} {
+		fake := splunktest.New(t, splunktest.Options{Token: "splunk-token", Lookups: tc.lookups})
+		jira := jiratest.New(t, jiratest.Options{})
+		slack := slackfake.New(t, slackfake.Options{})
+		t.Setenv("SPLUNK_TOKEN", "splunk-token")
+		t.Setenv("JIRA_USER", "bot@example.com")
+		t.Setenv("JIRA_TOKEN", "token")
+		t.Setenv("SLACK_TOKEN", "xoxb-test")
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+		os.WriteFile(filepath.Join(dir, "detections", "a.toml"), []byte(`id = "threat"
+title = "t"
+severity = "low"
+schedule = "@every 5m"
+search = "sourcetype=aws:cloudwatchlogs:vpcflow | lookup threat_ips ip AS dstaddr OUTPUT threat_category | where isnotnull(threat_category) | table dstaddr threat_category"
+group_by = ["dstaddr"]
+[ticket]
+summary = "{dstaddr} {threat_category}"
+`), 0o644)
+		conf := filepath.Join(dir, "config.toml")
+		os.WriteFile(conf, []byte(fmt.Sprintf(`
+[search]
+backend = "splunk"
+[search.splunk]
+url = %q
+allow_insecure_http = true
+token_env = "SPLUNK_TOKEN"
+app = "search"
+[tickets]
+backend = "jira"
+[tickets.jira]
+url = %q
+allow_insecure_http = true
+user_env = "JIRA_USER"
+token_env = "JIRA_TOKEN"
+project = "SEC"
+[notify]
+backend = "slack"
+[notify.slack]
+token_env = "SLACK_TOKEN"
+api_url = %q
+allow_insecure_http = true
+channel = "#security-alerts"
+`, fake.URL, jira.URL, slack.URL)), 0o644)
+		code, out, errOut := patrol(t, "validate", "--remote", "--config", conf)
+		if code != tc.want {
+			t.Errorf("lookups %v: exit %d, want %d\n%s%s", tc.lookups, code, tc.want, out, errOut)
+		}
+		for _, want := range []string{"remote: splunk", "Splunk 9.3.2", "remote: jira", "remote: slack"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("lookups %v: output lacks %q:\n%s", tc.lookups, want, out)
+			}
+		}
+		if missing := strings.Contains(out, `lookup "threat_ips" does not exist in Splunk`); missing != (tc.want == exitInvalid) {
+			t.Errorf("lookups %v: output:\n%s", tc.lookups, out)
+		}
+	}
+}
