@@ -74,7 +74,7 @@ func cmdBacktest(ctx context.Context, args []string, out, errOut io.Writer) int 
 	reports, err := backtest.Run(ctx, backtest.Options{
 		Detections: sequencesLast(selected), Searcher: a.searcher, Tuner: &tuning.Tuner{Silences: silences},
 		Router: poller.Router{Teams: a.cfg.Teams}, Actions: provider.Actions(), DryRun: a.cfg.AWS.DryRun, Label: a.cfg.Tickets.Label,
-		Kinds: func(db *state.DB, s poller.Searcher) []poller.Kind { return kinds(a.cfg, db, s, a.log) },
+		Kinds:     func(db *state.DB, s poller.Searcher) []poller.Kind { return kinds(a.cfg, db, s, a.log) },
 		MaxWindow: config.Duration(a.cfg.Search.MaxWindow), From: span.Start, To: span.End,
 		Progress: progressLine(errOut),
 	})
