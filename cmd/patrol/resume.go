@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/user"
 	"strings"
 	"time"
@@ -18,8 +20,7 @@ func cmdResume(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fmt.Fprintln(errOut, "patrol resume: takes no arguments")
+	if !wantArgs(fs, 0, 0) {
 		return exitInvalid
 	}
 	if *as == "" {
@@ -36,14 +37,16 @@ func cmdResume(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintln(out, "the circuit breaker is off (aws.breaker_failures = 0): nothing to resume")
 		return exitOK
 	}
-	db, err := openExisting(cfg.State.Path)
+	if _, err := os.Stat(cfg.State.Path); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(out, "the circuit breaker is closed (no action has run yet): nothing to resume")
+		return exitOK
+	}
+	// Written beside a running patrol too: it reads the breaker from the
+	// state on every pass.
+	db, err := state.Open(cfg.State.Path, nil)
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol resume: %v\n", err)
 		return exitFailed
-	}
-	if db == nil {
-		fmt.Fprintln(out, "the circuit breaker is closed (no action has run yet): nothing to resume")
-		return exitOK
 	}
 	defer db.Close()
 	b, err := poller.Breaker(ctx, db, limit)
@@ -55,8 +58,6 @@ func cmdResume(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(out, "the circuit breaker is closed (%d of %d failures in a row): nothing to resume\n", b.Failures, limit)
 		return exitOK
 	}
-	// Written beside a running patrol too: it reads the breaker from the
-	// state on every pass.
 	if err := poller.ResetBreaker(ctx, db, *as, time.Now().UTC()); err != nil {
 		fmt.Fprintf(errOut, "patrol resume: %v\n", err)
 		return exitFailed

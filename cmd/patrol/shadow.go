@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -112,12 +111,13 @@ func printShadow(out io.Writer, d *detections.Detection, id string, vs []shadowV
 	}
 }
 
-// openExisting opens the state file for a command that only reads it, or
-// returns nil when there is none yet (nothing has run): it never creates
-// one.
+// openExisting opens the state file read-only for a command that only
+// reads it, or returns nil when there is none yet (nothing has run): it
+// never creates or changes one.
 func openExisting(path string) (*state.DB, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	db, err := state.OpenReadOnly(path)
+	if errors.Is(err, state.ErrNoState) {
 		return nil, nil
 	}
-	return state.Open(path, nil)
+	return db, err
 }
