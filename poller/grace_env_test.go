@@ -106,6 +106,30 @@ func TestGraceAndHold(t *testing.T) {
 	})
 }
 
+// TestHoldStopsAHeldBackRemediation: the hold label stops an automatic
+// remediation without a grace period that is held back (the hourly
+// budget): it then needs an approval.
+func TestHoldStopsAHeldBackRemediation(t *testing.T) {
+	e := newEnv(t, envOptions{mode: "auto"})
+	e.resp.Guard.MaxPerHour = 1
+	e.search.add(keyEvent(e.clock.Now().Add(-10*time.Minute), "alice", "AKIAALICE00000000001"), keyEvent(e.clock.Now().Add(-9*time.Minute), "bob", "AKIABOB0000000000002"))
+	if _, err := e.detect(); err != nil {
+		t.Fatal(err)
+	}
+	e.poll()
+	keys := e.alertKeys()
+	if len(e.action.keys()) != 1 || e.stage(keys[1]) != state.StageDeferred {
+		t.Fatalf("applied %v, second ticket %s", e.action.keys(), e.stage(keys[1]))
+	}
+	e.clock.Add(time.Minute)
+	e.jira.AddLabel(keys[1], "patrol-hold", "bob")
+	e.clock.Add(2 * time.Hour)
+	e.poll()
+	if len(e.action.keys()) != 1 || e.count(keys[1], "Held by bob") != 1 || e.stage(keys[1]) != state.StageApproval {
+		t.Fatalf("after the hold: applied %v, stage %s, comments %q", e.action.keys(), e.stage(keys[1]), e.comments(keys[1]))
+	}
+}
+
 // failingAction fails every Apply, as AWS refusing the change would.
 type failingAction struct{ keyAction }
 

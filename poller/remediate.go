@@ -55,9 +55,16 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	if mode == detections.ModeAuto && external && !r.AutoForExternal {
 		mode = detections.ModeApprove // tickets.auto_for_external is off
 	}
-	if mode == detections.ModeAuto && rem.Grace > 0 && row.HeldAt.IsZero() {
+	switch {
+	case mode == detections.ModeAuto && rem.Grace > 0 && row.HeldAt.IsZero():
 		wait, err := r.grace(ctx, t, row, d, plan, rem.Grace)
 		if err != nil || wait {
+			return 0, err
+		}
+	case mode == detections.ModeAuto:
+		// Held back (hourly budget, breaker) or not run yet: a hold
+		// label stops it too.
+		if _, err := r.checkHold(ctx, t, row); err != nil {
 			return 0, err
 		}
 	}
