@@ -62,6 +62,13 @@ type Detection struct {
 	// not seen within its history.
 	FirstSeen *FirstSeen
 	Tests     []TestCase
+	// Attack lists the MITRE ATT&CK technique ids the detection covers
+	// (T1562.008); `patrol coverage` maps them to tactics.
+	Attack []string
+	// References are links that explain the behaviour detected.
+	References []string
+	// SigmaID is the id of the Sigma rule the detection was imported from.
+	SigmaID string
 	// Stage is StageLive (the default) or StageShadow.
 	Stage string
 	// Exceptions drop matching results before fingerprinting.
@@ -142,6 +149,9 @@ type rawDetection struct {
 	Search      string         `toml:"search"`
 	GroupBy     []string       `toml:"group_by"`
 	AccountFld  string         `toml:"account_field"`
+	Attack      []string       `toml:"attack"`
+	References  []string       `toml:"references"`
+	SigmaID     *string        `toml:"sigma_id"`
 	Ticket      rawTicket      `toml:"ticket"`
 	Stage       string         `toml:"stage"`
 	Exceptions  []rawException `toml:"exception"`

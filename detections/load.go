@@ -192,6 +192,7 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 			r.Add("group_by", "entry %d is empty", i+1)
 		}
 	}
+	validateMetadata(r, d, raw)
 	validateTicket(r, d, raw.Ticket)
 	validateRemediation(r, d, raw)
 	validateTests(r, d, raw, dir)

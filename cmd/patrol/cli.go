@@ -48,6 +48,8 @@ var commands = []command{
 	{"shadow", "[--config FILE] [--json] [ID ...]", "show what shadow detections would have done"},
 	{"backtest", "[--config FILE] [--detection ID ...] --from T --to T [--json]", "run detections over a past span and show what they would have done, changing nothing"},
 	{"resume", "[--config FILE] [--as USER]", "reset the circuit breaker after actions failed in a row"},
+	{"import", "sigma [--config FILE] [--out DIR] [--force] PATH...", "convert Sigma rules for AWS CloudTrail into detections"},
+	{"coverage", "[--config FILE] [--json] [--navigator FILE]", "show the ATT&CK tactics and techniques the detections cover"},
 }
 
 func runner(name string) func(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -78,6 +80,10 @@ func runner(name string) func(ctx context.Context, args []string, out, errOut io
 		return cmdBacktest
 	case "resume":
 		return cmdResume
+	case "import":
+		return cmdImport
+	case "coverage":
+		return cmdCoverage
 	}
 	return nil
 }

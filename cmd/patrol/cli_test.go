@@ -231,6 +231,15 @@ func TestDocumentedExitCodes(t *testing.T) {
 			{[]string{"resume", "--config", garbled}, exitFailed},
 			{[]string{"resume", "--config", cfg, "now"}, exitInvalid},
 		},
+		"import": {
+			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/rules/patrol_string_modifiers.yml"}, exitOK},
+			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/skip/unknown_modifier.yml"}, exitFailed},
+			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/skip/broken.yml"}, exitInvalid},
+		},
+		"coverage": {
+			{[]string{"coverage", "--config", cfg}, exitOK},
+			{[]string{"coverage", "--config", "testdata/bad_dets.toml"}, exitInvalid},
+		},
 	}
 	// Paths shown by other tests: run's clean stop and its lock refusal
 	// (TestRunNotifiesSystemdReloadsAndStops, TestSecondProcessRefusedByLock),

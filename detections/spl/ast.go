@@ -47,6 +47,9 @@ type callExpr struct {
 	// re is the compiled pattern when the function's pattern argument is a
 	// literal (match, replace, rex-like functions): compiled once, at parse.
 	re *regexp.Regexp
+	// search is searchmatch's search expression when it is a literal:
+	// parsed once, at parse, so that a broken one is a parse error.
+	search sexpr
 }
 
 // fieldsOf lists the field names an expression reads, for mvfilter (which

@@ -167,6 +167,10 @@ func TestEvalErrors(t *testing.T) {
 		{name: "quoted field names", q: `| makeresults | eval 'x.y'=5, z='x.y'+1 | table x.y z`, want: []string{"x.y=5 z=6"}},
 		{name: "where with lower-case and", q: `| makeresults | eval a=5, b=1 | where a >= 5 and b >= 1 | table a`, want: []string{"a=5"}},
 		{name: "where compares two fields", q: `| makeresults | eval a="x", b="x" | where a=b | table a`, want: []string{"a=x"}},
+		{name: "searchmatch parsed with the query", q: `| makeresults | where searchmatch("a=(b")`, err: `searchmatch("a=(b")`},
+		{name: "searchmatch of a whole expression only", q: `| makeresults | where searchmatch("a=b | head 1")`, err: `unexpected "|"`},
+		{name: "searchmatch with IN, NOT and quotes", q: `| makeresults | eval a="x y", b="2" | where searchmatch("a IN (\"x y\", z) NOT b=1") | table a`, want: []string{"a=x y"}},
+		{name: "searchmatch from a field", q: `| makeresults | eval a="x", s="a=x" | where searchmatch(s) | table a`, want: []string{"a=x"}},
 		{name: "field named like a function", q: `| makeresults | eval match="No Match" | where match = "No Match" | table match`, want: []string{"match=No Match"}},
 	})
 }

@@ -165,7 +165,7 @@ var functions = map[string]*funcDef{
 	"like":        {min: 2, max: 2, fn: fnLike},
 	"match":       {min: 2, max: 2, fn: fnMatch, check: literalRegexp(1)},
 	"cidrmatch":   {min: 2, max: 2, fn: fnCidrmatch, check: checkCIDR},
-	"searchmatch": {min: 1, max: 1, fn: fnSearchmatch},
+	"searchmatch": {min: 1, max: 1, fn: fnSearchmatch, check: checkSearchmatch},
 
 	"lower":     {min: 1, max: 1, fn: perValue(strings.ToLower)},
 	"upper":     {min: 1, max: 1, fn: perValue(strings.ToUpper)},

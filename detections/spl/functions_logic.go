@@ -210,14 +210,15 @@ func fnCidrmatch(c *evalCtx, g getter, call *callExpr) (Value, error) {
 }
 
 func fnSearchmatch(c *evalCtx, g getter, call *callExpr) (Value, error) {
-	v, err := evalArg(c, g, call, 0)
-	if err != nil || v.IsNull() {
-		return Bool(false), err
-	}
-	p := newParser(v.String())
-	e, err := p.parseSearchExpr(nil)
-	if err != nil {
-		return Null, err
+	e := call.search
+	if e == nil {
+		v, err := evalArg(c, g, call, 0)
+		if err != nil || v.IsNull() {
+			return Bool(false), err
+		}
+		if e, err = parseSearchString(v.String()); err != nil {
+			return Null, err
+		}
 	}
 	r, ok := g.(*row)
 	if !ok {
@@ -225,6 +226,35 @@ func fnSearchmatch(c *evalCtx, g getter, call *callExpr) (Value, error) {
 	}
 	m, err := e.match(r)
 	return Bool(m), err
+}
+
+// checkSearchmatch parses a literal search string once, when the query is
+// parsed: a mistake in it fails the query there, not on every event.
+func checkSearchmatch(call *callExpr) error {
+	if l, ok := call.args[0].(litExpr); ok && l.v.k == kindString {
+		e, err := parseSearchString(l.v.s)
+		if err != nil {
+			return err
+		}
+		call.search = e
+	}
+	return nil
+}
+
+// parseSearchString parses searchmatch's argument, which must be a whole
+// search expression.
+func parseSearchString(s string) (sexpr, error) {
+	p := newParser(s)
+	e, err := p.parseSearchExpr(nil)
+	if err == nil {
+		if t, _ := p.lx.peek(modeSearch); t.k != tEOF {
+			err = p.errorf(t.pos, "unexpected %q", t.s)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("searchmatch(%q): %v", s, err)
+	}
+	return e, nil
 }
 
 func fnTrim(f func(string, string) string) func(*evalCtx, getter, *callExpr) (Value, error) {
