@@ -42,7 +42,8 @@ run: build
 # Speed and memory figures: the local engine against jq on >= 200 MB of
 # generated CloudTrail, the detect pipeline (search results through
 # fingerprinting and the SQLite ledger), the first-seen filter and a
-# sequence evaluation over the ledger, patrol search's time and peak RSS
+# sequence evaluation over the ledger, CloudTrail read from S3 (the
+# moto_server emulator) against the same files on disk, patrol search's time and peak RSS
 # over crafted files (deep nesting, a huge array, gzip bombs), and the
 # daemon under load (patrol run with 60 and 200 detections a minute against
 # a Splunk fake whose searches take 1 s: lag, searches/s, skipped runs, CPU,
@@ -50,6 +51,7 @@ run: build
 bench:
 	bash poller/local/bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/ ./poller/firstseen/ ./poller/sequence/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./poller/local/s3/
 	$(GO) test -run '^$$' -bench SearchCraftedFiles -benchtime 1x ./cmd/patrol/
 	$(GO) test -run '^$$' -bench DaemonLoad -benchtime 1x -timeout 30m ./cmd/patrol/
 

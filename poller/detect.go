@@ -217,7 +217,7 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	if err := j.Store.ClearHits(ctx, d.ID); err != nil {
 		return fmt.Errorf("%s: clear window: %w", d.ID, err)
 	}
-	q := Query{Detection: d.ID, SPL: d.Expanded, Window: w, TimeMode: TimeMode(d.TimeMode)}
+	q := Query{Detection: d.ID, SPL: d.Expanded, Window: w, TimeMode: TimeMode(d.TimeMode), Remember: true}
 	batch := make([]state.Hit, 0, hitBatch)
 	flush := func() error {
 		err := j.Store.AddHits(ctx, d.ID, batch)

@@ -81,6 +81,13 @@ type Query struct {
 	SPL       string
 	Window    Window
 	TimeMode  TimeMode
+	// Remember marks the search of a detect window, whose checkpoint
+	// follows it: a backend that keeps track of what it has read (S3
+	// objects, so none is read twice) stages that under Detection in the
+	// state, which commits it with the window's checkpoint. Ad-hoc,
+	// freshness, test and backtest searches leave it false and change no
+	// state.
+	Remember bool
 }
 
 // Searcher runs a query and hands every result to emit, in order, without

@@ -51,10 +51,16 @@ type Hit struct {
 	Result      string // JSON of the first result seen
 }
 
-// ClearHits empties detection's window staging (a window is starting).
+// ClearHits empties detection's window staging (a window is starting): its
+// results, and the remote objects it had read but not completed.
 func (s *DB) ClearHits(ctx context.Context, detection string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM window_hits WHERE detection = ?`, detection)
-	return err
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM window_hits WHERE detection = ?`, detection); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM window_objects WHERE detection = ? AND committed = 0`, detection)
+		return err
+	})
 }
 
 // AddHits adds results to the window staging in one transaction.
@@ -115,8 +121,9 @@ func (s *DB) Hits(ctx context.Context, detection string, after *Hit, limit int) 
 	return out, rows.Err()
 }
 
-// CompleteWindow advances detection's checkpoint to end and clears its
-// staging, in one transaction.
+// CompleteWindow advances detection's checkpoint to end, clears its staged
+// results and commits the remote objects it read (pruning those no later
+// window can reach back to), in one transaction.
 func (s *DB) CompleteWindow(ctx context.Context, detection string, end time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (detection, window_end, updated_at) VALUES (?, ?, ?)
@@ -124,7 +131,13 @@ func (s *DB) CompleteWindow(ctx context.Context, detection string, end time.Time
 			detection, ts(end), ts(s.Now())); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM window_hits WHERE detection = ?`, detection)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM window_hits WHERE detection = ?`, detection); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE window_objects SET committed = 1 WHERE detection = ? AND committed = 0`, detection); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM window_objects WHERE detection = ? AND keep_until < ?`, detection, ts(end))
 		return err
 	})
 }

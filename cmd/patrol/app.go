@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
@@ -140,7 +141,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(cfg, a.log, errOut, a.metrics.LocalSkip)
+		s, err := newSearcher(ctx, cfg, a.log, a.db, a.metrics.LocalSkip)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
@@ -228,7 +229,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Router: poller.Router{Teams: cfg.Teams}, Label: cfg.Tickets.Label,
 		MaxWindow:   config.Duration(cfg.Search.MaxWindow),
 		FirstRunAll: cfg.Search.Backend == "local" && cfg.Search.Local.FirstRun == "all",
-		Handoff:     a.responder.Handoff, Logger: a.log,
+		Handoff:     a.responder.Handoff, Logger: a.log, Now: clock,
 		IndexLag: lag, CreateTimeout: createTimeout,
 		MaxNewAlerts: cfg.Detections.MaxNewAlerts,
 		Kinds:        kinds(cfg, a.db, a.searcher, a.log),
@@ -280,6 +281,10 @@ func printLockError(w io.Writer, err error) {
 		fmt.Fprintf(w, "patrol: %v\n", err)
 	}
 }
+
+// clock is the detect job's clock: where windows end. Tests set it to
+// follow the arrival times an S3 emulator stamps.
+var clock = time.Now
 
 // logLevel reads PATROL_LOG_LEVEL: debug, info (the default), warn or error.
 func logLevel() (slog.Level, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -15,30 +14,40 @@ import (
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/local/s3"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/splunk"
 )
 
 // newSearcher builds the search backend; onSkip hears what the local engine
-// skips for being over a limit (metrics).
-func newSearcher(cfg *config.Config, log *slog.Logger, progress io.Writer, onSkip func(reason string)) (poller.Searcher, error) {
+// skips for being over a limit (metrics). The local engine reads the
+// s3:// entries of search.local.paths through the S3 reader, which
+// remembers the objects detect windows read in ledger (the state file).
+func newSearcher(ctx context.Context, cfg *config.Config, log *slog.Logger, ledger s3.Ledger, onSkip func(reason string)) (poller.Searcher, error) {
 	switch cfg.Search.Backend {
 	case "local":
-		return local.NewSearcher(local.Options{Paths: cfg.Search.Local.Paths, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups,
-			Index: cfg.Search.Local.Index, Progress: progressWriter(progress), AllowCommands: cfg.Search.Splunk.AllowCommands,
-			Limits: cfg.LocalLimits(), Logger: log, OnSkip: onSkip}), nil
+		opts := local.Options{BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index,
+			AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log, OnSkip: onSkip}
+		var urls []string
+		for _, p := range cfg.Search.Local.Paths {
+			if s3.IsURL(p) {
+				urls = append(urls, p)
+			} else {
+				opts.Paths = append(opts.Paths, p)
+			}
+		}
+		if len(urls) > 0 {
+			src, err := s3.New(ctx, cfg.Search.Local.S3, urls, s3.Options{Region: cfg.AWS.Region, MaxAttempts: cfg.AWS.MaxAttempts, Ledger: ledger})
+			if err != nil {
+				return nil, err
+			}
+			opts.Remotes = []local.Remote{src}
+		}
+		return local.NewSearcher(opts), nil
 	case "splunk":
 		return splunk.New(cfg.Search.Splunk, cfg.Dir, log)
 	}
 	return nil, fmt.Errorf("unknown search.backend %q", cfg.Search.Backend)
-}
-
-// progressWriter passes progress lines through only to a terminal.
-func progressWriter(w io.Writer) io.Writer {
-	if isTerminal(w) {
-		return w
-	}
-	return nil
 }
 
 // checkSPL returns the offline check detections are validated with: the

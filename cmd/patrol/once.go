@@ -8,6 +8,7 @@ import (
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/progress"
 )
 
 func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -29,6 +30,11 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol once: %v\n", err)
 		return exitInvalid
+	}
+	if showProgress(errOut) {
+		// Each search's progress is redrawn in place and erased when it
+		// ends, before the detection's own line is printed.
+		ctx = progress.NewContext(ctx, progress.NewLive(errOut, "search", nil))
 	}
 	failed := false
 	for _, d := range sequencesLast(selected) {

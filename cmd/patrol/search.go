@@ -12,7 +12,12 @@ import (
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/progress"
 )
+
+// showProgress says whether progress lines go to w: only to a terminal
+// (tests set it).
+var showProgress = isTerminal
 
 func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fs, cfgPath := flags("search", errOut)
@@ -74,12 +79,18 @@ func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	bw := bufio.NewWriter(out)
 	defer bw.Flush()
+	var meter *progress.Meter
+	if showProgress(errOut) {
+		meter = progress.NewLive(errOut, "search", nil)
+		ctx = progress.NewContext(ctx, meter)
+	}
 	n := 0
 	err = a.searcher.Search(ctx, poller.Query{SPL: spl, Window: w, TimeMode: mode}, func(r poller.Result) error {
 		n++
 		return writeResult(bw, r)
 	})
 	bw.Flush()
+	meter.Done()
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol search: %v\n", err)
 		return exitFailed

@@ -23,6 +23,7 @@ import (
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/local/s3"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/splunk"
@@ -92,12 +93,15 @@ type Search struct {
 
 // Local is [search.local].
 type Local struct {
+	// Paths are files or folders of logs, and s3://bucket/prefix/
+	// locations where AWS delivers them (read as [search.local.s3] says).
 	Paths []string `toml:"paths"`
 	// FirstRun says what a detection with no checkpoint searches first:
 	// "lookback" (its lookback, as with Splunk) or "all" (every event in the
 	// files, whatever their age: sample data and one-off audits).
-	FirstRun string `toml:"first_run"`
-	Index    string `toml:"index"`
+	FirstRun string    `toml:"first_run"`
+	Index    string    `toml:"index"`
+	S3       s3.Config `toml:"s3"`
 	// The limits on what one crafted file or record may cost (see
 	// local.Limits): over them a record, or the rest of a file, is skipped,
 	// logged and counted.
@@ -166,7 +170,7 @@ func Default() Config {
 		Search: Search{
 			Backend: "local", MaxWindow: "6h", Splunk: splunk.Defaults(),
 			Local: Local{FirstRun: "lookback", Index: "main", MaxDepth: local.DefaultLimits.MaxDepth, MaxValues: local.DefaultLimits.MaxValues,
-				MaxRecordBytes: local.DefaultLimits.MaxRecordBytes, MaxFileBytes: local.DefaultLimits.MaxFileBytes},
+				MaxRecordBytes: local.DefaultLimits.MaxRecordBytes, MaxFileBytes: local.DefaultLimits.MaxFileBytes, S3: s3.Defaults()},
 		},
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
@@ -238,11 +242,16 @@ func (c *Config) validate(r *detections.Reporter) {
 		section(r, "search.splunk", c.Search.Splunk.Validate())
 	case "local":
 		if len(c.Search.Local.Paths) == 0 {
-			r.Add("search.local.paths", "is required when search.backend = \"local\" (files or folders of CloudTrail JSON)")
+			r.Add("search.local.paths", "is required when search.backend = \"local\" (files or folders of logs, or s3://bucket/prefix/ locations)")
 		}
 		for _, p := range c.Search.Local.Paths {
-			c.mustExist(r, "search.local.paths", p)
+			if !s3.IsURL(p) {
+				c.mustExist(r, "search.local.paths", p)
+			} else if _, err := s3.ParseURL(p); err != nil {
+				r.Add("search.local.paths", "%v", err)
+			}
 		}
+		section(r, "search.local.s3", c.Search.Local.S3.Validate())
 		for name, p := range c.Search.Lookups {
 			if c.mustExist(r, "search.lookups."+name, p) {
 				if err := checkCSV(c.Abs(p)); err != nil {
@@ -391,7 +400,9 @@ func (c *Config) resolvePaths() {
 		c.Detections.Silences = c.Abs(c.Detections.Silences)
 	}
 	for i, p := range c.Search.Local.Paths {
-		c.Search.Local.Paths[i] = c.Abs(p)
+		if !s3.IsURL(p) {
+			c.Search.Local.Paths[i] = c.Abs(p)
+		}
 	}
 	for k, p := range c.Search.Lookups {
 		c.Search.Lookups[k] = c.Abs(p)

@@ -67,3 +67,47 @@ func TestMalformedTablesNamedAtValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestS3Paths(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	path := filepath.Join(dir, "c.toml")
+	os.WriteFile(path, []byte(`[search.local]
+paths = ["logs", "s3://org-logs/org-trail/", "s3://org-logs"]
+[search.local.s3]
+role_arn = "arn:aws:iam::999988887777:role/patrol-log-reader"
+max_concurrent = 4
+`), 0o644)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Search.Local.Paths; got[0] != filepath.Join(dir, "logs") || got[1] != "s3://org-logs/org-trail/" || got[2] != "s3://org-logs" {
+		t.Errorf("paths: %q", got)
+	}
+	if s := cfg.Search.Local.S3; s.MaxConcurrent != 4 || s.EventTimeSpan != "7d" || s.Overlap != "15m" || s.Region != "" {
+		t.Errorf("[search.local.s3]: %+v", s)
+	}
+
+	os.WriteFile(path, []byte(`[search.local]
+paths = ["s3://Org_Logs/", "s3://org-logs/AWSLogs/111122223333/elasticloadbalancing/"]
+[search.local.s3]
+region = "mars-1"
+role_arn = "arn:aws:iam::{account}:role/x"
+max_concurrent = 0
+overlap = "soon"
+`), 0o644)
+	_, err = Load(path)
+	for _, want := range []string{
+		`:2: search.local.paths: "s3://Org_Logs/": "Org_Logs" is not an S3 bucket name`,
+		`:2: search.local.paths: "s3://org-logs/AWSLogs/111122223333/elasticloadbalancing/": "elasticloadbalancing" is not a folder of the AWS log delivery layout`,
+		`:4: search.local.s3.region: "mars-1" is not an AWS region`,
+		`:5: search.local.s3.role_arn: "arn:aws:iam::{account}:role/x" must be the ARN of one IAM role`,
+		`:6: search.local.s3.max_concurrent: must be between 1 and 64`,
+		`:7: search.local.s3.overlap:`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v\nwant %q", err, want)
+		}
+	}
+}

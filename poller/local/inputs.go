@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections/spl"
+	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/progress"
 )
 
 // inputFile is one file to read.
@@ -124,36 +126,41 @@ func (w window) contains(t float64) bool {
 		(!w.hasEarliest || t >= w.earliest) && (!w.hasLatest || t < w.latest)
 }
 
-// source is the spl.Source of one search: the files, the window, and
-// counters for progress.
+// source is the spl.Source of one search: the local files, the remote
+// objects, and the windows their events are kept in.
 type source struct {
-	s     *Searcher
-	files []inputFile
-	win   window
-	stats scanStats
+	s       *Searcher
+	files   []inputFile
+	win     window // local files: the query's window on _time
+	remotes []remoteListing
+	meter   *progress.Meter
 }
 
-type scanStats struct {
-	files, events, matched int
-	bytes                  int64
-	start                  time.Time
-	lastReport             time.Time
-	shown                  bool // a progress line is on the terminal
+// remoteListing is what one Remote listed for the search.
+type remoteListing struct {
+	remote  Remote
+	listing *Listing
 }
 
-// Scan reads every file in order and hands over the events in the window
-// that pass the query's cheap filters.
+// Scan reads every local file in order, then each remote's objects, and
+// hands over the events in their window that pass the query's cheap
+// filters.
 func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) error) error {
-	win := src.win
-	if !f.Earliest.IsZero() {
-		win.earliest, win.hasEarliest = epoch(f.Earliest), true
+	defer src.meter.Clear() // a line redrawn in place on a terminal is erased when the search ends
+	win := src.win.narrow(f)
+	wanted := make([][]Object, len(src.remotes))
+	var n int
+	var size int64
+	for _, file := range src.files {
+		n, size = n+1, size+file.size
 	}
-	if !f.Latest.IsZero() {
-		win.latest, win.hasLatest = epoch(f.Latest), true
+	for i, rl := range src.remotes {
+		wanted[i] = src.wanted(rl.listing.Objects, f)
+		for _, o := range wanted[i] {
+			n, size = n+1, size+o.Size
+		}
 	}
-	src.stats.start = src.s.clock()
-	src.stats.lastReport = src.stats.start
-	defer src.progress(true)
+	src.meter.Expect(n, size)
 	for _, file := range src.files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -161,41 +168,67 @@ func (src *source) Scan(ctx context.Context, f *spl.Filter, fn func(*spl.Event) 
 		if err := src.scanFile(ctx, file, f, win, fn); err != nil {
 			return err
 		}
-		src.stats.files++
-		src.stats.bytes += file.size
-		src.progress(false)
+		src.meter.Read(file.size)
+	}
+	for i, rl := range src.remotes {
+		rwin := eventWindow(rl.listing.Events).narrow(f)
+		err := rl.remote.Fetch(ctx, wanted[i], func(o Object, r io.Reader) error {
+			if err := src.scanRemote(ctx, o, r, f, rwin, fn); err != nil {
+				return err
+			}
+			src.meter.Read(o.Size)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// wanted drops the objects whose delivery layout says they hold a
+// sourcetype the query rules out: they are never fetched.
+func (src *source) wanted(objs []Object, f *spl.Filter) []Object {
+	out := make([]Object, 0, len(objs))
+	for _, o := range objs {
+		if o.Sourcetype != "" {
+			meta := &spl.Meta{Index: src.s.index(), Sourcetype: o.Sourcetype, Source: o.Name, Host: src.s.host()}
+			if f.ForSource(meta).Never() {
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// eventWindow is the window of a poller.Window: after Start, up to End,
+// zero bounds open.
+func eventWindow(w poller.Window) window {
+	var win window
+	if !w.Start.IsZero() {
+		win.start, win.hasStart = epoch(w.Start), true
+	}
+	if !w.End.IsZero() {
+		win.end, win.hasEnd = epoch(w.End), true
+	}
+	return win
+}
+
+// narrow adds the query's own earliest= and latest= bounds.
+func (w window) narrow(f *spl.Filter) window {
+	if !f.Earliest.IsZero() {
+		w.earliest, w.hasEarliest = epoch(f.Earliest), true
+	}
+	if !f.Latest.IsZero() {
+		w.latest, w.hasLatest = epoch(f.Latest), true
+	}
+	return w
 }
 
 // epoch is a time in epoch seconds, computed as the engine computes _time
 // so that window bounds and event times compare exactly.
 func epoch(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
-
-// progress redraws the progress line in place at most once a second,
-// from a second into the scan, and erases it when the scan ends (final):
-// the caller's own summary line follows, never a stale progress line.
-func (src *source) progress(final bool) {
-	w := src.s.opts.Progress
-	if w == nil {
-		return
-	}
-	if final {
-		if src.stats.shown {
-			fmt.Fprint(w, "\r\x1b[K")
-			src.stats.shown = false
-		}
-		return
-	}
-	now := src.s.clock()
-	if now.Sub(src.stats.lastReport) < time.Second {
-		return
-	}
-	src.stats.lastReport, src.stats.shown = now, true
-	fmt.Fprintf(w, "\rlocal search: %d/%d files, %.1f MB, %d events read, %d passed the search filter, %s\x1b[K",
-		src.stats.files, len(src.files), float64(src.stats.bytes)/1e6, src.stats.events, src.stats.matched,
-		now.Sub(src.stats.start).Round(time.Second))
-}
 
 // open opens a file for scanning (see decode).
 func (src *source) open(path string) (io.Reader, func() error, error) {
@@ -217,17 +250,33 @@ func (src *source) scanFile(ctx context.Context, file inputFile, f *spl.Filter, 
 		return fmt.Errorf("input %s: %w", file.path, err)
 	}
 	defer closeFile()
-	sk := &skips{log: src.s.logger(), onSkip: src.s.opts.OnSkip, file: file.path}
-	defer sk.done()
-	return src.scanStream(ctx, r, file, f, win, fn, sk)
+	return src.scanStream(ctx, file.path, r, file.mod, f, win, fn)
 }
 
-// scanStream hands over the events of one stream. A record over a limit is
-// skipped and the stream goes on; at MaxFileBytes the rest of the stream
-// is skipped; both are told to sk. Anything else that is wrong with the
-// stream is an error naming it.
-func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, f *spl.Filter, win window, fn func(*spl.Event) error, sk *skips) error {
+// scanRemote scans one remote object, as scanFile a file.
+func (src *source) scanRemote(ctx context.Context, o Object, body io.Reader, f *spl.Filter, win window, fn func(*spl.Event) error) error {
+	r, release, err := decode(body, src.s.limits().MaxFileBytes)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", o.Name, err)
+	}
+	defer release()
+	return src.scanStream(ctx, o.Name, r, o.Modified, f, win, fn)
+}
+
+// scanStream hands over the events of one decoded input, a local file or a
+// remote object alike: format detection and record splitting happen here
+// and only here, so every limit on decoding applies to both. name is the
+// events' source and is named in errors and logs; mod is the _time of
+// records that carry none. A record over a limit is skipped and the stream
+// goes on; at MaxFileBytes the rest of the stream is skipped; both are
+// logged and counted. Anything else that is wrong with the stream is an
+// error naming it.
+func (src *source) scanStream(ctx context.Context, name string, r io.Reader, mod time.Time, f *spl.Filter, win window, fn func(*spl.Event) error) error {
 	lim := src.s.limits()
+	sk := &skips{log: src.s.logger(), onSkip: src.s.opts.OnSkip, file: name}
+	defer sk.done()
+	var events, matched int64
+	defer func() { src.meter.Events(events, matched) }()
 	counted := &countingReader{r: r}
 	br := bufio.NewReaderSize(counted, 64<<10)
 	head, err := peekNonSpace(br)
@@ -236,7 +285,7 @@ func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, 
 			sk.rest(counted.n)
 			return nil
 		}
-		return fmt.Errorf("input %s: read: %w", file.path, err)
+		return fmt.Errorf("input %s: read: %w", name, err)
 	}
 	if len(head) == 0 {
 		return nil // an empty file
@@ -262,7 +311,7 @@ func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, 
 			sk.rest(counted.n)
 			return nil
 		case err != nil:
-			return fileError(file.path, err)
+			return fileError(name, err)
 		}
 		fmtr = detect(true, first)
 		recs = &pendingJSON{jr: jr, first: first, off: off}
@@ -274,21 +323,26 @@ func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, 
 		if fmtr = detect(false, line); fmtr == nil {
 			// The file's content stays out of the message: it may be
 			// anything, and the message reaches logs and terminals.
-			return fmt.Errorf("input %s: neither JSON nor a known text log format (VPC Flow Logs)", file.path)
+			return fmt.Errorf("input %s: neither JSON nor a known text log format (VPC Flow Logs)", name)
 		}
 		if recs, err = fmtr.open(br, lim); err != nil {
-			return fmt.Errorf("input %s: %w", file.path, err)
+			return fmt.Errorf("input %s: %w", name, err)
 		}
 	}
-	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: file.path, Host: src.s.host(), Props: fmtr.props,
+	meta := &spl.Meta{Index: src.s.index(), Sourcetype: fmtr.sourcetype, Source: name, Host: src.s.host(), Props: fmtr.props,
 		Limits: lim.json()}
 	rf := f.ForSource(meta)
 	if rf.Never() {
 		return nil // index/sourcetype/source/host rule the whole file out
 	}
-	fallback := epoch(file.mod)
+	fallback := epoch(mod)
 	ev := &spl.Event{}
 	for {
+		if events&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		raw, off, fields, err := recs.next()
 		var se *skipError
 		switch {
@@ -301,16 +355,16 @@ func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, 
 			sk.rest(counted.n)
 			return nil
 		case err != nil:
-			return fileError(file.path, err)
+			return fileError(name, err)
 		}
-		src.stats.events++
+		events++
 		if !rf.Match(raw) {
 			continue
 		}
 		*ev = spl.Event{Raw: raw, Meta: meta, JSON: fmtr.json, Fields: fields, Offset: off}
 		t, ok, err := fmtr.time(ev)
 		if err != nil {
-			return recordError(file.path, recs, off, err)
+			return recordError(name, recs, off, err)
 		}
 		if !ok {
 			t = fallback
@@ -319,9 +373,9 @@ func (src *source) scanStream(ctx context.Context, r io.Reader, file inputFile, 
 			continue
 		}
 		ev.Time = t
-		src.stats.matched++
+		matched++
 		if err := fn(ev); err != nil {
-			return recordError(file.path, recs, off, err)
+			return recordError(name, recs, off, err)
 		}
 	}
 }

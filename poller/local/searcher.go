@@ -1,15 +1,15 @@
 // Package local runs detections without Splunk: a poller.Searcher that
 // evaluates SPL (with the detections/spl engine) over log files on disk —
 // CloudTrail JSON as AWS delivers it to S3 (plain or gzipped), VPC Flow Logs
-// and Route 53 Resolver query logs — with the fields Splunk and its AWS
-// add-on would give the same events, so one detection runs unchanged on
-// both backends.
+// and Route 53 Resolver query logs — and over objects in remote stores (the
+// S3 buckets AWS delivers them to, through a Remote), with the fields
+// Splunk and its AWS add-on would give the same events, so one detection
+// runs unchanged on both backends.
 package local
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +18,7 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/detections/spl"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/progress"
 )
 
 // Options configure a Searcher.
@@ -35,15 +36,11 @@ type Options struct {
 	Index string
 	// Host is the events' host field; "" means this machine's name.
 	Host string
+	// Remotes are stores of log objects read beside Paths (S3 buckets).
+	Remotes []Remote
 	// Location is the time zone of _time in results, strftime and bin;
 	// nil means UTC.
 	Location *time.Location
-	// Progress receives a progress line during scans that take more than a
-	// second (nil: none), redrawn in place with a carriage return and
-	// erased when the scan ends: point it at a terminal only.
-	Progress io.Writer
-	// Clock times the progress line; nil means time.Now.
-	Clock func() time.Time
 	// Now is the clock for now() and relative times; nil means time.Now.
 	Now func() time.Time
 	// AllowCommands names forbidden commands (detections.ForbiddenCommands)
@@ -59,21 +56,16 @@ type Options struct {
 	OnSkip func(reason string)
 }
 
-// Searcher runs SPL over local files. It implements poller.Searcher and is
-// safe for concurrent use; every search reads the files anew.
+// Searcher runs SPL over local files and remote objects. It implements
+// poller.Searcher and is safe for concurrent use; every search reads the
+// files anew. Progress goes to the progress.Meter the search's context
+// carries, if any.
 type Searcher struct {
 	opts     Options
 	hostname string
 }
 
 var _ poller.Searcher = (*Searcher)(nil)
-
-func (s *Searcher) clock() time.Time {
-	if s.opts.Clock != nil {
-		return s.opts.Clock()
-	}
-	return time.Now()
-}
 
 // NewSearcher returns a Searcher over opts.Paths. The paths are checked
 // when a search runs, so that logs may appear after start-up.
@@ -115,12 +107,13 @@ func (s *Searcher) location() *time.Location {
 	return time.UTC
 }
 
-// Search runs q.SPL (macros already expanded) over the events whose _time
-// is in q.Window: after Start and up to End, a zero bound being open. Local
-// files have no index time, so both time modes bound event time. Results
-// go to emit as they are produced; rendering follows Splunk's REST output:
-// every value a string, numbers without a trailing .0, _time as ISO-8601
-// with milliseconds and offset.
+// Search runs q.SPL (macros already expanded) over the events of local
+// files whose _time is in q.Window (after Start and up to End, a zero bound
+// being open: local files have no index time, so both time modes bound
+// event time), then over what each Remote lists for q (its own rule: S3
+// picks objects by arrival). Results go to emit as they are produced;
+// rendering follows Splunk's REST output: every value a string, numbers
+// without a trailing .0, _time as ISO-8601 with milliseconds and offset.
 func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.Result) error) error {
 	if err := detections.CheckCommands(q.SPL, s.opts.AllowCommands); err != nil {
 		return fmt.Errorf("local search: %w", err)
@@ -133,12 +126,13 @@ func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.
 	if err != nil {
 		return fmt.Errorf("local search: %w", err)
 	}
-	src := &source{s: s, files: files}
-	if !q.Window.Start.IsZero() {
-		src.win.start, src.win.hasStart = epoch(q.Window.Start), true
-	}
-	if !q.Window.End.IsZero() {
-		src.win.end, src.win.hasEnd = epoch(q.Window.End), true
+	src := &source{s: s, files: files, win: eventWindow(q.Window), meter: progress.FromContext(ctx)}
+	for _, r := range s.opts.Remotes {
+		l, err := r.List(ctx, q)
+		if err != nil {
+			return fmt.Errorf("local search: %w", err)
+		}
+		src.remotes = append(src.remotes, remoteListing{remote: r, listing: l})
 	}
 	now := time.Now()
 	if s.opts.Now != nil {
@@ -161,6 +155,11 @@ func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.
 	})
 	if err != nil {
 		return fmt.Errorf("local search: %w", err)
+	}
+	for _, rl := range src.remotes {
+		if err := rl.remote.Read(ctx, q, rl.listing); err != nil {
+			return fmt.Errorf("local search: %w", err)
+		}
 	}
 	return nil
 }

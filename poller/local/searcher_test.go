@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/progress"
 )
 
 const (
@@ -290,29 +291,35 @@ func TestLookupAndProgress(t *testing.T) {
 	for i := range 12 {
 		writeFile(t, dir, "logs/"+string(rune('a'+i))+".json", []byte(recStop+"\n"))
 	}
-	var progress bytes.Buffer
-	tick := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { tick = tick.Add(1500 * time.Millisecond); return tick } // a slow scan
-	s := NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Lookups: map[string]string{"accounts": "lookups/accounts.csv"}, Progress: &progress, Clock: clock})
-	rs, err := search(t, s, "eventName=StopLogging | lookup accounts account_id AS aws_account_id OUTPUT owner | stats count by owner", poller.Window{})
+	var out bytes.Buffer
+	meter := progress.New(&out, "search", nil)
+	s := NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Lookups: map[string]string{"accounts": "lookups/accounts.csv"}})
+	var rs []poller.Result
+	err := s.Search(progress.NewContext(context.Background(), meter), poller.Query{SPL: "eventName=StopLogging | lookup accounts account_id AS aws_account_id OUTPUT owner | stats count by owner"}, func(r poller.Result) error {
+		rs = append(rs, r)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := pick(rs, "owner", "count"); !reflect.DeepEqual(got, []string{"owner=platform-team count=12"}) {
 		t.Fatalf("got %q", got)
 	}
-	// Redrawn in place (no newline), then erased: the caller's summary
-	// line is what stays on the terminal.
-	p := progress.String()
-	if !strings.Contains(p, "\rlocal search: 12/12 files") || strings.Contains(p, "\n") || !strings.HasSuffix(p, "\r\x1b[K") {
-		t.Fatalf("progress: %q", p)
+	meter.Done()
+	if !strings.HasPrefix(out.String(), "search: read 12 objects,") || !strings.Contains(out.String(), "; 12 events, 12 passed the search filter") {
+		t.Fatalf("progress: %q", out.String())
 	}
 
-	// A fast scan shows nothing.
-	progress.Reset()
-	s = NewSearcher(Options{Paths: []string{"logs"}, BaseDir: dir, Progress: &progress})
-	if _, err := search(t, s, "eventName=StopLogging", poller.Window{}); err != nil || progress.Len() != 0 {
-		t.Fatalf("fast scan: %v, progress %q", err, progress.String())
+	// On a terminal the line is redrawn in place and erased when the
+	// search ends.
+	var term bytes.Buffer
+	tick := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	live := progress.NewLive(&term, "search", func() time.Time { tick = tick.Add(1500 * time.Millisecond); return tick }) // a slow scan
+	if err := s.Search(progress.NewContext(context.Background(), live), poller.Query{SPL: "eventName=StopLogging"}, func(poller.Result) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if p := term.String(); !strings.Contains(p, "\rsearch: ") || strings.Contains(p, "\n") || !strings.HasSuffix(p, "\r\x1b[K") {
+		t.Fatalf("live progress: %q", p)
 	}
 }
 

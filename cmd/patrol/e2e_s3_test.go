@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/patrolsec/patrol/poller/aws/awstest"
+	"github.com/patrolsec/patrol/poller/local/s3/s3test"
+)
+
+// logArchive is the account that owns the log bucket; patrol reads it
+// through a role there.
+const logArchive = "999988887777"
+
+// s3Config writes the repository's own config.toml (the shipped pack, its
+// macros and lookups) with the state in dir and, when bucket is set, the
+// samples read from that bucket instead of the folder.
+func s3Config(t *testing.T, dir, name, bucket string) string {
+	t.Helper()
+	repo, _ := filepath.Abs("../..")
+	b, err := os.ReadFile(filepath.Join(repo, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(string(b), `"detections`, `"`+repo+`/detections`)
+	cfg = strings.Replace(cfg, `path = "patrol.db"`, `path = "`+name+`.db"`, 1)
+	if bucket != "" {
+		folder := `paths = ["` + repo + `/detections/samples"]`
+		if !strings.Contains(cfg, folder) {
+			t.Fatalf("config.toml no longer reads %s", folder)
+		}
+		urls, _ := json.Marshal(s3test.URLs(bucket))
+		cfg = strings.Replace(cfg, folder, "paths = "+string(urls), 1)
+		cfg += fmt.Sprintf("\n[search.local.s3]\nendpoint_url = %q\nrole_arn = \"arn:aws:iam::%s:role/patrol-log-reader\"\n", awstest.URL(t), logArchive)
+	}
+	path := filepath.Join(dir, name+".toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// deliveredSamples creates a bucket in the log-archive account, fills it
+// with the samples as AWS delivers them (once per delivery time given),
+// gives patrol ambient credentials, and returns the bucket's name, a client
+// and the last arrival.
+func deliveredSamples(t *testing.T, name string, deliveries ...time.Time) (string, *s3.Client, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	runs++
+	bucket := fmt.Sprintf("%s-%d", name, runs) // the emulator outlives the test
+	c := s3.NewFromConfig(awstest.Config(t, logArchive), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range deliveries {
+		objs, err := s3test.Samples("../../detections/samples", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s3test.Upload(ctx, c, bucket, objs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arrived, err := s3test.LastArrival(ctx, c, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	return bucket, c, arrived
+}
+
+// setClock makes the detect job's windows end at end + settle.
+func setClock(t *testing.T, at time.Time) {
+	t.Helper()
+	old := clock
+	clock = func() time.Time { return at }
+	t.Cleanup(func() { clock = old })
+}
+
+var detectLine = regexp.MustCompile(`(?m)^detect\s+(\S+)\s+results=(\d+)\s+alerts=(\d+).*\s(ok|FAILED.*)$`)
+
+// once runs patrol once and returns "id results=N alerts=N" per detection.
+func once(t *testing.T, conf string, args ...string) []string {
+	t.Helper()
+	code, out, errOut := patrol(t, append([]string{"once", "--config", conf}, args...)...)
+	if code != exitOK {
+		t.Fatalf("once --config %s: exit %d\n%s\n%s", conf, code, out, errOut)
+	}
+	var lines []string
+	for _, m := range detectLine.FindAllStringSubmatch(out, -1) {
+		lines = append(lines, m[1]+" results="+m[2]+" alerts="+m[3])
+	}
+	return lines
+}
+
+// ticketSet is `patrol tickets --json` as "detection: summary" lines.
+func ticketSet(t *testing.T, conf string) []string {
+	t.Helper()
+	code, out, errOut := patrol(t, "tickets", "--config", conf, "--json")
+	if code != exitOK {
+		t.Fatalf("tickets: %d %s", code, errOut)
+	}
+	var set []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v ticketView
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		set = append(set, v.Detection+": "+v.Summary)
+	}
+	sort.Strings(set)
+	return set
+}
+
+// The shipped pack over the samples delivered to S3 (two accounts, two
+// regions, an organization trail, hive-compatible hourly flow logs, resolver
+// logs), read through a role in the log-archive account, opens exactly the
+// tickets it opens over the samples folder.
+func TestOnceOverS3OpensTheFolderTickets(t *testing.T) {
+	bucket, _, arrived := deliveredSamples(t, "org-logs", time.Now())
+	setClock(t, arrived.Add(10*time.Minute)) // the pack's longest settle is 10m
+
+	dir := t.TempDir()
+	folder, fromS3 := s3Config(t, dir, "folder", ""), s3Config(t, dir, "s3", bucket)
+	diskRuns, s3Runs := once(t, folder), once(t, fromS3)
+	if len(diskRuns) < 20 || !reflect.DeepEqual(s3Runs, diskRuns) {
+		t.Fatalf("detect runs differ:\nS3:     %q\nfolder: %q", s3Runs, diskRuns)
+	}
+	diskTickets, s3Tickets := ticketSet(t, folder), ticketSet(t, fromS3)
+	if len(diskTickets) < 20 || !reflect.DeepEqual(s3Tickets, diskTickets) {
+		t.Fatalf("tickets differ:\nS3:     %q\nfolder: %q", s3Tickets, diskTickets)
+	}
+	// A second run makes no ticket and reads nothing again.
+	setClock(t, arrived.Add(15*time.Minute))
+	for _, l := range once(t, fromS3) {
+		if !strings.HasSuffix(l, "results=0 alerts=0") {
+			t.Errorf("second run: %s", l)
+		}
+	}
+}
+
+// A CloudTrail file delivered after the window that holds its event is
+// found by the next window, once; a later window that reaches back over it
+// does not read it again.
+func TestOnceOverS3FindsLateDeliveryOnce(t *testing.T) {
+	ctx := context.Background()
+	bucket, c, arrived := deliveredSamples(t, "late-logs", time.Now())
+	conf := s3Config(t, t.TempDir(), "late", bucket)
+	const det = "cloudtrail-logging-stopped" // settle 2m
+
+	setClock(t, arrived.Add(2*time.Minute)) // the window ends at the last arrival
+	if got := once(t, conf, "--detection", det); len(got) != 1 || got[0] == det+" results=0 alerts=0" {
+		t.Fatalf("first run: %q", got)
+	}
+	before := len(ticketSet(t, conf))
+	// A StopLogging that happened inside that window, delivered after it.
+	late := s3test.TrailFile("444455556666", "late-trail", arrived.Add(-10*time.Minute), arrived)
+	lateArrival, err := s3test.UploadAfter(ctx, c, bucket, late, arrived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setClock(t, lateArrival.Add(2*time.Minute))
+	if got := once(t, conf, "--detection", det); fmt.Sprint(got) != "["+det+" results=1 alerts=1]" {
+		t.Fatalf("run after the late delivery: %q", got)
+	}
+	tickets := ticketSet(t, conf)
+	if len(tickets) != before+1 || !strings.Contains(strings.Join(tickets, "\n"), "CloudTrail logging stopped on late-trail in 444455556666") {
+		t.Fatalf("tickets: %q", tickets)
+	}
+	// The next window reaches back over the late file (overlap) and skips it.
+	setClock(t, lateArrival.Add(3*time.Minute))
+	if got := once(t, conf, "--detection", det); fmt.Sprint(got) != "["+det+" results=0 alerts=0]" {
+		t.Fatalf("run after that: %q", got)
+	}
+}
+
+// patrol search over S3 shows progress on stderr (objects, bytes, rate).
+func TestSearchOverS3ShowsProgress(t *testing.T) {
+	bucket, _, _ := deliveredSamples(t, "search-logs", time.Now().Add(-time.Hour), time.Now())
+	old := showProgress
+	showProgress = func(io.Writer) bool { return true }
+	t.Cleanup(func() { showProgress = old })
+	conf := s3Config(t, t.TempDir(), "search", bucket)
+	code, out, errOut := patrol(t, "search", "--config", conf, "index=main | stats count by sourcetype")
+	if code != exitOK {
+		t.Fatalf("search: exit %d %s", code, errOut)
+	}
+	if !strings.Contains(out, `"sourcetype":"aws:cloudtrail"`) {
+		t.Errorf("results: %s", out)
+	}
+	if !regexp.MustCompile(`(?m)^search: read 16 objects, [0-9.]+ MB in [0-9.]+m?s \([0-9.]+ MB/s\); \d+ events`).MatchString(errOut) {
+		t.Errorf("progress: %q", errOut)
+	}
+}
