@@ -19,6 +19,7 @@ import (
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/firstseen"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/local/s3"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/sequence"
 	"github.com/patrolsec/patrol/poller/slots"
@@ -141,7 +142,11 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(ctx, cfg, a.log, a.db, a.metrics.LocalSkip)
+		var ledger s3.Ledger // none without a state file (search, backtest): nothing is remembered
+		if a.db != nil {
+			ledger = a.db
+		}
+		s, err := newSearcher(ctx, cfg, a.log, ledger, a.metrics.LocalSkip)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)

@@ -208,6 +208,9 @@ func (t *timedSearcher) Search(ctx context.Context, q poller.Query, emit func(po
 	if t.onWindow != nil {
 		t.onWindow(q.Window, n)
 	}
+	// A backtest changes no state: a backend that remembers what detect
+	// windows read (S3 objects) must not.
+	q.Remember = false
 	start := time.Now()
 	err := t.s.Search(ctx, q, emit)
 	t.mu.Lock()
