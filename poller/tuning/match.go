@@ -22,6 +22,7 @@ type Match []fieldMatch
 type fieldMatch struct {
 	field    string
 	patterns []pattern
+	cidrs    bool // some pattern is a CIDR: values are parsed as addresses
 }
 
 // pattern is one match value: a CIDR matches the addresses inside it (and
@@ -44,7 +45,9 @@ func CompileMatch(m map[string][]string) Match {
 	for _, f := range fields {
 		fm := fieldMatch{field: f}
 		for _, v := range m[f] {
-			fm.patterns = append(fm.patterns, compilePattern(v))
+			p := compilePattern(v)
+			fm.patterns = append(fm.patterns, p)
+			fm.cidrs = fm.cidrs || p.cidr
 		}
 		out = append(out, fm)
 	}
@@ -73,22 +76,23 @@ func (m Match) Matches(r poller.Result) bool {
 
 func (fm fieldMatch) matches(values []string) bool {
 	for _, v := range values {
+		// Each value is lowercased and parsed once, whatever the number
+		// of patterns.
+		lower := strings.ToLower(v)
+		var addr netip.Addr
+		isAddr := false
+		if fm.cidrs {
+			if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
+				addr, isAddr = a.Unmap(), true
+			}
+		}
 		for _, p := range fm.patterns {
-			if p.matches(v) {
+			if (p.cidr && isAddr && p.prefix.Contains(addr)) || ((!p.cidr || !isAddr) && Glob(p.glob, lower)) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func (p pattern) matches(v string) bool {
-	if p.cidr {
-		if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
-			return p.prefix.Contains(a.Unmap())
-		}
-	}
-	return Glob(p.glob, strings.ToLower(v))
 }
 
 // Glob reports whether s matches the glob pattern: * matches any run of

@@ -28,6 +28,7 @@ type Silence struct {
 	Line       int
 
 	match Match
+	globs [][]rune // Detections, lowercased
 }
 
 // ActiveAt reports whether the silence is in force at t.
@@ -37,8 +38,17 @@ func (s Silence) ActiveAt(t time.Time) bool {
 
 // Covers reports whether the silence names the detection (by id or glob).
 func (s Silence) Covers(id string) bool {
-	for _, p := range s.Detections {
-		if Glob([]rune(strings.ToLower(p)), strings.ToLower(id)) {
+	id = strings.ToLower(id)
+	if s.globs == nil {
+		for _, p := range s.Detections {
+			if Glob([]rune(strings.ToLower(p)), id) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, g := range s.globs {
+		if Glob(g, id) {
 			return true
 		}
 	}
@@ -148,6 +158,9 @@ func ParseSilences(file, src string) ([]Silence, error) {
 		}
 		if ok {
 			s.match = CompileMatch(s.Match)
+			for _, d := range s.Detections {
+				s.globs = append(s.globs, []rune(strings.ToLower(d)))
+			}
 			out = append(out, s)
 		}
 	}
