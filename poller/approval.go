@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/state"
@@ -23,7 +24,11 @@ const ApprovalVia = "label"
 // that changed (its ticket's detection reloaded with other params, say)
 // voids the earlier approvals: the new plan is posted, and waits for a
 // fresh approval.
-func (r *Responder) approval(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan, autoHeld bool) (*state.Approval, error) {
+//
+// An approval given in the chat is in the state already: the approver
+// pressed Approve on the message that showed this plan. After a hold in
+// the chat (holdAt), only an approval given later counts.
+func (r *Responder) approval(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan, autoHeld bool, holdAt time.Time) (*state.Approval, error) {
 	digest := PlanDigest(plan)
 	cur, err := r.Store.CurrentPlan(ctx, t.Key)
 	if err != nil {
@@ -32,6 +37,19 @@ func (r *Responder) approval(ctx context.Context, t Ticket, row *state.TicketRow
 	if cur == nil || cur.Digest != digest {
 		return nil, r.postPlan(ctx, t, row, d, plan, digest, cur, autoHeld)
 	}
+	allowed := map[string]bool{}
+	for _, a := range r.Approvers {
+		allowed[a] = true
+	}
+	recorded, err := r.Store.Approvals(ctx, t.Key)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range recorded {
+		if a.Digest == digest && allowed[a.By] && a.At.After(holdAt) {
+			return &a, nil
+		}
+	}
 	if cur.Posted.IsZero() {
 		return nil, nil // the plan comment is not delivered yet: nobody can have seen it
 	}
@@ -39,13 +57,11 @@ func (r *Responder) approval(ctx context.Context, t Ticket, row *state.TicketRow
 	if err != nil {
 		return nil, fmt.Errorf("read approvals: %w", err)
 	}
-	allowed := map[string]bool{}
-	for _, a := range r.Approvers {
-		allowed[a] = true
-	}
 	var ignored, early []string
 	for _, a := range approvals {
 		switch {
+		case allowed[a.By] && a.At.After(cur.Posted) && !a.At.After(holdAt):
+			// given before a hold in the chat: the hold comment asked for a new one
 		case allowed[a.By] && a.At.After(cur.Posted):
 			r.logger().Info("remediation approved", "ticket", t.Key, "by", a.By, "digest", digest)
 			return &state.Approval{TicketKey: t.Key, Digest: digest, By: a.By, At: a.At, Via: ApprovalVia}, nil
@@ -72,19 +88,27 @@ func (r *Responder) postPlan(ctx context.Context, t Ticket, row *state.TicketRow
 	if autoHeld {
 		b.WriteString("This ticket was not made by patrol, so its remediation waits for an approver although the detection's mode is auto (tickets.auto_for_external = false).\n\n")
 	}
-	fmt.Fprintf(&b, "Remediation %s waits for approval. To approve it, one of the approvers (%s) adds the label %q to this ticket after reading this plan; an approval counts only for this plan (digest %s).\n\n%s\nPlan digest: %s",
-		plan.Action, strings.Join(r.Approvers, ", "), r.ApproveLabel, digest, planText(plan), digest)
+	how := fmt.Sprintf("adds the label %q to this ticket", r.ApproveLabel)
+	if r.ChatApprovals {
+		how += " or presses Approve on the plan's message in the chat"
+	}
+	fmt.Fprintf(&b, "Remediation %s waits for approval. To approve it, one of the approvers (%s) %s after reading this plan; an approval counts only for this plan (digest %s).\n\n%s\nPlan digest: %s",
+		plan.Action, strings.Join(r.Approvers, ", "), how, digest, planText(plan), digest)
 	if len(r.Approvers) == 0 {
 		b.WriteString("\nNo approvers are configured (tickets.approvers): nobody can approve it until one is.")
 	}
 	m := Message{Sections: []Section{{Heading: "Remediation", Text: b.String()}}}
 	comment := CommentDelivery(m)
 	comment.Plan = digest
+	note := r.note(t, row, d, "awaiting approval", m)
+	if r.ChatApprovals {
+		note.Notification.ApprovalDigest = digest
+	}
 	now := r.now()
 	c := change{Change: state.Change{
 		Update:  state.TicketUpdate{PlannedAt: &now, Stage: ptr(state.StageApproval)},
 		NewPlan: &state.PlanRow{Digest: digest, Plan: string(planJSON)},
-	}, deliveries: []Delivery{comment, r.note(t, row, d, "awaiting approval", m)}}
+	}, deliveries: []Delivery{comment, note}}
 	if prev != nil {
 		c.VoidPlans, c.VoidReason = []int64{prev.ID}, "plan changed to "+digest
 		r.logger().Warn("plan changed: earlier approvals void", "ticket", t.Key, "was", prev.Digest, "now", digest)

@@ -72,16 +72,18 @@ func TestGraceAndHold(t *testing.T) {
 			t.Fatal("a held remediation ran")
 		}
 		row, _ := e.db.Ticket(context.Background(), key)
-		if row.HeldBy != "bob" || e.count(key, "Held by bob") != 1 || e.count(key, "waits for approval") != 1 || row.Stage != state.StageApproval {
+		if row.HeldBy != "bob" || e.count(key, "(added by bob at 2026-11-02T09:05:00Z)") != 1 || row.Stage != state.StageApproval {
 			t.Fatalf("held by %q, stage %s, comments %q", row.HeldBy, row.Stage, e.comments(key))
 		}
-		// Removing the label does not bring the automatic run back.
+		// Removing the label does not bring the automatic run back: the
+		// plan is posted for an approval.
 		e.jira.RemoveLabel(key, "patrol-hold", "bob")
 		e.clock.Add(time.Minute)
 		e.poll()
-		if len(e.action.keys()) != 0 {
-			t.Fatal("removing the hold label ran it")
+		if len(e.action.keys()) != 0 || e.count(key, "waits for approval") != 1 {
+			t.Fatalf("after the label went: applied %v, comments %q", e.action.keys(), e.comments(key))
 		}
+		e.clock.Add(time.Minute)
 		e.jira.AddLabel(key, "patrol-approve", approver)
 		e.clock.Add(time.Minute)
 		e.poll()
@@ -100,7 +102,7 @@ func TestGraceAndHold(t *testing.T) {
 		if _, err := e.resp.Poll(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if len(e.action.keys()) != 0 || e.count(key, "Held by carol") != 1 {
+		if len(e.action.keys()) != 0 || e.count(key, "added by carol") != 1 {
 			t.Fatalf("applied %v, comments %q", e.action.keys(), e.comments(key))
 		}
 	})
@@ -125,7 +127,7 @@ func TestHoldStopsAHeldBackRemediation(t *testing.T) {
 	e.jira.AddLabel(keys[1], "patrol-hold", "bob")
 	e.clock.Add(2 * time.Hour)
 	e.poll()
-	if len(e.action.keys()) != 1 || e.count(keys[1], "Held by bob") != 1 || e.stage(keys[1]) != state.StageApproval {
+	if len(e.action.keys()) != 1 || e.count(keys[1], "added by bob") != 1 || e.stage(keys[1]) != state.StageApproval {
 		t.Fatalf("after the hold: applied %v, stage %s, comments %q", e.action.keys(), e.stage(keys[1]), e.comments(keys[1]))
 	}
 }

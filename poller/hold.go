@@ -3,31 +3,126 @@ package poller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/state"
 )
 
+// The hold label (tickets.hold_label) is the one way to stop a
+// remediation: a person adds it to the ticket, or the Slack Hold button
+// does (it only adds the label; a click is also recorded in the chat
+// actions). While a ticket carries it, its remediation does not run, in
+// any mode. A hold is for good: once it has been seen (or clicked), an
+// automatic remediation is cancelled and waits, as in approve mode, for
+// an approval given after the hold. An automatic remediation with a grace
+// period (remediation.grace) says on its ticket when it will run and how
+// to hold it, and reads the ticket itself just before it runs, so that a
+// hold added a moment ago is not missed by a search that lags.
+
 // DefaultHoldLabel is tickets.hold_label's default.
 const DefaultHoldLabel = "patrol-hold"
 
-// The hold label stops an automatic remediation for good: a person (or
-// the Slack Hold button, which only adds the label) adds it to the ticket
-// before the remediation's grace period ends, and patrol then waits for an
-// approval instead, as in approve mode. This file holds the whole rule;
-// anything that wants to hold a remediation only adds the label.
+// holdFirstLine starts the note of a ticket held by its label.
+const holdFirstLine = "Remediation held: the label"
+
+func (r *Responder) holdLabel() string {
+	if r.HoldLabel != "" {
+		return r.HoldLabel
+	}
+	return DefaultHoldLabel
+}
+
+// heldByLabel reports, once, that the ticket's hold label keeps its
+// remediation from running, naming who added it and when.
+func (r *Responder) heldByLabel(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan) (bool, error) {
+	if !t.HasLabel(r.holdLabel()) {
+		return false, nil
+	}
+	if at, err := r.chatHold(ctx, t.Key); err != nil || !at.IsZero() {
+		return true, err // held in the chat, which said so on the ticket
+	}
+	if row.Stage == state.StageApproval && strings.HasPrefix(row.Note, holdFirstLine) {
+		return true, nil // already said so
+	}
+	return true, r.sayHeld(ctx, t, row, d, plan)
+}
+
+// sayHeld records a hold seen on the ticket (when first seen, and who
+// added the label, from the tracker's history of it) and says so.
+func (r *Responder) sayHeld(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan) error {
+	by, at := "", r.now()
+	adds, err := r.Tracker.Approvals(ctx, t.Key, r.holdLabel()) // who added the label, and when
+	if err != nil {
+		return fmt.Errorf("read who held %s: %w", t.Key, err)
+	}
+	if len(adds) > 0 {
+		by, at = adds[len(adds)-1].By, adds[len(adds)-1].At
+	}
+	who := ""
+	if by != "" {
+		who = fmt.Sprintf(" (added by %s at %s)", by, at.UTC().Format(time.RFC3339))
+	}
+	text := fmt.Sprintf("%s %q is on this ticket%s, so patrol does not run %s. The hold is for good: to let it run, remove the label and approve the plan again.\n\n%s",
+		holdFirstLine, r.holdLabel(), who, plan.Action, planText(plan))
+	r.observe(plan.Action, "held")
+	// Held for good: once the label goes, an approval is still needed.
+	seen := change{Change: state.Change{Meta: map[string]string{holdSeenKey + t.Key: r.now().Format(time.RFC3339Nano)}}}
+	if row.HeldAt.IsZero() {
+		seen.Update.HeldBy, seen.Update.HeldAt = &by, &at
+		row.HeldBy, row.HeldAt = by, at
+	}
+	r.logger().Info("remediation held", "ticket", t.Key, "by", by)
+	return r.stop(ctx, t, row, d, state.StageApproval, text, seen)
+}
+
+// holdSeenKey + a ticket key is the meta key of when its hold label was
+// first seen.
+const holdSeenKey = "hold_seen:"
+
+// chatHold returns when the remediation was last held (in the chat, or
+// by the hold label, first seen then), if no approval was recorded after
+// that hold; zero otherwise.
+func (r *Responder) chatHold(ctx context.Context, key string) (time.Time, error) {
+	actions, err := r.Store.ChatActions(ctx, key)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var at time.Time
+	for _, a := range actions {
+		if a.Kind == ClickHold && a.At.After(at) {
+			at = a.At
+		}
+	}
+	seen, err := r.Store.Meta(ctx, holdSeenKey+key)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t, err := time.Parse(time.RFC3339Nano, seen); err == nil && t.After(at) {
+		at = t
+	}
+	if at.IsZero() {
+		return at, nil
+	}
+	approvals, err := r.Store.Approvals(ctx, key)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, a := range approvals {
+		if a.At.After(at) {
+			return time.Time{}, nil
+		}
+	}
+	return at, nil
+}
 
 // grace runs an automatic remediation's grace period. The first time it
-// records when the action will run and says so on the ticket; until then
-// it reports wait. A hold label seen at any point (at the end read from
-// the tracker itself, not a search that may lag) cancels the automatic
-// run for good: it is recorded with who added the label, the ticket says
-// so, and the caller goes on in approve mode.
-func (r *Responder) grace(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan, grace time.Duration) (wait bool, err error) {
-	if held, err := r.checkHold(ctx, t, row); held || err != nil {
-		return false, err
-	}
+// records when the action will run and says so on the ticket, with how to
+// hold it; until then it reports stop. When the time has come it reads the
+// ticket from the tracker itself (the poll's search may not show a label
+// added a moment ago): a hold label there stops it for good.
+func (r *Responder) grace(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan, grace time.Duration) (stop bool, err error) {
 	now := r.now()
 	if row.GraceUntil.IsZero() {
 		until := now.Add(grace).Truncate(time.Second)
@@ -42,7 +137,7 @@ func (r *Responder) grace(ctx context.Context, t Ticket, row *state.TicketRow, d
 		c := change{Change: state.Change{Update: state.TicketUpdate{Stage: ptr(state.StageGrace), Note: &note, GraceUntil: &until}},
 			deliveries: []Delivery{CommentDelivery(m), r.note(t, row, d, "remediation in "+grace.String(), m)}}
 		if err := r.record(ctx, t.Key, c); err != nil {
-			return false, err
+			return true, err
 		}
 		row.Stage, row.GraceUntil = state.StageGrace, until
 		r.logger().Info("remediation in its grace period", "ticket", t.Key, "runs_at", until)
@@ -51,52 +146,9 @@ func (r *Responder) grace(ctx context.Context, t Ticket, row *state.TicketRow, d
 	if now.Before(row.GraceUntil) {
 		return true, nil
 	}
-	// The grace is over: read the labels from the tracker itself, since
-	// a search (the poll) may not show a label added a moment ago.
 	fresh, err := r.Tracker.Get(ctx, t.Key)
 	if err != nil {
 		return true, fmt.Errorf("read %s before its automatic remediation: %w", t.Key, err)
 	}
-	if held, err := r.checkHold(ctx, fresh, row); held || err != nil {
-		return false, err
-	}
-	return false, nil
-}
-
-// checkHold records a hold when the ticket carries the hold label and
-// none is recorded yet. It reports whether the ticket is held.
-func (r *Responder) checkHold(ctx context.Context, t Ticket, row *state.TicketRow) (bool, error) {
-	if !row.HeldAt.IsZero() {
-		return true, nil
-	}
-	if !t.HasLabel(r.holdLabel()) {
-		return false, nil
-	}
-	by, at := "someone", r.now()
-	adds, err := r.Tracker.Approvals(ctx, t.Key, r.holdLabel())
-	if err != nil {
-		return false, fmt.Errorf("read who held %s: %w", t.Key, err)
-	}
-	if len(adds) > 0 {
-		by, at = adds[len(adds)-1].By, adds[len(adds)-1].At
-	}
-	text := fmt.Sprintf("Held by %s at %s (label %q): the automatic remediation is cancelled for good. It now waits for an approval, as in approve mode.",
-		by, at.UTC().Format(time.RFC3339), r.holdLabel())
-	m := Message{Sections: []Section{{Heading: "Remediation held", Text: text}}}
-	note := "held by " + by
-	c := change{Change: state.Change{Update: state.TicketUpdate{HeldBy: &by, HeldAt: &at, Note: &note}},
-		deliveries: []Delivery{CommentDelivery(m), r.note(t, row, r.detection(row), "held", m)}}
-	if err := r.record(ctx, t.Key, c); err != nil {
-		return false, err
-	}
-	row.HeldBy, row.HeldAt = by, at
-	r.logger().Info("automatic remediation held", "ticket", t.Key, "by", by)
-	return true, nil
-}
-
-func (r *Responder) holdLabel() string {
-	if r.HoldLabel != "" {
-		return r.HoldLabel
-	}
-	return DefaultHoldLabel
+	return r.heldByLabel(ctx, fresh, row, d, plan)
 }

@@ -283,6 +283,17 @@ type Notification struct {
 	// "" for the first message about a ticket.
 	Thread  string
 	Message Message
+	// ApprovalDigest, on a message that shows a plan waiting for approval,
+	// is the plan's digest: a notifier that takes clicks (Slack with Socket
+	// Mode) adds Approve and Hold buttons bound to that plan.
+	ApprovalDigest string `json:",omitempty"`
+	// Replace is a message reference ("CHANNEL:TS") that this notification
+	// replaces instead of replying in the thread: the message whose buttons
+	// were clicked, updated with who acted and then the outcome.
+	Replace string `json:",omitempty"`
+	// Digest, when set, is a scheduled summary to post in Channel: it is
+	// about no one ticket and starts no thread.
+	Digest *Digest `json:",omitempty"`
 }
 
 // Notifier posts notifications. Notify returns a thread reference for the

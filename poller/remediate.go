@@ -51,29 +51,28 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 		return 0, r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation refused: %s. Nothing was changed; respond by hand.\n\n%s", why, planText(plan)),
 			change{Change: state.Change{Actions: []state.ActionEvent{ev}}})
 	}
+	if held, err := r.heldByLabel(ctx, t, row, d, plan); held || err != nil {
+		return 0, err
+	}
+	holdAt, err := r.chatHold(ctx, t.Key)
+	if err != nil {
+		return 0, err
+	}
 	mode := rem.Mode
 	if mode == detections.ModeAuto && external && !r.AutoForExternal {
 		mode = detections.ModeApprove // tickets.auto_for_external is off
 	}
-	switch {
-	case mode == detections.ModeAuto && rem.Grace > 0 && row.HeldAt.IsZero():
-		wait, err := r.grace(ctx, t, row, d, plan, rem.Grace)
-		if err != nil || wait {
-			return 0, err
-		}
-	case mode == detections.ModeAuto:
-		// Held back (hourly budget, breaker) or not run yet: a hold
-		// label stops it too.
-		if _, err := r.checkHold(ctx, t, row); err != nil {
-			return 0, err
-		}
+	if mode == detections.ModeAuto && !holdAt.IsZero() {
+		mode = detections.ModeApprove // held: an approval is needed after the hold
 	}
-	if mode == detections.ModeAuto && !row.HeldAt.IsZero() {
-		mode = detections.ModeApprove // held: the automatic run is cancelled for good
+	if mode == detections.ModeAuto && rem.Grace > 0 {
+		if stop, err := r.grace(ctx, t, row, d, plan, rem.Grace); stop || err != nil {
+			return 0, err
+		}
 	}
 	var approval *state.Approval
 	if mode == detections.ModeApprove {
-		if approval, err = r.approval(ctx, t, row, d, plan, external && rem.Mode == detections.ModeAuto); err != nil || approval == nil {
+		if approval, err = r.approval(ctx, t, row, d, plan, external && rem.Mode == detections.ModeAuto, holdAt); err != nil || approval == nil {
 			return 0, err
 		}
 	}
@@ -168,6 +167,13 @@ func (r *Responder) stop(ctx context.Context, t Ticket, row *state.TicketRow, d 
 	note := firstLine(text)
 	c.Update.Stage, c.Update.Note = &stage, &note
 	c.deliveries = append([]Delivery{CommentDelivery(m), r.note(t, row, d, stage, m)}, c.deliveries...)
+	upd, err := r.outcomeUpdate(ctx, t, row, text)
+	if err != nil {
+		return err
+	}
+	if upd != nil {
+		c.deliveries = append(c.deliveries, *upd)
+	}
 	if err := r.record(ctx, t.Key, c); err != nil {
 		return err
 	}

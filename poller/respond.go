@@ -35,9 +35,18 @@ type Responder struct {
 	ApproveLabel   string
 	Approvers      []string
 	DoneTransition string
-	// HoldLabel, added to a ticket, cancels its automatic remediation for
-	// good (it then needs an approval); "" means DefaultHoldLabel.
+	// HoldLabel on a ticket keeps its remediation from running.
 	HoldLabel string
+	// ChatApprovers maps chat user ids (Slack U0123ABCD) to approver
+	// identities in Approvers: their clicks on a plan's Approve and Hold
+	// buttons count.
+	ChatApprovers map[string]string
+	// ChatApprovals puts Approve and Hold buttons on the chat message of a
+	// plan waiting for approval (a Listener takes the clicks).
+	ChatApprovals bool
+	// ClickTimeout bounds the handling of one click, the action it starts
+	// included (0: no bound but the listener's).
+	ClickTimeout time.Duration
 	// FalsePositives are the resolutions that mean "false positive": such
 	// a ticket gets a ready [[exception]] snippet and is counted.
 	FalsePositives []string
@@ -200,6 +209,9 @@ func (r *Responder) Handoff(ctx context.Context, t Ticket) {
 		r.logger().Warn("deliveries queued for the next pass", "ticket", t.Key, "err", err)
 	}
 }
+
+// Flush sends the queued deliveries (the digests' too).
+func (r *Responder) Flush(ctx context.Context) error { return r.flush(ctx) }
 
 // flush sends the queued deliveries.
 func (r *Responder) flush(ctx context.Context) error {

@@ -40,6 +40,8 @@ type Store interface {
 	Record(ctx context.Context, c state.Change) ([]int64, error)
 	CurrentPlan(ctx context.Context, key string) (*state.PlanRow, error)
 	PlanPosted(ctx context.Context, key, digest string, at time.Time) error
+	Approvals(ctx context.Context, key string) ([]state.Approval, error)
+	ChatActions(ctx context.Context, key string) ([]state.ChatAction, error)
 
 	AppendAction(ctx context.Context, a state.ActionEvent) (int64, error)
 	AttemptEvents(ctx context.Context, attempt string) ([]state.ActionEvent, error)

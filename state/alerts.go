@@ -376,11 +376,21 @@ func (s *DB) KnownTicketKeys(ctx context.Context, fingerprint string) (map[strin
 	return out, rows.Err()
 }
 
+// closedStatuses are the tracker statuses (lower case) that close an alert.
+const closedStatuses = `('done', 'closed', 'resolved', 'won''t do', 'cancelled')`
+
+// OpenAlerts returns the open alerts whose ticket is not closed in the
+// tracker (as last polled), oldest first.
+func (s *DB) OpenAlerts(ctx context.Context) ([]Alert, error) {
+	return s.queryAlerts(ctx, `WHERE state = ? AND lower(coalesce((SELECT t.status FROM tickets t WHERE t.key = alerts.ticket_key), ''))
+		NOT IN `+closedStatuses+` ORDER BY first_seen, id`, AlertOpen)
+}
+
 // AlertCounts returns, per detection, the alerts whose ticket is not closed
 // in the tracker (as last polled) and the pending ones (ticket not confirmed).
 func (s *DB) AlertCounts(ctx context.Context) (map[string][2]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT a.detection,
-		  sum(CASE WHEN a.state = 'open' AND lower(coalesce(t.status, '')) NOT IN ('done', 'closed', 'resolved', 'won''t do', 'cancelled') THEN 1 ELSE 0 END),
+		  sum(CASE WHEN a.state = 'open' AND lower(coalesce(t.status, '')) NOT IN `+closedStatuses+` THEN 1 ELSE 0 END),
 		  sum(CASE WHEN a.state = 'pending' THEN 1 ELSE 0 END)
 		FROM alerts a LEFT JOIN tickets t ON t.key = a.ticket_key GROUP BY a.detection`)
 	if err != nil {

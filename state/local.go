@@ -40,10 +40,11 @@ type LocalEvent struct {
 
 // Local event kinds.
 const (
-	EventLabelAdded = "label_added"
-	EventTransition = "transition"
-	EventResolution = "resolution"
-	EventLink       = "link"
+	EventLabelAdded   = "label_added"
+	EventLabelRemoved = "label_removed"
+	EventTransition   = "transition"
+	EventResolution   = "resolution"
+	EventLink         = "link"
 )
 
 // ErrNoTicket is returned for a key the local store does not have.
@@ -191,6 +192,22 @@ func (s *DB) LocalAddLabel(ctx context.Context, key, label, by string) error {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO local_events (ticket_key, kind, value, by_user, at) VALUES (?, ?, ?, ?, ?)`,
 			key, EventLabelAdded, label, by, ts(s.Now()))
+		return err
+	})
+}
+
+// LocalRemoveLabel removes label from a local ticket and records who did.
+func (s *DB) LocalRemoveLabel(ctx context.Context, key, label, by string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.touch(ctx, tx, key); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE local_tickets SET labels = (SELECT json_group_array(value) FROM json_each(labels) WHERE value != ?)
+			WHERE key = ?`, label, key); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO local_events (ticket_key, kind, value, by_user, at) VALUES (?, ?, ?, ?, ?)`,
+			key, EventLabelRemoved, label, by, ts(s.Now()))
 		return err
 	})
 }

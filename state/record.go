@@ -20,8 +20,11 @@ type Change struct {
 	NewPlan    *PlanRow
 	VoidPlans  []int64
 	VoidReason string
-	// Approval is recorded as counted.
+	// Approval is recorded as counted (unless it has an ID: recorded
+	// already, by a chat click say).
 	Approval *Approval
+	// ChatAction records an approval or hold given in the chat.
+	ChatAction *ChatAction
 	// Meta sets small named values.
 	Meta map[string]string
 	// Verdict records how a person resolved the ticket.
@@ -55,7 +58,12 @@ func (s *DB) Record(ctx context.Context, c Change) ([]int64, error) {
 				return err
 			}
 		}
-		if a := c.Approval; a != nil {
+		if a := c.ChatAction; a != nil {
+			if err := insertChatAction(ctx, tx, c.Ticket, *a, now); err != nil {
+				return err
+			}
+		}
+		if a := c.Approval; a != nil && a.ID == 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO approvals (ticket_key, digest, by_user, at, via, recorded_at) VALUES (?, ?, ?, ?, ?, ?)`,
 				c.Ticket, a.Digest, a.By, ts(a.At), a.Via, ts(now)); err != nil {
 				return err

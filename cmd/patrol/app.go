@@ -17,11 +17,13 @@ import (
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/firstseen"
 	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/poller/local/s3"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/sequence"
+	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/slots"
 	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
@@ -41,6 +43,8 @@ type app struct {
 	detector  *poller.Detector
 	responder *poller.Responder
 	aws       *aws.Provider // re-reads aws.accounts = "organization" on reload
+	digests   []*digest.Job
+	listener  *slack.Listener // Socket Mode, in `patrol run`
 	errOut    io.Writer
 	metrics   *metrics.Metrics
 	tuner     *tuning.Tuner // exceptions and silences
@@ -67,6 +71,8 @@ type setupOptions struct {
 	// the log shows warnings and errors only (unless PATROL_LOG_LEVEL is
 	// set): no job is reported twice.
 	terse bool
+	// socket also probes Slack's Socket Mode (`patrol run` connects it).
+	socket bool
 }
 
 // loadConfig loads the config, printing its problems.
@@ -117,7 +123,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		a.release = release
 	}
 	if opts.jobs {
-		if code := checkBackends(ctx, cfg, a.log, errOut); code != exitOK {
+		if code := checkBackends(ctx, cfg, opts.socket, a.log, errOut); code != exitOK {
 			a.close()
 			return nil, code
 		}
@@ -223,11 +229,16 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Detection:    a.detection,
 		Guard:        guard,
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
-		HoldLabel: cfg.Tickets.HoldLabel, FalsePositives: cfg.Tickets.FalsePositiveResolutions,
+		FalsePositives:  cfg.Tickets.FalsePositiveResolutions,
 		AutoForExternal: cfg.Tickets.AutoForExternal, Health: health,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.onAction,
 		Retention: config.Duration(cfg.State.Retention),
+		HoldLabel: cfg.Tickets.HoldLabel, ChatApprovers: cfg.Tickets.SlackApprovers, ChatApprovals: socketMode(cfg),
+		ClickTimeout: config.Duration(cfg.Tickets.RunTimeout),
+	}
+	if err := a.buildDigests(); err != nil {
+		return err
 	}
 	a.detector = &poller.Detector{
 		Searcher: a.searcher, Tracker: a.tracker, Store: a.db, Notifier: a.notifier,

@@ -204,8 +204,16 @@ func TestEndToEndGraceAndHold(t *testing.T) {
 	}
 	patrol(t, "once", "--config", conf)
 	tk = listTickets(t, conf)[0]
-	if c := comments(t, db, tk.Key); tk.Stage != state.StageApproval || !strings.Contains(c, "Held by bob") || !strings.Contains(c, "waits for approval") {
+	if c := comments(t, db, tk.Key); tk.Stage != state.StageApproval || !strings.Contains(c, "added by bob") {
 		t.Fatalf("after the hold: stage %s, comments:\n%s", tk.Stage, c)
+	}
+	// For good: without the label it waits for an approval.
+	if err := db.LocalRemoveLabel(context.Background(), tk.Key, "patrol-hold", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	patrol(t, "once", "--config", conf)
+	if c := comments(t, db, tk.Key); !strings.Contains(c, "waits for approval") {
+		t.Fatalf("after the label went: comments:\n%s", c)
 	}
 	patrol(t, "approve", "--config", conf, "--as", "alice", tk.Key)
 	patrol(t, "once", "--config", conf)

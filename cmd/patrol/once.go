@@ -75,6 +75,13 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 		remediations = "none"
 	}
 	fmt.Fprintf(out, "respond tickets=%d handled=%d remediations: %s  %s\n", st.Tickets, st.Handled, remediations, status)
+	if len(a.digests) > 0 {
+		status := "ok"
+		if err := a.runDigests(ctx); err != nil {
+			failed, status = true, "FAILED: "+poller.CleanText(err.Error())
+		}
+		fmt.Fprintf(out, "digests %d %s\n", len(a.digests), status)
+	}
 	switch {
 	case a.invalidDetections:
 		return exitInvalid

@@ -38,8 +38,10 @@ type probe struct {
 
 // probes lists a probe for every remote backend the config selects. A
 // client that cannot even be built (a secret that cannot be read) is a
-// probe that fails at once.
-func probes(ctx context.Context, cfg *config.Config) []probe {
+// probe that fails at once. socket adds Slack's Socket Mode
+// (apps.connections.open, rate-limited by Slack: only for `run` and
+// `validate --remote`).
+func probes(ctx context.Context, cfg *config.Config, socket bool) []probe {
 	var out []probe
 	failed := func(backend, url string, err error) probe {
 		return probe{backend, url, func(context.Context) (string, error) { return "", err }}
@@ -67,6 +69,13 @@ func probes(ctx context.Context, cfg *config.Config) []probe {
 		} else {
 			out = append(out, probe{"slack", n.URL(), n.Probe})
 		}
+		if socket && cfg.Notify.Slack.SocketMode() {
+			if l, err := slack.NewListener(cfg.Notify.Slack, slack.ListenerOptions{BaseDir: cfg.Dir}); err != nil {
+				out = append(out, failed("socket", cfg.Notify.Slack.APIURL, err))
+			} else {
+				out = append(out, probe{"socket", l.URL(), l.Probe})
+			}
+		}
 	}
 	if usesAWS(cfg) {
 		if p, err := aws.New(ctx, cfg.AWS, aws.Options{BaseDir: cfg.Dir}); err != nil {
@@ -86,8 +95,8 @@ func usesAWS(cfg *config.Config) bool {
 
 // probeBackends asks every remote backend its question at once, each
 // bounded by probeTimeout, and returns the answers in the config's order.
-func probeBackends(ctx context.Context, cfg *config.Config) []probeResult {
-	ps := probes(ctx, cfg)
+func probeBackends(ctx context.Context, cfg *config.Config, socket bool) []probeResult {
+	ps := probes(ctx, cfg, socket)
 	results := make([]probeResult, len(ps))
 	var wg sync.WaitGroup
 	for i, p := range ps {
@@ -110,8 +119,8 @@ func probeBackends(ctx context.Context, cfg *config.Config) []probeResult {
 // checkBackends probes the backends before jobs run. Unreachable ones are
 // printed, all together, one line each, and it returns exitFailed;
 // otherwise one log line says who patrol is on each.
-func checkBackends(ctx context.Context, cfg *config.Config, log *slog.Logger, errOut io.Writer) int {
-	results := probeBackends(ctx, cfg)
+func checkBackends(ctx context.Context, cfg *config.Config, socket bool, log *slog.Logger, errOut io.Writer) int {
+	results := probeBackends(ctx, cfg, socket)
 	if n := printProbeFailures(errOut, results); n > 0 {
 		fmt.Fprintf(errOut, "patrol: %d backend(s) failed the check above; nothing was searched or changed ('patrol validate --remote' checks them again)\n", n)
 		return exitFailed

@@ -25,7 +25,7 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if !wantArgs(fs, 0, 0) {
 		return exitInvalid
 	}
-	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true}, errOut)
+	a, code := setup(ctx, *cfgPath, setupOptions{lock: true, jobs: true, socket: true}, errOut)
 	if a == nil {
 		return code
 	}
@@ -38,9 +38,16 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 		}
 		a.log.Info("metrics served", "addr", addr.String())
 	}
+	waitListener, err := a.startListener(ctx)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol run: %v\n", err)
+		return exitFailed
+	}
+	defer waitListener()
 	sched := poller.NewScheduler(a.log)
 	a.startSlots(sched)
 	a.schedule(sched)
+	a.scheduleDigests(ctx, sched)
 	poll, _ := cron.ParseStandard(a.cfg.Tickets.Poll)
 	sched.Add("respond", poll, config.Duration(a.cfg.Tickets.RunTimeout), func(ctx context.Context) error {
 		_, err := a.respondOnce(ctx)
@@ -97,6 +104,9 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 func (a *app) schedule(sched *poller.Scheduler) {
 	timeout := config.Duration(a.cfg.Detections.RunTimeout)
 	want := map[string]bool{"respond": true}
+	for _, j := range a.digests {
+		want["digest:"+j.Config.Name()] = true
+	}
 	for _, d := range *a.dets.Load() {
 		id := d.ID
 		want["detect:"+id] = true
@@ -151,6 +161,9 @@ func (a *app) respondOnce(ctx context.Context) (poller.RespondStats, error) {
 	a.log.Info("respond run", "tickets", st.Tickets, "handled", st.Handled, "actions", st.Actions,
 		"duration_ms", time.Since(start).Milliseconds(), "err", err)
 	a.metrics.Respond(st, err)
+	if a.listener != nil {
+		a.saveSocketState(a.listener.State())
+	}
 	if errors.Is(err, poller.ErrCancelled) {
 		return st, err // not a failure: no self-alert
 	}
@@ -227,6 +240,7 @@ func restartNeeded(old, cur *config.Config) []string {
 		"notify":  {old.Notify, cur.Notify},
 		"aws":     {fmt.Sprint(old.AWS), fmt.Sprint(cur.AWS)},
 		"state":   {old.State, cur.State},
+		"digest":  {old.Digests, cur.Digests},
 	} {
 		if fmt.Sprint(pair[0]) != fmt.Sprint(pair[1]) {
 			out = append(out, name)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -50,6 +51,19 @@ type statusReport struct {
 	DeadLetters      []deadLetterView  `json:"dead_letters"`
 	UndoRequests     []undoView        `json:"undo_requests"`
 	RecentActions    []actionView      `json:"recent_actions"`
+	// SocketMode is the Slack Socket Mode connection of the running
+	// patrol, when Slack approvals are configured.
+	SocketMode *socketState `json:"socket_mode,omitempty"`
+	Digests    []digestView `json:"digests"`
+}
+
+// digestView is a [[digest]] entry: when it last went out and goes next.
+type digestView struct {
+	Channel  string    `json:"channel"`
+	Schedule string    `json:"schedule"`
+	Teams    []string  `json:"teams"`
+	LastTick time.Time `json:"last_tick,omitzero"`
+	NextTick time.Time `json:"next_tick,omitzero"`
 }
 
 // breakerView is the circuit breaker (aws.breaker_failures).
@@ -211,6 +225,9 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 		return nil, err
 	}
 	rep.Breaker = breakerView{Open: b.Open, Failures: b.Failures, Limit: b.Limit, ResetAt: b.ResetAt, ResetBy: b.ResetBy}
+	if err := chatStatus(ctx, a, db, rep, now); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -225,6 +242,39 @@ func runStatus(r state.RunSummary) string {
 		return "failed"
 	}
 	return "ok"
+}
+
+// chatStatus adds the Socket Mode connection and the digests.
+func chatStatus(ctx context.Context, a *app, db *state.DB, rep *statusReport, now time.Time) error {
+	rep.Digests = []digestView{}
+	if socketMode(a.cfg) {
+		rep.SocketMode = &socketState{ConnState: poller.ConnState{State: "not started"}}
+		raw, err := db.Meta(ctx, socketStateKey)
+		if err != nil {
+			return err
+		}
+		if raw != "" {
+			if err := json.Unmarshal([]byte(raw), rep.SocketMode); err != nil {
+				return fmt.Errorf("socket mode state: %w", err)
+			}
+		}
+	}
+	for _, c := range a.cfg.Digests {
+		v := digestView{Channel: c.Channel, Schedule: c.Schedule, Teams: c.Teams}
+		if v.Teams == nil {
+			v.Teams = []string{}
+		}
+		last, err := db.LastDigest(ctx, c.Name())
+		if err != nil {
+			return err
+		}
+		v.LastTick = last
+		if j, err := digest.New(c); err == nil {
+			v.NextTick = j.Schedule.Next(now).UTC()
+		}
+		rep.Digests = append(rep.Digests, v)
+	}
+	return nil
 }
 
 func ago(t time.Time) string {
@@ -308,6 +358,22 @@ func printStatus(out io.Writer, rep *statusReport) {
 		for _, u := range rep.UndoRequests {
 			fmt.Fprintf(out, "  action #%d by %s at %s: %s %s\n", u.Action, poller.CleanText(u.By), u.Requested.Format(time.RFC3339), u.Result, poller.CleanText(truncate(u.Detail, 100)))
 		}
+	}
+	if s := rep.SocketMode; s != nil {
+		fmt.Fprintf(out, "\nslack socket mode: %s", s.State)
+		if !s.Since.IsZero() {
+			fmt.Fprintf(out, " since %s", ago(s.Since))
+		}
+		if s.Error != "" {
+			fmt.Fprintf(out, " (%s)", poller.CleanText(truncate(s.Error, 100)))
+		}
+		if !s.CheckedAt.IsZero() {
+			fmt.Fprintf(out, ", %d connection(s), checked %s", s.Connects, ago(s.CheckedAt))
+		}
+		fmt.Fprintln(out)
+	}
+	for _, d := range rep.Digests {
+		fmt.Fprintf(out, "digest %s (%s): last %s, next %s\n", d.Channel, d.Schedule, ago(d.LastTick), d.NextTick.Format(time.RFC3339))
 	}
 	if len(rep.RecentActions) > 0 {
 		fmt.Fprintln(out, "\nrecent actions:")

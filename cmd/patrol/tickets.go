@@ -181,6 +181,13 @@ func showTicket(ctx context.Context, db *state.DB, key string, local, asJSON boo
 			fmt.Fprintf(out, "%s approved digest %s at %s via %s\n", poller.CleanText(a.By), a.Digest, a.At.Format(time.RFC3339), a.Via)
 		}
 	}
+	if cas, _ := db.ChatActions(ctx, key); len(cas) > 0 {
+		fmt.Fprintln(out, "--- clicks in the chat")
+		for _, a := range cas {
+			fmt.Fprintf(out, "%s by %s (%s user %s, approver %s) on digest %s at %s\n", a.Kind, poller.CleanText(a.ChatName), a.Via,
+				poller.CleanText(a.ChatUser), poller.CleanText(a.By), a.Digest, a.At.Format(time.RFC3339))
+		}
+	}
 	if len(v.Actions) > 0 {
 		fmt.Fprintln(out, "--- action ledger")
 		for _, e := range v.Actions {

@@ -57,7 +57,7 @@ func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int 
 // then asks Splunk to parse each detection's expanded search and prints
 // file: search: message for each it rejects (exit 2).
 func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.Detection, out, errOut io.Writer) int {
-	results := probeBackends(ctx, cfg)
+	results := probeBackends(ctx, cfg, true)
 	if len(results) == 0 {
 		fmt.Fprintln(out, "remote: nothing to check: every backend in the config is local")
 		return exitOK

@@ -20,6 +20,7 @@ import (
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/aws"
+	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/enrich"
 	"github.com/patrolsec/patrol/poller/jira"
 	"github.com/patrolsec/patrol/poller/local"
@@ -44,6 +45,8 @@ type Config struct {
 	Metrics    Metrics       `toml:"metrics"`
 	Health     Health        `toml:"health"`
 	Teams      []poller.Team `toml:"teams"`
+	// Digests are the [[digest]] entries: scheduled summaries per channel.
+	Digests []digest.Config `toml:"digest"`
 }
 
 // Health is [health]: the self-alerts patrol raises about itself.
@@ -126,9 +129,13 @@ type Tickets struct {
 	// not make (a Splunk alert action, a person); off, they wait for an
 	// approver.
 	AutoForExternal bool `toml:"auto_for_external"`
-	// HoldLabel, added to a ticket, cancels its automatic remediation for
-	// good (it then needs an approval).
+	// HoldLabel on a ticket keeps its remediation from running; seen in an
+	// automatic remediation's grace period it cancels it for good (it then
+	// needs an approval).
 	HoldLabel string `toml:"hold_label"`
+	// SlackApprovers maps Slack user ids to approver identities in
+	// Approvers: their Approve and Hold clicks count (Socket Mode).
+	SlackApprovers map[string]string `toml:"slack_approvers"`
 	// OnRecurrence is what a repeat inside suppress does to a ticket in a
 	// done status: "reopen", "new" (a new ticket linked to it) or "comment".
 	OnRecurrence     string `toml:"on_recurrence"`
@@ -174,9 +181,8 @@ func Default() Config {
 		},
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
-			ApproveLabel: "patrol-approve", DoneTransition: "Done", Jira: jira.Defaults(),
-			HoldLabel: "patrol-hold", OnRecurrence: "reopen", ReopenTransition: "Reopen",
-			FalsePositiveResolutions: []string{"False Positive"},
+			ApproveLabel: "patrol-approve", HoldLabel: "patrol-hold", DoneTransition: "Done", Jira: jira.Defaults(),
+			OnRecurrence: "reopen", ReopenTransition: "Reopen", FalsePositiveResolutions: []string{"False Positive"},
 		},
 		Notify:  Notify{Backend: "log", Slack: slack.Defaults()},
 		AWS:     aws.Defaults(),
@@ -328,6 +334,7 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("tickets.approvers", "has an empty entry")
 		}
 	}
+	c.validateSlackApprovals(r)
 
 	switch c.Notify.Backend {
 	case "slack":
@@ -347,6 +354,7 @@ func (c *Config) validate(r *detections.Reporter) {
 			r.Add("enrich.accounts_csv", "%v", err)
 		}
 	}
+	c.validateDigests(r)
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i+1)
 		if t.Name == "" {

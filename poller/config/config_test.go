@@ -111,3 +111,45 @@ overlap = "soon"
 		}
 	}
 }
+
+// TestSlackApprovalsAndDigests: the keys of Slack approvals and digests
+// are checked with their file and line.
+func TestSlackApprovalsAndDigests(t *testing.T) {
+	base := "[search.local]\npaths = [\"logs\"]\n[notify]\nbackend = \"slack\"\n[notify.slack]\ntoken_env = \"X\"\nchannel = \"#sec\"\n"
+	tests := []struct {
+		name, src string
+		want      []string // "" = valid
+	}{
+		{"valid", base + "app_token_env = \"XAPP\"\n[tickets]\napprovers = [\"acc1\"]\nslack_approvers = { \"U0123ABCD\" = \"acc1\" }\n" +
+			"[[teams]]\nname = \"payments\"\n[[digest]]\nchannel = \"#sec\"\nschedule = \"0 9 * * 1-5\"\nteams = [\"payments\"]\n", nil},
+		{"approver not in approvers", base + "app_token_env = \"XAPP\"\n[tickets]\napprovers = [\"acc1\"]\nslack_approvers = { \"U0123ABCD\" = \"acc2\", \"bob\" = \"acc1\" }\n",
+			[]string{":11: tickets.slack_approvers.U0123ABCD: \"acc2\" is not in tickets.approvers", ":11: tickets.slack_approvers.bob: \"bob\" is not a Slack user id"}},
+		{"bad digests", base + "[[digest]]\nchannel = \"security alerts\"\nschedule = \"every day\"\nteams = [\"nobody\"]\n[[digest]]\n",
+			[]string{":9: digest[1].channel: \"security alerts\" must be a channel name", ":10: digest[1].schedule: \"every day\" is not a cron schedule",
+				":11: digest[1].teams: \"nobody\" is not the name of a [[teams]] entry", ":12: digest[2].channel: is required", ":12: digest[2].schedule: is required"}},
+		{"hold label", base + "[tickets]\nhold_label = \"on hold\"\n", []string{":9: tickets.hold_label: \"on hold\" must be a label without spaces"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+			path := filepath.Join(dir, "c.toml")
+			os.WriteFile(path, []byte(tt.src), 0o644)
+			cfg, err := Load(path)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Tickets.SlackApprovers["U0123ABCD"] != "acc1" || len(cfg.Digests) != 1 || cfg.Tickets.HoldLabel != "patrol-hold" {
+					t.Errorf("config %+v %+v", cfg.Tickets, cfg.Digests)
+				}
+				return
+			}
+			for _, w := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v\nwant %q", err, w)
+				}
+			}
+		})
+	}
+}

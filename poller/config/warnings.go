@@ -42,6 +42,17 @@ func Warnings(c *Config, ds []*detections.Detection) []*detections.Problem {
 		warn("enrich.org_cidrs", "is empty, so `org_networks(...)` in "+short(orgNets)+" matches no address: every address counts as"+
 			" outside the organization. List your offices', VPN and NAT egress ranges")
 	}
+	socket := c.Notify.Backend == "slack" && c.Notify.Slack.SocketMode()
+	switch {
+	case len(c.Tickets.SlackApprovers) > 0 && !socket:
+		warn("tickets.slack_approvers", "maps Slack users, but Socket Mode is off (notify.backend = \"slack\" with notify.slack.app_token_env or app_token_file): nobody can approve from Slack")
+	case socket && len(c.Tickets.SlackApprovers) == 0:
+		key := "notify.slack.app_token_env"
+		if c.Notify.Slack.AppTokenFile != "" {
+			key = "notify.slack.app_token_file"
+		}
+		warn(key, "turns Socket Mode on, but tickets.slack_approvers maps no one: plans get Approve and Hold buttons nobody's click counts on")
+	}
 	// Exceptions that expired or expire within 14 days, named in their
 	// detection file.
 	return append(out, tuning.Warnings(ds, time.Now())...)

@@ -44,3 +44,33 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("warnings with approvers and org_cidrs set: %v", got)
 	}
 }
+
+// TestSlackApprovalWarnings: Slack approvers without Socket Mode, and
+// Socket Mode without approvers, are valid but almost never meant.
+func TestSlackApprovalWarnings(t *testing.T) {
+	base := "[search.local]\npaths = [\"logs\"]\n[notify]\nbackend = \"slack\"\n[notify.slack]\ntoken_env = \"X\"\nchannel = \"#sec\"\nallow_insecure_http = false\n"
+	for _, tt := range []struct{ name, src, want string }{
+		{"approvers without Socket Mode", base + "[tickets]\napprovers = [\"acc1\"]\nslack_approvers = { \"U0123ABCD\" = \"acc1\" }\n",
+			":11: tickets.slack_approvers: warning: maps Slack users, but Socket Mode is off"},
+		{"Socket Mode without approvers", base + "app_token_file = \"xapp.token\"\n",
+			":9: notify.slack.app_token_file: warning: turns Socket Mode on, but tickets.slack_approvers maps no one"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+			path := filepath.Join(dir, "config.toml")
+			os.WriteFile(path, []byte(tt.src), 0o644)
+			cfg, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range Warnings(cfg, nil) {
+				got = append(got, p.Error())
+			}
+			if !strings.Contains(strings.Join(got, "\n"), tt.want) {
+				t.Errorf("warnings %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

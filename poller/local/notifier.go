@@ -25,7 +25,11 @@ func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (str
 	if channel == "" {
 		channel = "(default)"
 	}
-	text := strings.TrimRight(note.Message.PlainText(), "\n")
+	msg := note.Message
+	if note.Digest != nil {
+		msg = note.Digest.Message()
+	}
+	text := strings.TrimRight(msg.PlainText(), "\n")
 	first := ""
 	for _, line := range strings.Split(text, "\n") { // the first line that says something, not a heading
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "== ") {
@@ -34,12 +38,21 @@ func (n *LogNotifier) Notify(ctx context.Context, note poller.Notification) (str
 		}
 	}
 	attrs := []any{"channel", channel, "ticket", note.Ticket.Key, "status", note.Status}
-	if note.Thread == "" {
+	switch {
+	case note.Digest != nil:
+		d := note.Digest
+		n.Log.InfoContext(ctx, "digest", "channel", channel, "until", d.Until, "open_alerts", d.OpenTotal, "waiting_for_approval", d.WaitingTotal,
+			"actions", d.ActionsTotal, "detections_failing", len(d.Detections))
+		n.Log.DebugContext(ctx, "digest text", "channel", channel, "text", text)
+		return "", nil
+	case note.Replace != "":
+		attrs = append(attrs, "replaces", note.Replace)
+	case note.Thread == "":
 		attrs = append(attrs, "severity", note.Severity)
 	}
 	n.Log.InfoContext(ctx, "notification", append(attrs, "text", poller.CleanText(first))...)
 	n.Log.DebugContext(ctx, "notification text", "ticket", note.Ticket.Key, "text", text)
-	if note.Thread != "" {
+	if note.Thread != "" || note.Replace != "" {
 		return "", nil
 	}
 	return "log:" + note.Ticket.Key, nil

@@ -87,3 +87,22 @@ func TestLogNotifierThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestLogNotifierDigest: a digest is one line with its counts, its whole
+// text at debug, and starts no thread.
+func TestLogNotifierDigest(t *testing.T) {
+	var b strings.Builder
+	n := &LogNotifier{Log: slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	d := poller.Digest{Title: "patrol digest", Until: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), OpenTotal: 2,
+		OpenBySev: []poller.DigestCount{{Name: "high", Count: 2}}}
+	ref, err := n.Notify(context.Background(), poller.Notification{Channel: "#sec", Digest: &d})
+	if err != nil || ref != "" {
+		t.Fatalf("ref %q err %v", ref, err)
+	}
+	out := b.String()
+	for _, want := range []string{`"msg":"digest","channel":"#sec","until":"2026-11-02T09:00:00Z","open_alerts":2,"waiting_for_approval":0`, `"msg":"digest text"`, `Open alerts: 2`, `high: 2`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+}

@@ -24,12 +24,24 @@ type Config struct {
 	MaxRetries int `toml:"max_retries"`
 	// Timeout bounds one HTTP request, e.g. "10s".
 	Timeout string `toml:"timeout"`
+	// AppTokenEnv or AppTokenFile name an app-level token (xapp-, with
+	// the connections:write scope). Setting one turns Socket Mode on in
+	// `patrol run`: plans waiting for approval get Approve and Hold
+	// buttons, and the clicks arrive over a WebSocket patrol opens.
+	AppTokenEnv  string `toml:"app_token_env"`
+	AppTokenFile string `toml:"app_token_file"`
 }
+
+// SocketMode reports whether an app-level token is configured.
+func (c Config) SocketMode() bool { return c.AppTokenEnv != "" || c.AppTokenFile != "" }
 
 // Defaults returns the section's defaults.
 func Defaults() Config { return Config{MaxRetries: 3, Timeout: "10s"} }
 
 var channelPattern = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]*|[CGD][A-Z0-9]+)$`)
+
+// ValidChannel reports whether ch is a channel name (#x) or ID (C123).
+func ValidChannel(ch string) bool { return channelPattern.MatchString(ch) }
 
 // Validate checks the section when Slack is the selected notifier.
 func (c Config) Validate() []poller.FieldError {
@@ -39,6 +51,9 @@ func (c Config) Validate() []poller.FieldError {
 	}
 	if c.TokenEnv != "" && c.TokenFile != "" {
 		errs = append(errs, poller.FieldError{Key: "token_file", Msg: "set token_env or token_file, not both"})
+	}
+	if c.AppTokenEnv != "" && c.AppTokenFile != "" {
+		errs = append(errs, poller.FieldError{Key: "app_token_file", Msg: "set app_token_env or app_token_file, not both"})
 	}
 	if c.Channel == "" {
 		errs = append(errs, poller.FieldError{Key: "channel", Msg: "is required (the default channel)"})

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"strings"
 )
 
 // Probe checks the token with auth.test, once: a quick answer to "can
@@ -19,6 +20,16 @@ func (n *Notifier) Probe(ctx context.Context) (string, error) {
 func (n *Notifier) URL() string {
 	if n.cfg.APIURL != "" {
 		return n.cfg.APIURL
+	}
+	return "https://slack.com/api/"
+}
+
+// URL is the Web API method the Listener opens Socket Mode with.
+func (l *Listener) URL() string { return l.base + "apps.connections.open" }
+
+func (c Config) baseURL() string {
+	if c.APIURL != "" {
+		return strings.TrimSuffix(c.APIURL, "/") + "/"
 	}
 	return "https://slack.com/api/"
 }

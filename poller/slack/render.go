@@ -167,7 +167,10 @@ func messageText(n poller.Notification) string {
 
 // MessageBlocks renders m: bold title and headings, paragraphs as escaped
 // text, fields as name and code value, Pre as a code block.
-func MessageBlocks(m poller.Message) []goslack.Block {
+func MessageBlocks(m poller.Message) []goslack.Block { return messageBlocks(m, 0) }
+
+// messageBlocks renders m in at most maxBlocks-reserve blocks.
+func messageBlocks(m poller.Message, reserve int) []goslack.Block {
 	var blocks []goslack.Block
 	if strings.TrimSpace(m.Title) != "" {
 		blocks = append(blocks, section(bold(m.Title, maxSectionText)))
@@ -191,16 +194,16 @@ func MessageBlocks(m poller.Message) []goslack.Block {
 			blocks = append(blocks, section(fit(pre, maxSectionText, func(s string) string { return "```" + escapeCode(s) + "```" })))
 		}
 	}
-	return capBlocks(blocks)
+	return capBlocks(blocks, maxBlocks-reserve)
 }
 
-// capBlocks keeps a message within Slack's block count and size, saying
+// capBlocks keeps a message within limit blocks and Slack's size, saying
 // what was left out.
-func capBlocks(blocks []goslack.Block) []goslack.Block {
+func capBlocks(blocks []goslack.Block, limit int) []goslack.Block {
 	total := 0
 	for i, b := range blocks {
 		total += blockText(b)
-		if i >= maxBlocks-1 || total > maxMessageText {
+		if i >= limit-1 || total > maxMessageText {
 			note := fmt.Sprintf("_%d more parts not shown here; see the ticket._", len(blocks)-i)
 			return append(blocks[:i:i], section(note))
 		}

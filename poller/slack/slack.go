@@ -64,29 +64,7 @@ func New(cfg Config, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slack token: %w", err)
 	}
-	timeout, _ := time.ParseDuration(cfg.Timeout)
-	hc := &http.Client{Timeout: timeout}
-	if opts.HTTPClient != nil {
-		c := *opts.HTTPClient
-		hc = &c
-	}
-	// slack-go sends the token in the POST body, which Go would resend on
-	// a 307 or 308 to any host: follow no redirect, and say where it led.
-	hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
-		return errors.New(poller.RedirectError(req.Response))
-	}
-	// No OptionRetry: slack-go's would sleep on the wall clock, and its 5xx
-	// handlers would repeat posts that may have gone out. Rate limits are
-	// retried in call instead.
-	options := []goslack.Option{goslack.OptionHTTPClient(hc)}
-	if cfg.APIURL != "" {
-		api := cfg.APIURL
-		if !strings.HasSuffix(api, "/") {
-			api += "/" // slack-go appends the method name to it
-		}
-		options = append(options, goslack.OptionAPIURL(api))
-	}
-	n := &Notifier{cfg: cfg, api: goslack.New(token, options...), log: opts.Logger, sleep: opts.Sleep, maxRetries: cfg.MaxRetries}
+	n := &Notifier{cfg: cfg, api: newClient(cfg, httpClient(cfg, opts.HTTPClient), token), log: opts.Logger, sleep: opts.Sleep, maxRetries: cfg.MaxRetries}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -94,6 +72,37 @@ func New(cfg Config, opts Options) (*Notifier, error) {
 		n.sleep = sleepCtx
 	}
 	return n, nil
+}
+
+// httpClient is the HTTP client of every Slack call: the configured
+// timeout, and no redirect followed (slack-go sends the bot token in the
+// POST body, which Go would resend on a 307 or 308 to any host).
+func httpClient(cfg Config, base *http.Client) *http.Client {
+	timeout, _ := time.ParseDuration(cfg.Timeout)
+	hc := &http.Client{Timeout: timeout}
+	if base != nil {
+		c := *base
+		hc = &c
+	}
+	hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return errors.New(poller.RedirectError(req.Response))
+	}
+	return hc
+}
+
+// newClient is a slack-go client on cfg's API URL. No OptionRetry:
+// slack-go's would sleep on the wall clock, and its 5xx handlers would
+// repeat posts that may have gone out. Rate limits are retried in call.
+func newClient(cfg Config, hc *http.Client, token string, extra ...goslack.Option) *goslack.Client {
+	options := append([]goslack.Option{goslack.OptionHTTPClient(hc)}, extra...)
+	if cfg.APIURL != "" {
+		api := cfg.APIURL
+		if !strings.HasSuffix(api, "/") {
+			api += "/" // slack-go appends the method name to it
+		}
+		options = append(options, goslack.OptionAPIURL(api))
+	}
+	return goslack.New(token, options...)
 }
 
 // Check verifies the token with auth.test.
@@ -105,7 +114,17 @@ func (n *Notifier) Check(ctx context.Context) error {
 }
 
 // Notify posts n (see the package comment for the thread layout).
+//
+// A notification with Replace updates that message instead (the one whose
+// Approve or Hold button was clicked); one with a Digest posts it on its
+// own in its channel.
 func (n *Notifier) Notify(ctx context.Context, note poller.Notification) (string, error) {
+	switch {
+	case note.Digest != nil:
+		return "", n.postDigest(ctx, note)
+	case note.Replace != "":
+		return note.Thread, n.replace(ctx, note)
+	}
 	if note.Thread == "" {
 		return n.start(ctx, note)
 	}
@@ -155,13 +174,45 @@ func (n *Notifier) start(ctx context.Context, note poller.Notification) (string,
 }
 
 func (n *Notifier) reply(ctx context.Context, note poller.Notification, channel, ts string) error {
-	blocks := MessageBlocks(note.Message)
+	var blocks []goslack.Block
+	if note.ApprovalDigest != "" {
+		blocks = append(messageBlocks(note.Message, 1), approvalBlock(note.Ticket.Key, note.ApprovalDigest))
+	} else {
+		blocks = MessageBlocks(note.Message)
+	}
 	if len(blocks) == 0 {
 		return nil
 	}
 	return n.call(ctx, "reply on "+note.Ticket.Key, func() error {
 		_, _, err := n.api.PostMessageContext(ctx, channel, append(noUnfurl(), goslack.MsgOptionTS(ts),
 			goslack.MsgOptionText(messageText(note), false), goslack.MsgOptionBlocks(blocks...))...)
+		return err
+	})
+}
+
+// replace updates the message note.Replace with note's message: its
+// buttons go, and what happened takes their place.
+func (n *Notifier) replace(ctx context.Context, note poller.Notification) error {
+	channel, ts, err := ParseThread(note.Replace)
+	if err != nil {
+		return err
+	}
+	return n.call(ctx, "update "+note.Ticket.Key, func() error {
+		_, _, _, err := n.api.UpdateMessageContext(ctx, channel, ts,
+			goslack.MsgOptionText(messageText(note), false), goslack.MsgOptionBlocks(MessageBlocks(note.Message)...))
+		return err
+	})
+}
+
+// postDigest posts a digest in its channel.
+func (n *Notifier) postDigest(ctx context.Context, note poller.Notification) error {
+	dest := note.Channel
+	if dest == "" {
+		dest = n.cfg.Channel
+	}
+	return n.call(ctx, "post digest to "+dest, func() error {
+		_, _, err := n.api.PostMessageContext(ctx, dest, append(noUnfurl(),
+			goslack.MsgOptionText(DigestText(*note.Digest), false), goslack.MsgOptionBlocks(DigestBlocks(*note.Digest)...))...)
 		return err
 	})
 }

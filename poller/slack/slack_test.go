@@ -295,3 +295,51 @@ func TestErrorsSayWhetherPermanent(t *testing.T) {
 		})
 	}
 }
+
+// TestApprovalButtons: a plan waiting for approval gets Approve and Hold
+// buttons bound to the ticket and digest, after the message even when the
+// message fills Slack's 50 blocks; a replacement drops them.
+func TestApprovalButtons(t *testing.T) {
+	n, fake, _ := setup(t)
+	nt := note()
+	for i := 0; i < 80; i++ {
+		nt.Message.Sections = append(nt.Message.Sections, poller.Section{Heading: "part", Text: "text"})
+	}
+	nt.ApprovalDigest = "0123456789ab"
+	ref, err := n.Notify(context.Background(), nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	blocks := blocksOf(t, msgs[1].Blocks)
+	last := blocks[len(blocks)-1]
+	if len(blocks) > 50 || last["type"] != "actions" || last["block_id"] != "patrol_approval" {
+		t.Fatalf("%d blocks, last %v", len(blocks), last)
+	}
+	els := last["elements"].([]any)
+	if len(els) != 2 || els[0].(map[string]any)["action_id"] != "patrol_approve" || els[1].(map[string]any)["action_id"] != "patrol_hold" ||
+		els[0].(map[string]any)["value"] != `{"ticket":"SEC-1","digest":"0123456789ab"}` || els[0].(map[string]any)["confirm"] == nil {
+		t.Errorf("buttons %v", els)
+	}
+	kind, ticket, digest, ok := parseButton("patrol_hold", `{"ticket":"SEC-1","digest":"0123456789ab"}`)
+	if !ok || kind != poller.ClickHold || ticket != "SEC-1" || digest != "0123456789ab" {
+		t.Errorf("parse: %s %s %s %v", kind, ticket, digest, ok)
+	}
+	for _, bad := range []string{`{"ticket":"SEC-1 OR 1=1","digest":"0123456789ab"}`, `{"ticket":"SEC-1","digest":"zz"}`, `not json`} {
+		if _, _, _, ok := parseButton("patrol_approve", bad); ok {
+			t.Errorf("value %s accepted", bad)
+		}
+	}
+	rep := poller.Notification{Ticket: nt.Ticket, Thread: ref, Replace: msgs[1].Channel + ":" + msgs[1].TS,
+		Message: poller.Message{Sections: []poller.Section{{Text: "Approved by alice in Slack"}}}}
+	if _, err := n.Notify(context.Background(), rep); err != nil {
+		t.Fatal(err)
+	}
+	after := fake.Messages()[1]
+	if after.Updates != 1 || strings.Contains(string(after.Blocks), "patrol_approve") || !strings.Contains(string(after.Blocks), "Approved by alice") {
+		t.Errorf("replaced message: %s", after.Blocks)
+	}
+	if len(fake.Messages()) != 2 {
+		t.Errorf("a replacement posted a message: %d", len(fake.Messages()))
+	}
+}

@@ -258,3 +258,21 @@ func TestWarnings(t *testing.T) {
 		t.Fatalf("warnings %v", ws)
 	}
 }
+
+func TestExpiring(t *testing.T) {
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	ds := []*detections.Detection{{ID: "d", Exceptions: []detections.Exception{
+		{Match: map[string][]string{"a": {"x"}}, Reason: "r", Owner: "alice", Expires: now.Add(3 * 24 * time.Hour)},
+		{Match: map[string][]string{"a": {"y"}}, Reason: "r", Owner: "bob", Expires: now.Add(30 * 24 * time.Hour)},
+		{Match: map[string][]string{"a": {"z"}}, Reason: "r", Owner: "carol", Expires: now.Add(-time.Hour)},
+	}}}
+	ss, err := ParseSilences("s.toml", "[[silence]]\nid = \"m\"\ndetections = [\"d\"]\nexpires = 2026-12-03T00:00:00Z\nowner = \"dan\"\nreason = \"maint\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &SilenceFile{checked: now.Add(time.Hour * 24 * 365), silences: ss}
+	got := Expiring(ds, f, now, 7*24*time.Hour)
+	if len(got) != 2 || got[0].Kind != "silence" || got[0].Owner != "dan" || got[1].Kind != "exception" || got[1].Owner != "alice" {
+		t.Fatalf("expiring %+v", got)
+	}
+}

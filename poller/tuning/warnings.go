@@ -2,9 +2,11 @@ package tuning
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/poller"
 )
 
 // ExpiryWarning is how long before an exception expires validate starts
@@ -41,4 +43,28 @@ func ago(d time.Duration) string {
 		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
 	}
 	return fmt.Sprintf("%d hours", int(d.Round(time.Hour)/time.Hour))
+}
+
+// Expiring lists the exceptions and the silences in force or to come that
+// end within the span after now, soonest first (the digests say so a week
+// ahead).
+func Expiring(ds []*detections.Detection, f *SilenceFile, now time.Time, within time.Duration) []poller.DigestExpiring {
+	var out []poller.DigestExpiring
+	soon := func(t time.Time) bool { return !t.Before(now) && t.Sub(now) <= within }
+	for _, d := range ds {
+		for _, e := range d.Exceptions {
+			if soon(e.Expires) {
+				out = append(out, poller.DigestExpiring{Kind: "exception", Name: d.ID + ": " + e.String() + " (" + e.Reason + ")", Owner: e.Owner, Expires: e.Expires})
+			}
+		}
+	}
+	if f != nil {
+		for _, s := range f.Current() {
+			if soon(s.Expires) {
+				out = append(out, poller.DigestExpiring{Kind: "silence", Name: s.ID + " (" + s.Reason + ")", Owner: s.Owner, Expires: s.Expires})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Expires.Before(out[j].Expires) })
+	return out
 }

@@ -1,6 +1,8 @@
-// Package slackfake is a fake Slack Web API for tests: an httptest server
-// on 127.0.0.1 with chat.postMessage, chat.update and auth.test as Slack
-// answers them. API errors are HTTP 200 with {"ok":false,"error":...}; a
+// Package slackfake is a fake Slack for tests: an httptest server on
+// 127.0.0.1 with the Web API methods patrol calls (chat.postMessage,
+// chat.update, auth.test, apps.connections.open) as Slack answers them,
+// Socket Mode over a loopback ws:// URL (hello, envelopes, acknowledgements,
+// disconnects, pings: see socket.go) and response_url answers (interact.go). API errors are HTTP 200 with {"ok":false,"error":...}; a
 // token is taken from the form or an Authorization bearer header; form and
 // JSON bodies are accepted; each message gets a unique "sec.micro" ts;
 // chat.update needs a channel ID and an existing ts. Unlike slack-go's
@@ -28,6 +30,16 @@ type Options struct {
 	// C0SECALERTS, #payments-sec → C0PAYMENTS).
 	Channels map[string]string
 	Now      func() time.Time // default time.Now
+	// AppToken is the accepted app-level token (default "xapp-test").
+	AppToken string
+	AppID    string // default "A0PATROL"
+	TeamID   string // default "T0PATROL"
+	// PingInterval is how often a Socket Mode connection is pinged
+	// (default 5s).
+	PingInterval time.Duration
+	// AckTimeout is how long an envelope may wait for its acknowledgement
+	// (Slack's 3s).
+	AckTimeout time.Duration
 }
 
 // Message is a message as the server holds it.
@@ -66,11 +78,15 @@ type Server struct {
 	opts Options
 	srv  *httptest.Server
 
-	mu       sync.Mutex
-	messages []*Message
-	calls    []Call
-	faults   []*Fault
-	seq      int
+	mu           sync.Mutex
+	messages     []*Message
+	calls        []Call
+	faults       []*Fault
+	seq          int
+	responseURLs map[string]*responseURL
+	ephemerals   []Ephemeral
+
+	sock socket
 }
 
 // New starts a fake Slack and stops it when the test ends.
@@ -85,10 +101,36 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	if opts.AppToken == "" {
+		opts.AppToken = "xapp-test"
+	}
+	if opts.AppID == "" {
+		opts.AppID = "A0PATROL"
+	}
+	if opts.TeamID == "" {
+		opts.TeamID = "T0PATROL"
+	}
+	if opts.PingInterval == 0 {
+		opts.PingInterval = 5 * time.Second
+	}
+	if opts.AckTimeout == 0 {
+		opts.AckTimeout = 3 * time.Second
+	}
+	s := &Server{opts: opts, responseURLs: map[string]*responseURL{}}
+	s.sock = socket{tickets: map[string]bool{}, sent: map[string]time.Time{}, ackWait: make(chan struct{}), stopping: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/", s.serve)
+	mux.HandleFunc("/link/", s.link)
+	mux.HandleFunc("/actions/", s.answer)
+	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/api/"
-	t.Cleanup(s.srv.Close)
+	t.Cleanup(func() {
+		close(s.sock.stopping)
+		for _, wc := range s.open() {
+			wc.close()
+		}
+		s.srv.Close()
+	})
 	return s
 }
 
@@ -133,6 +175,15 @@ func (s *Server) Count(method string) int {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	if method == "apps.connections.open" {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.calls = append(s.calls, Call{Method: method, Args: url.Values{}, Header: r.Header.Clone()})
+		if !s.fault(w, method) {
+			s.openConnection(w, r)
+		}
+		return
+	}
 	args, err := readArgs(r)
 	if err != nil {
 		reply(w, map[string]any{"ok": false, "error": "invalid_form_data"})
@@ -141,22 +192,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Method: method, Args: args, Header: r.Header.Clone()})
-	if f := s.takeFault(method); f != nil {
-		for k, v := range f.Header {
-			w.Header()[k] = v
-		}
-		status, body := f.Status, f.Body
-		if status == 0 {
-			status = http.StatusOK
-		}
-		if body == "" && f.Error != "" {
-			body = fmt.Sprintf(`{"ok":false,"error":%q}`, f.Error)
-		}
-		if w.Header().Get("Content-Type") == "" {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		}
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
+	if s.fault(w, method) {
 		return
 	}
 	token := args.Get("token")
@@ -182,6 +218,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		reply(w, map[string]any{"ok": false, "error": "unknown_method"})
 	}
+}
+
+// fault answers with the next fault injected for method, if any.
+func (s *Server) fault(w http.ResponseWriter, method string) bool {
+	f := s.takeFault(method)
+	if f == nil {
+		return false
+	}
+	for k, v := range f.Header {
+		w.Header()[k] = v
+	}
+	status, body := f.Status, f.Body
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if body == "" && f.Error != "" {
+		body = fmt.Sprintf(`{"ok":false,"error":%q}`, f.Error)
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+	return true
 }
 
 func (s *Server) takeFault(method string) *Fault {
