@@ -35,6 +35,11 @@ type Health struct {
 
 const selfKeyPrefix = "self_alert:"
 
+// SelfFingerprintPrefix starts the ledger fingerprint of a self-alert's
+// ticket; the problem's key follows (stale:ID, failing:ID, lagging:ID,
+// flood:ID, failing:respond), so the report can say what was raised when.
+const SelfFingerprintPrefix = "self:"
+
 // Raise opens a self-alert for key unless one is open.
 func (h *Health) Raise(ctx context.Context, key, summary string, m Message) error {
 	open, err := h.Store.Meta(ctx, selfKeyPrefix+key)
@@ -49,7 +54,7 @@ func (h *Health) Raise(ctx context.Context, key, summary string, m Message) erro
 	if err := h.Store.SetMeta(ctx, selfKeyPrefix+key, t.Key); err != nil {
 		return err
 	}
-	if err := h.Store.UpsertTicket(ctx, state.TicketRow{Key: t.Key, ID: t.ID, Detection: "", Summary: t.Summary, Status: t.Status,
+	if err := h.Store.UpsertTicket(ctx, state.TicketRow{Key: t.Key, ID: t.ID, Detection: "", Fingerprint: SelfFingerprintPrefix + key, Summary: t.Summary, Status: t.Status,
 		Labels: t.Labels, URL: t.URL, Stage: state.StageDone}); err != nil {
 		return err
 	}

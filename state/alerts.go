@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -150,10 +151,14 @@ func (s *DB) KnownTicketKeys(ctx context.Context, fingerprint string) (map[strin
 // AlertCounts returns, per detection, the alerts whose ticket is not closed
 // in the tracker (as last polled) and the pending ones (ticket not confirmed).
 func (s *DB) AlertCounts(ctx context.Context) (map[string][2]int, error) {
+	closed := make([]any, len(ClosedStatuses))
+	for i, c := range ClosedStatuses {
+		closed[i] = c
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT a.detection,
-		  sum(CASE WHEN a.state = 'open' AND lower(coalesce(t.status, '')) NOT IN ('done', 'closed', 'resolved', 'won''t do', 'cancelled') THEN 1 ELSE 0 END),
+		  sum(CASE WHEN a.state = 'open' AND lower(coalesce(t.status, '')) NOT IN (?`+strings.Repeat(", ?", len(closed)-1)+`) THEN 1 ELSE 0 END),
 		  sum(CASE WHEN a.state = 'pending' THEN 1 ELSE 0 END)
-		FROM alerts a LEFT JOIN tickets t ON t.key = a.ticket_key GROUP BY a.detection`)
+		FROM alerts a LEFT JOIN tickets t ON t.key = a.ticket_key GROUP BY a.detection`, closed...)
 	if err != nil {
 		return nil, err
 	}

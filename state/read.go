@@ -1,0 +1,120 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// ClosedStatuses are the tracker statuses (compared case-insensitively)
+// that mean a ticket is closed.
+var ClosedStatuses = []string{"done", "closed", "resolved", "won't do", "cancelled"}
+
+// IsClosed reports whether a tracker status is one of ClosedStatuses or
+// one of extra (say, the configured done transition's name).
+func IsClosed(status string, extra ...string) bool {
+	s := strings.ToLower(strings.TrimSpace(status))
+	for _, c := range append(ClosedStatuses, extra...) {
+		if s == strings.ToLower(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// OpenReadOnly opens an existing state file for reading only: no migration
+// runs, no lock is taken and nothing is written, so it is safe beside a
+// running daemon and on a copy of a production state file.
+func OpenReadOnly(path string) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_busy_timeout=5000&_query_only=1"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	var v sql.NullInt64
+	if err := db.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s is not a patrol state file: %w", path, err)
+	}
+	return &DB{db: db, path: path, now: time.Now}, nil
+}
+
+// Migrated reports whether migration version has been applied to the state
+// file: readers use it to find the ledgers that later versions add.
+func (s *DB) Migrated(ctx context.Context, version int) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n)
+	return n > 0, err
+}
+
+// EachAlert calls fn with every alert generation recorded in [from, to),
+// oldest first. It streams: a quarter of alerts is never held at once.
+func (s *DB) EachAlert(ctx context.Context, from, to time.Time, fn func(Alert) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+alertCols+` FROM alerts WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id`, ts(from), ts(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(*a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// AttemptsBetween returns the ledger rows, in order, of every action
+// attempt whose first row falls in [from, to), up to to: the attempt as it
+// stood at the end of the span.
+func (s *DB) AttemptsBetween(ctx context.Context, from, to time.Time) ([]ActionEvent, error) {
+	return s.queryActions(ctx, `WHERE at < ?3 AND attempt IN (SELECT attempt FROM actions GROUP BY attempt HAVING min(at) >= ?1 AND min(at) < ?2)
+		ORDER BY id`, ts(from), ts(to), ts(to))
+}
+
+// EachRun calls fn with every run started in [from, to), oldest first.
+func (s *DB) EachRun(ctx context.Context, from, to time.Time, fn func(Run) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, job, detection, window_start, window_end, started_at, coalesce(finished_at, ''),
+		results, alerts, tickets, actions, error FROM runs WHERE started_at >= ? AND started_at < ? ORDER BY id`, ts(from), ts(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Run
+		var ws, we, started, finished string
+		if err := rows.Scan(&r.ID, &r.Job, &r.Detection, &ws, &we, &started, &finished, &r.Results, &r.Alerts, &r.Tickets, &r.Actions, &r.Error); err != nil {
+			return err
+		}
+		r.WindowStart, r.WindowEnd, r.Started, r.Finished = parseTS(ws), parseTS(we), parseTS(started), parseTS(finished)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// OldestRun returns when the oldest run in the history started (zero when
+// there is none): history before it was pruned (state.retention).
+func (s *DB) OldestRun(ctx context.Context) (time.Time, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(min(started_at), '') FROM runs`).Scan(&v)
+	return parseTS(v), err
+}
+
+// IsLocalTicket reports whether key is in the local ticket store.
+func (s *DB) IsLocalTicket(ctx context.Context, key string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM local_tickets WHERE key = ?`, key).Scan(&n)
+	return n > 0, err
+}
