@@ -37,6 +37,7 @@ var commands = []command{
 	{"tickets", "[--config FILE] [--json] [KEY]", "list the tickets patrol made or handled, or show one"},
 	{"approve", "[--config FILE] --as USER KEY", "approve a pending remediation on a local ticket"},
 	{"undo", "[--config FILE] [--as USER] ACTION_ID", "revert a remediation from the snapshot taken before it ran"},
+	{"report", "[--config FILE] [--from T] [--to T] [--out FILE] [--format html|csv|json]", "write a report of detection and response over a span: one self-contained HTML page"},
 }
 
 func runner(name string) func(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -59,6 +60,8 @@ func runner(name string) func(ctx context.Context, args []string, out, errOut io
 		return cmdApprove
 	case "undo":
 		return cmdUndo
+	case "report":
+		return cmdReport
 	}
 	return nil
 }

@@ -1,0 +1,163 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/state"
+)
+
+// Self-alert kinds, as poller.Health keys them.
+var selfKinds = []string{"stale", "failing", "lagging", "flood"}
+
+// respondJob names the respond job's row among the detections.
+const respondJob = "(respond job)"
+
+type jobHealth struct {
+	runs, failed, unfinished, results, alerts int
+	durations                                 []time.Duration
+	maxLag                                    time.Duration
+	lastSuccess                               time.Time
+	self                                      map[string]int
+}
+
+func healthSection(ctx context.Context, d *data) (*Section, error) {
+	s := &Section{ID: "health", Title: "Detection health",
+		Intro: "How each detection's scheduled runs fared in the span. Search lag is how far behind real time a run's window ended when the run finished (settle time, queueing and search time); checkpoint lag is how far behind each detection was when the report was made. Self-alerts are the tickets patrol raised about itself: a source that went quiet (freshness), runs failing in a row, a checkpoint falling behind, a window that would have flooded the tracker."}
+	by := map[string]*jobHealth{}
+	get := func(id string) *jobHealth {
+		if by[id] == nil {
+			by[id] = &jobHealth{self: map[string]int{}}
+		}
+		return by[id]
+	}
+	for id := range d.dets {
+		get(id)
+	}
+	err := d.db.EachRun(ctx, d.opt.From, d.opt.To, func(r state.Run) error {
+		id := r.Detection
+		if r.Job != "detect" {
+			id = respondJob
+		}
+		h := get(id)
+		h.runs++
+		h.results += r.Results
+		h.alerts += r.Alerts
+		switch {
+		case r.Finished.IsZero():
+			h.unfinished++
+		case r.Error != "":
+			h.failed++
+		default:
+			if r.Finished.After(h.lastSuccess) {
+				h.lastSuccess = r.Finished
+			}
+		}
+		if !r.Finished.IsZero() {
+			h.durations = append(h.durations, r.Finished.Sub(r.Started))
+			if r.Job == "detect" && !r.WindowEnd.IsZero() {
+				h.maxLag = max(h.maxLag, r.Finished.Sub(r.WindowEnd))
+			}
+		}
+		if r.Job == "detect" {
+			d.figures.runs++
+			if r.Error != "" {
+				d.figures.failedRuns++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range d.tickets {
+		key, ok := strings.CutPrefix(t.Fingerprint, poller.SelfFingerprintPrefix)
+		if !ok || !d.inSpan(t.Created) {
+			continue
+		}
+		kind, id, _ := strings.Cut(key, ":")
+		if id == "respond" {
+			id = respondJob
+		}
+		get(id).self[kind]++
+		d.figures.selfAlerts++
+	}
+	cps, err := d.db.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{Name: "detection_health", Title: "Runs and self-alerts", Columns: []Column{
+		{Key: "detection", Title: "Detection"}, {Key: "runs", Title: "Runs", Kind: Count}, {Key: "failed", Title: "Failed", Kind: Count},
+		{Key: "unfinished", Title: "Unfinished", Kind: Count}, {Key: "results", Title: "Results", Kind: Count},
+		{Key: "run_p50_seconds", Title: "Run p50", Kind: Seconds}, {Key: "search_lag_max_seconds", Title: "Search lag max", Kind: Seconds},
+		{Key: "last_success", Title: "Last success", Kind: Time}, {Key: "checkpoint_lag_seconds", Title: "Checkpoint lag", Kind: Seconds},
+		{Key: "freshness_alerts", Title: "Freshness alerts", Kind: Count}, {Key: "failing_alerts", Title: "Failing alerts", Kind: Count},
+		{Key: "lag_alerts", Title: "Lag alerts", Kind: Count}, {Key: "flood_alerts", Title: "Flood alerts", Kind: Count}},
+		Empty: "No detection is loaded and no run is recorded in the span."}
+	ids := make([]string, 0, len(by))
+	for id := range by {
+		if id != respondJob {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	if by[respondJob] != nil {
+		ids = append(ids, respondJob)
+	}
+	for _, id := range ids {
+		h := by[id]
+		var lag, maxLag, last any
+		if cp, ok := cps[id]; ok {
+			lag = nonNegative(d.opt.Now.Sub(cp))
+		}
+		if h.maxLag > 0 {
+			maxLag = h.maxLag
+		}
+		if !h.lastSuccess.IsZero() {
+			last = h.lastSuccess
+		}
+		row := []any{id, h.runs, h.failed, h.unfinished, h.results, pct(h.durations, 50), maxLag, last, lag}
+		for _, k := range selfKinds {
+			row = append(row, h.self[k])
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	s.Blocks = append(s.Blocks, Block{Table: t})
+	oldest, err := d.db.OldestRun(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if oldest.After(d.opt.From) {
+		s.Notes = append(s.Notes, fmt.Sprintf("Run history is kept for state.retention: the oldest run recorded started %s, so runs before it are not counted (alerts, tickets and actions are never pruned).", oldest.Format(timeLayout)))
+	}
+	return s, nil
+}
+
+func auditSection(_ context.Context, d *data) (*Section, error) {
+	s := &Section{ID: "audit", Title: "Audit trail",
+		Intro: "Every remediation attempt that began in the span, oldest first, as the action ledger records it: one row per ticket, action and target, with where it ended by the span's end. The id is the one 'patrol undo' takes."}
+	t := &Table{Name: "audit_trail", Title: "Actions", Columns: []Column{
+		{Key: "time", Title: "Time", Kind: Time}, {Key: "ticket", Title: "Ticket"}, {Key: "detection", Title: "Detection"},
+		{Key: "action", Title: "Action"}, {Key: "target", Title: "Target"}, {Key: "outcome", Title: "Outcome"},
+		{Key: "approver", Title: "Approver"}, {Key: "finished", Title: "Last recorded", Kind: Time},
+		{Key: "id", Title: "Id", Kind: Count}, {Key: "detail", Title: "Detail"}},
+		Empty: "No remediation was attempted in the span."}
+	for _, a := range d.attempts {
+		approver := ""
+		switch ap := d.approved[a.Ticket]; {
+		case ap != nil && ap.By != "":
+			approver = ap.By
+		case ap != nil:
+			approver = trackerApprover
+		case d.tickets[a.Ticket].PlannedAt.IsZero() && a.Outcome() != outRefused:
+			approver = "none: auto mode"
+		}
+		t.Rows = append(t.Rows, []any{a.First, a.Ticket, d.tickets[a.Ticket].Detection, a.Action, a.Target, a.outcomeText(), approver, a.Last, int(a.LastID), a.Detail})
+	}
+	s.Blocks = append(s.Blocks, Block{Table: t})
+	return s, nil
+}
