@@ -16,8 +16,8 @@ func entitiesSection(_ context.Context, d *data) (*Section, error) {
 		value            func(alertRow) string
 	}{
 		{"top_accounts", "Accounts", "account", func(a alertRow) string { return a.Account }},
-		{"top_principals", "Principals", "principal", func(a alertRow) string { return a.Principal }},
 		{"top_sources", "Source addresses", "source", func(a alertRow) string { return a.Source }},
+		{"top_principals", "Principals", "principal", func(a alertRow) string { return a.Principal }},
 	} {
 		s.Blocks = append(s.Blocks, Block{Table: topTable(d, e.name, e.title, e.col, e.value), Half: e.name != "top_principals"})
 	}
@@ -59,6 +59,6 @@ func topTable(d *data, name, title, col string, value func(alertRow) string) *Ta
 		t.Rows = append(t.Rows, []any{v, alerts[v], len(dets[v])})
 		bars = append(bars, []int{alerts[v]})
 	}
-	t.Visual = stackedBars(bars, []string{"bar"}, []string{"alerts"})
+	t.Visual = stackedBars(bars, []string{"c-bar"}, []string{"alerts"})
 	return t
 }

@@ -84,12 +84,15 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// human writes a duration in its two largest units: 45s, 12m 05s, 3h 05m, 2d 4h.
+// human writes a duration in its two largest units (seconds only up to ten
+// minutes): 45s, 4m 05s, 35m, 3h 05m, 2d 4h.
 func human(v time.Duration) string {
 	v = v.Round(time.Second)
 	switch {
 	case v < time.Minute:
 		return fmt.Sprintf("%ds", int(v/time.Second))
+	case v >= 10*time.Minute && v < time.Hour:
+		return fmt.Sprintf("%dm", int(v/time.Minute))
 	case v < time.Hour:
 		return fmt.Sprintf("%dm %02ds", int(v/time.Minute), int(v%time.Minute/time.Second))
 	case v < 24*time.Hour:

@@ -27,7 +27,7 @@ type jobHealth struct {
 
 func healthSection(ctx context.Context, d *data) (*Section, error) {
 	s := &Section{ID: "health", Title: "Detection health",
-		Intro: "How each detection's scheduled runs fared in the span. Search lag is how far behind real time a run's window ended when the run finished (settle time, queueing and search time); checkpoint lag is how far behind each detection was when the report was made. Self-alerts are the tickets patrol raised about itself: a source that went quiet (freshness), runs failing in a row, a checkpoint falling behind, a window that would have flooded the tracker."}
+		Intro: "How each detection's scheduled runs fared in the span. Max lag is the furthest behind real time a run's window ended when the run finished (settle time, queueing and search time); lag now is how far behind each detection's checkpoint was when the report was made. The last four columns count the self-alerts patrol raised about each detection: its source went quiet (freshness), its runs kept failing, its checkpoint fell behind, a window would have flooded the tracker."}
 	by := map[string]*jobHealth{}
 	get := func(id string) *jobHealth {
 		if by[id] == nil {
@@ -92,11 +92,16 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 	}
 	t := &Table{Name: "detection_health", Title: "Runs and self-alerts", Columns: []Column{
 		{Key: "detection", Title: "Detection"}, {Key: "runs", Title: "Runs", Kind: Count}, {Key: "failed", Title: "Failed", Kind: Count},
-		{Key: "unfinished", Title: "Unfinished", Kind: Count}, {Key: "results", Title: "Results", Kind: Count},
-		{Key: "run_p50_seconds", Title: "Run p50", Kind: Seconds}, {Key: "search_lag_max_seconds", Title: "Search lag max", Kind: Seconds},
-		{Key: "last_success", Title: "Last success", Kind: Time}, {Key: "checkpoint_lag_seconds", Title: "Checkpoint lag", Kind: Seconds},
-		{Key: "freshness_alerts", Title: "Freshness alerts", Kind: Count}, {Key: "failing_alerts", Title: "Failing alerts", Kind: Count},
-		{Key: "lag_alerts", Title: "Lag alerts", Kind: Count}, {Key: "flood_alerts", Title: "Flood alerts", Kind: Count}},
+		{Key: "unfinished", Title: "Unfinished", Kind: Count, Hint: "started and never recorded as finished: patrol stopped, or still running"},
+		{Key: "results", Title: "Results", Kind: Count},
+		{Key: "run_p50_seconds", Title: "Run p50", Kind: Seconds},
+		{Key: "search_lag_max_seconds", Title: "Max lag", Kind: Seconds, Hint: "the most a run's window end was behind real time when the run finished"},
+		{Key: "last_success", Title: "Last success", Kind: Time},
+		{Key: "checkpoint_lag_seconds", Title: "Lag now", Kind: Seconds, Hint: "how far behind the checkpoint was when the report was made"},
+		{Key: "freshness_alerts", Title: "Quiet", Kind: Count, Hint: "self-alerts: the detection's source returned nothing for its freshness span"},
+		{Key: "failing_alerts", Title: "Failing", Kind: Count, Hint: "self-alerts: runs failed health.failures_before_alert times in a row"},
+		{Key: "lag_alerts", Title: "Behind", Kind: Count, Hint: "self-alerts: the checkpoint fell more than health.max_lag behind"},
+		{Key: "flood_alerts", Title: "Flood", Kind: Count, Hint: "self-alerts: a window would have opened more than detections.max_new_alerts tickets"}},
 		Empty: "No detection is loaded and no run is recorded in the span."}
 	ids := make([]string, 0, len(by))
 	for id := range by {
@@ -154,7 +159,7 @@ func auditSection(_ context.Context, d *data) (*Section, error) {
 		case ap != nil:
 			approver = trackerApprover
 		case d.tickets[a.Ticket].PlannedAt.IsZero() && a.Outcome() != outRefused:
-			approver = "none: auto mode"
+			approver = "auto mode"
 		}
 		t.Rows = append(t.Rows, []any{a.First, a.Ticket, d.tickets[a.Ticket].Detection, a.Action, a.Target, a.outcomeText(), approver, a.Last, int(a.LastID), a.Detail})
 	}

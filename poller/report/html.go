@@ -131,6 +131,8 @@ func colClass(c Column) string {
 		return "time"
 	case c.Key == "target" || c.Key == "principal" || c.Key == "detail" || c.Key == "note":
 		return "long"
+	case c.Key == "ticket":
+		return "key"
 	}
 	return ""
 }
@@ -139,7 +141,7 @@ func tableHeader(t *Table) template.HTML {
 	var b strings.Builder
 	at := visualAt(t)
 	for i, c := range t.Columns {
-		fmt.Fprintf(&b, `<th class="%s" scope="col">%s</th>`, colClass(c), esc(c.Title))
+		fmt.Fprintf(&b, `<th class="%s" scope="col"%s>%s</th>`, colClass(c), hint(c), esc(c.Title))
 		if i == at {
 			if t.VisualHeader != "" {
 				fmt.Fprintf(&b, `<th class="vis">%s</th>`, t.VisualHeader)
@@ -165,6 +167,14 @@ func tableRow(t *Table, r int) template.HTML {
 		}
 	}
 	return template.HTML(b.String())
+}
+
+// hint is a column's explanation, shown when the heading is hovered.
+func hint(c Column) template.HTML {
+	if c.Hint == "" {
+		return ""
+	}
+	return template.HTML(` title="` + esc(c.Hint) + `"`)
 }
 
 func spanLength(d time.Duration) string {

@@ -103,9 +103,9 @@ func TestFigures(t *testing.T) {
 		"audit_trail": {
 			{at(1, 11, 11), "LOCAL-1", "d-crit", "iam.disable_access_key", "AKIA1", "succeeded", "alice", at(1, 11, 12), 6, "succeeded detail"},
 			{at(2, 9, 52), "LOCAL-2", "d-crit", "iam.disable_access_key", "AKIA2", "failed", "carol", at(2, 9, 53), 9, "failed detail"},
-			{at(2, 11, 3), "LOCAL-3", "d-high", "ec2.revoke_open_ingress", "sg-3", "dry run", "none: auto mode", at(2, 11, 3), 10, "planned detail"},
+			{at(2, 11, 3), "LOCAL-3", "d-high", "ec2.revoke_open_ingress", "sg-3", "dry run", "auto mode", at(2, 11, 3), 10, "planned detail"},
 			{at(3, 1, 1), "LOCAL-4", "d-high", "ec2.revoke_open_ingress", "sg-4", "refused", "", at(3, 1, 1), 11, "refused detail"},
-			{at(4, 13, 19), "LOCAL-5", "gone-det", "s3.block_public_access", "bucket", "undone", "none: auto mode", at(4, 14, 0), 16, "reverted detail"},
+			{at(4, 13, 19), "LOCAL-5", "gone-det", "s3.block_public_access", "bucket", "undone", "auto mode", at(4, 14, 0), 16, "reverted detail"},
 			{at(5, 9, 40), "SEC-9", "d-high", "ec2.revoke_open_ingress", "sg-9", "dry run", tracker, at(5, 9, 40), 17, "planned detail"},
 		},
 	}
@@ -139,11 +139,11 @@ func TestTiles(t *testing.T) {
 	rep := buildReport(t, buildScenario(t), scenarioOptions())
 	want := []Tile{
 		{Label: "Alerts", Value: "6", Note: "8 tickets opened"},
-		{Label: "Time to detect (median)", Value: "10m 00s", Note: "p90 1h 00m · 5 alerts ticketed"},
+		{Label: "Time to detect (median)", Value: "10m", Note: "p90 1h 00m · 5 alerts ticketed"},
 		{Label: "Time to respond (median)", Value: "1h 30m", Note: "p90 3h 00m · 5 of 8 tickets answered"},
 		{Label: "Remediated", Value: "1", Note: "2 dry runs · 1 undone", Tone: "good"},
 		{Label: "Failed or refused", Value: "2", Note: "1 failed · 1 refused · 0 interrupted", Tone: "bad"},
-		{Label: "Approvals", Value: "3", Note: "median wait 35m 00s · 1 waiting", Tone: "warn"},
+		{Label: "Approvals", Value: "3", Note: "median wait 35m · 1 waiting", Tone: "warn"},
 		{Label: "Detection runs", Value: "4", Note: "1 failed · 2 self-alerts", Tone: "warn"},
 	}
 	if !reflect.DeepEqual(rep.Tiles, want) {

@@ -53,7 +53,7 @@ func columnChart(starts []time.Time, weekly bool, counts [][]int, classes, names
 			left, w-right, y(v), y(v), left-6, y(v)+4, v)
 	}
 	col := plotW / float64(max(len(starts), 1))
-	bw := math.Max(col*0.72, 1)
+	bw := math.Min(math.Max(col*0.72, 1), 44)
 	for i, st := range starts {
 		x := left + float64(i)*col + (col-bw)/2
 		label := st.Format("Mon 2 Jan 2006")
@@ -117,9 +117,13 @@ func stackedBars(rows [][]int, classes, names []string) []template.HTML {
 	return out
 }
 
-// logScale maps durations onto [0, 100] logarithmically, from 10 seconds to
-// the first of an hour, a day, a week, 30 days or a year that holds hi.
+// logScale maps durations onto a strip's pixels logarithmically, from 10
+// seconds to the first of an hour, a day, a week, 30 days or a year that
+// holds hi.
 type logScale struct{ lo, hi float64 }
+
+// Strip geometry, in pixels (the SVG is drawn at its own size).
+const stripW, stripPad = 210.0, 9.0
 
 var scaleMarks = []struct {
 	d     time.Duration
@@ -134,12 +138,12 @@ func newLogScale(hi time.Duration) logScale {
 			break
 		}
 	}
-	return logScale{lo: math.Log10(10), hi: math.Log10(top.Seconds())}
+	return logScale{lo: 1, hi: math.Log10(top.Seconds())}
 }
 
 func (s logScale) x(v time.Duration) float64 {
-	sec := math.Max(v.Seconds(), 10)
-	return math.Min((math.Log10(sec)-s.lo)/(s.hi-s.lo)*100, 100)
+	f := (math.Log10(math.Max(v.Seconds(), 10)) - s.lo) / (s.hi - s.lo)
+	return stripPad + math.Min(f, 1)*(stripW-2*stripPad)
 }
 
 // rangeStrips draws, per row, the p50–p90 range of time to detect (upper
@@ -155,37 +159,37 @@ func rangeStrips(rows [][2][]time.Duration) (cells []template.HTML, header templ
 		}
 	}
 	sc := newLogScale(hi)
-	marks := func(b *strings.Builder, labels bool) {
-		for _, m := range scaleMarks {
-			if x := sc.x(m.d); m.d.Seconds() <= math.Pow(10, sc.hi) {
-				if labels {
-					fmt.Fprintf(b, `<text class="axis small" x="%.1f" y="9" text-anchor="middle">%s</text>`, x, m.label)
-				} else {
-					fmt.Fprintf(b, `<line class="grid" x1="%.1f" x2="%.1f" y1="0" y2="16"/>`, x, x)
-				}
-			}
+	var shown []int
+	for i, m := range scaleMarks {
+		if m.d.Seconds() <= math.Pow(10, sc.hi)+1 {
+			shown = append(shown, i)
 		}
 	}
 	var hb strings.Builder
-	hb.WriteString(`<svg class="strip" viewBox="-6 0 112 12" role="img" aria-label="scale: 10 seconds to the left, log scale">`)
-	marks(&hb, true)
+	fmt.Fprintf(&hb, `<svg class="strip" width="%g" height="14" viewBox="0 0 %g 14" role="img" aria-label="log scale from 10 seconds">`, stripW, stripW)
+	for _, i := range shown {
+		fmt.Fprintf(&hb, `<text class="axis" x="%.1f" y="11" text-anchor="middle">%s</text>`, sc.x(scaleMarks[i].d), scaleMarks[i].label)
+	}
 	hb.WriteString(`</svg>`)
 	for _, r := range rows {
 		var b strings.Builder
-		b.WriteString(`<svg class="strip" viewBox="-6 0 112 16" role="img" aria-label="p50 to p90">`)
-		marks(&b, false)
+		fmt.Fprintf(&b, `<svg class="strip" width="%g" height="18" viewBox="0 0 %g 18" role="img" aria-label="p50 to p90">`, stripW, stripW)
+		for _, i := range shown {
+			x := sc.x(scaleMarks[i].d)
+			fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="0" y2="18"/>`, x, x)
+		}
 		for i, xs := range r {
 			p50, ok := percentile(xs, 50)
 			if !ok {
 				continue
 			}
 			p90, _ := percentile(xs, 90)
-			name, cls, yy := "detect", "c-detect", 5.0
+			name, cls, y := "time to detect", "c-detect", 5.5
 			if i == 1 {
-				name, cls, yy = "respond", "c-respond", 11.0
+				name, cls, y = "time to respond", "c-respond", 12.5
 			}
-			fmt.Fprintf(&b, `<g class="%s"><title>%s: p50 %s, p90 %s</title><line class="range" x1="%.1f" x2="%.1f" y1="%g" y2="%g"/><circle cx="%.1f" cy="%g" r="2.2"/></g>`,
-				cls, name, human(p50), human(p90), sc.x(p50), math.Max(sc.x(p90), sc.x(p50)+0.5), yy, yy, sc.x(p50), yy)
+			fmt.Fprintf(&b, `<g class="%s"><title>%s: p50 %s, p90 %s</title><line class="range" x1="%.1f" x2="%.1f" y1="%g" y2="%g"/><circle cx="%.1f" cy="%g" r="3"/></g>`,
+				cls, name, human(p50), human(p90), sc.x(p50), sc.x(p90), y, y, sc.x(p50), y)
 		}
 		b.WriteString(`</svg>`)
 		cells = append(cells, template.HTML(b.String()))

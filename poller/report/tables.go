@@ -29,7 +29,8 @@ const (
 type Column struct {
 	Key, Title string
 	Kind       Kind
-	Pill       bool // shown as a coloured label on the page (severity, state)
+	Pill       bool   // shown as a coloured label on the page (severity, state)
+	Hint       string // what the column means, on the page's heading
 }
 
 // Table is one table of the report. A cell is a string, an int, a
