@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/patrol
 CONFIG  ?= config.toml
 
-.PHONY: build test check fmt-check vet run bench install check-unit clean
+.PHONY: build test check fmt-check vet run bench install check-unit clean report-demo report-screenshot
 
 build:
 	$(GO) build -o $(BIN) ./cmd/patrol
@@ -26,6 +26,22 @@ vet:
 run: build
 	@./$(BIN) once --config $(CONFIG); rc=$$?; echo; ./$(BIN) tickets --config $(CONFIG); exit $$rc
 
+# The report of the trial: make run's state with LOCAL-1 approved by alice
+# (as the README's walk-through does), written to patrol-report.html.
+report-demo: run
+	@./$(BIN) approve --config $(CONFIG) --as alice LOCAL-1 >/dev/null
+	@./$(BIN) once --config $(CONFIG) >/dev/null 2>&1
+	./$(BIN) report --config $(CONFIG) --out patrol-report.html
+
+# The README's picture of the report: headless Chromium, the page's top.
+CHROMIUM ?= /usr/bin/chromium
+report-screenshot: report-demo
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing (apt-get install chromium)"; exit 1; }
+	@tmp=$$(mktemp -d); $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync --host-resolver-rules='MAP * ~NOTFOUND' \
+	  --user-data-dir=$$tmp --hide-scrollbars --window-size=1280,1640 \
+	  --screenshot=$$PWD/poller/report/screenshot.png file://$$PWD/patrol-report.html 2>/dev/null; rc=$$?; rm -rf $$tmp; exit $$rc
+
 # Speed and memory figures: the local engine against jq on >= 200 MB of
 # generated CloudTrail, and the detect pipeline (search results through
 # fingerprinting and the SQLite ledger).
@@ -34,7 +50,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/
 
 clean:
-	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
+	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock patrol-report.html
 
 # Install the binary, the unit, the detection pack and an example config
 # (DESTDIR-aware; an existing /etc/patrol/config.toml is never overwritten).

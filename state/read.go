@@ -118,3 +118,13 @@ func (s *DB) IsLocalTicket(ctx context.Context, key string) (bool, error) {
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM local_tickets WHERE key = ?`, key).Scan(&n)
 	return n > 0, err
 }
+
+// OldestRecord returns the time of the oldest alert, ticket, action or run
+// (zero for an empty state file): where a report of "all" starts.
+func (s *DB) OldestRecord(ctx context.Context) (time.Time, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(min(t), '') FROM (
+		SELECT min(created_at) AS t FROM alerts UNION ALL SELECT min(created_at) FROM tickets
+		UNION ALL SELECT min(at) FROM actions UNION ALL SELECT min(started_at) FROM runs) WHERE t IS NOT NULL AND t != ''`).Scan(&v)
+	return parseTS(v), err
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/patrolsec/patrol/poller/report"
@@ -56,6 +59,11 @@ func cmdReport(ctx context.Context, args []string, out, errOut io.Writer) int {
 		opt.Detections = append(opt.Detections, rd)
 	}
 	opt.Now, opt.Source = now, a.cfg.State.Path
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, opt.Source); err == nil && !strings.HasPrefix(rel, "..") {
+			opt.Source = rel // the header names the file as the user would
+		}
+	}
 	opt.ApproveLabel, opt.Approvers, opt.DoneStatuses = a.cfg.Tickets.ApproveLabel, a.cfg.Tickets.Approvers, []string{a.cfg.Tickets.DoneTransition}
 	db, err := state.OpenReadOnly(a.cfg.State.Path)
 	if err != nil {

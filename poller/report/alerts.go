@@ -81,7 +81,7 @@ func alertsSection(_ context.Context, d *data) (*Section, error) {
 	by := &Table{Name: "alerts_by_detection", Title: "Alerts per detection", Columns: []Column{
 		{Key: "detection", Title: "Detection"}, {Key: "title", Title: "Title"}, {Key: "severity", Title: "Severity", Pill: true},
 		{Key: "alerts", Title: "Alerts", Kind: Count}, {Key: "results", Title: "Results", Kind: Count}, {Key: "tickets", Title: "Tickets", Kind: Count}},
-		Empty: "No alert was raised in the span.", VisualTitle: "alerts", VisualAfter: "alerts"}
+		Empty: "No alert was raised in the span.", VisualAfter: "alerts"}
 	ids := make([]string, 0, len(byDet))
 	for id := range byDet {
 		ids = append(ids, id)

@@ -87,6 +87,10 @@ func plural(n int, one, many string) string {
 // human writes a duration in its two largest units (seconds only up to ten
 // minutes): 45s, 4m 05s, 35m, 3h 05m, 2d 4h.
 func human(v time.Duration) string {
+	switch {
+	case v > 0 && v < time.Second:
+		return "<1s"
+	}
 	v = v.Round(time.Second)
 	switch {
 	case v < time.Minute:

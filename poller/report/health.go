@@ -93,7 +93,7 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 	t := &Table{Name: "detection_health", Title: "Runs and self-alerts", Columns: []Column{
 		{Key: "detection", Title: "Detection"}, {Key: "runs", Title: "Runs", Kind: Count}, {Key: "failed", Title: "Failed", Kind: Count},
 		{Key: "unfinished", Title: "Unfinished", Kind: Count, Hint: "started and never recorded as finished: patrol stopped, or still running"},
-		{Key: "results", Title: "Results", Kind: Count},
+		{Key: "results", Title: "Results", Kind: Count, Hint: "search results; for the respond job, tickets polled"},
 		{Key: "run_p50_seconds", Title: "Run p50", Kind: Seconds},
 		{Key: "search_lag_max_seconds", Title: "Max lag", Kind: Seconds, Hint: "the most a run's window end was behind real time when the run finished"},
 		{Key: "last_success", Title: "Last success", Kind: Time},
@@ -132,11 +132,17 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 		t.Rows = append(t.Rows, row)
 	}
 	s.Blocks = append(s.Blocks, Block{Table: t})
+	// Runs were pruned when the history starts after the span does while
+	// older alerts, tickets or actions remain.
 	oldest, err := d.db.OldestRun(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if oldest.After(d.opt.From) {
+	first, err := d.db.OldestRecord(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if oldest.After(d.opt.From) && first.Before(oldest) {
 		s.Notes = append(s.Notes, fmt.Sprintf("Run history is kept for state.retention: the oldest run recorded started %s, so runs before it are not counted (alerts, tickets and actions are never pruned).", oldest.Format(timeLayout)))
 	}
 	return s, nil

@@ -240,3 +240,17 @@ func TestEmptyStateFile(t *testing.T) {
 		t.Errorf("time to detect of nothing: %+v", rep.Tiles[1])
 	}
 }
+
+func TestHumanDurations(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {300 * time.Millisecond, "<1s"}, {45 * time.Second, "45s"}, {4*time.Minute + 5*time.Second, "4m 05s"},
+		{35*time.Minute + 20*time.Second, "35m"}, {3*time.Hour + 5*time.Minute, "3h 05m"}, {50 * time.Hour, "2d 2h"},
+	} {
+		if got := human(c.d); got != c.want {
+			t.Errorf("human(%s) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}

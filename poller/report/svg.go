@@ -167,8 +167,19 @@ func rangeStrips(rows [][2][]time.Duration) (cells []template.HTML, header templ
 	}
 	var hb strings.Builder
 	fmt.Fprintf(&hb, `<svg class="strip" width="%g" height="14" viewBox="0 0 %g 14" role="img" aria-label="log scale from 10 seconds">`, stripW, stripW)
-	for _, i := range shown {
-		fmt.Fprintf(&hb, `<text class="axis" x="%.1f" y="11" text-anchor="middle">%s</text>`, sc.x(scaleMarks[i].d), scaleMarks[i].label)
+	last := -100.0
+	for n, i := range shown {
+		x := sc.x(scaleMarks[i].d)
+		if x-last < 20 && n != len(shown)-1 {
+			continue // too close to the previous label (a week beside 30 days)
+		}
+		anchor := "middle"
+		if n == len(shown)-1 && x > stripW-stripPad-1 {
+			anchor = "end"
+			x = stripW
+		}
+		fmt.Fprintf(&hb, `<text class="axis" x="%.1f" y="11" text-anchor="%s">%s</text>`, x, anchor, scaleMarks[i].label)
+		last = x
 	}
 	hb.WriteString(`</svg>`)
 	for _, r := range rows {
