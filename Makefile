@@ -47,7 +47,7 @@ report-screenshot: report-demo
 # fingerprinting and the SQLite ledger).
 bench:
 	bash poller/local/bench.sh
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/ ./poller/report/
 
 clean:
 	rm -rf bin patrol.db patrol.db-wal patrol.db-shm patrol.db.lock patrol-report.html

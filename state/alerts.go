@@ -132,20 +132,7 @@ func (s *DB) MarkCommented(ctx context.Context, id int64, at time.Time) error {
 // KnownTicketKeys lists the ticket keys recorded for a fingerprint's
 // generations: crash recovery ignores those when it looks a ticket up.
 func (s *DB) KnownTicketKeys(ctx context.Context, fingerprint string) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ticket_key FROM alerts WHERE fingerprint = ? AND ticket_key IS NOT NULL`, fingerprint)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		out[k] = true
-	}
-	return out, rows.Err()
+	return s.stringSet(ctx, `SELECT ticket_key FROM alerts WHERE fingerprint = ? AND ticket_key IS NOT NULL`, fingerprint)
 }
 
 // AlertCounts returns, per detection, the alerts whose ticket is not closed

@@ -17,10 +17,12 @@ var ClosedStatuses = []string{"done", "closed", "resolved", "won't do", "cancell
 // IsClosed reports whether a tracker status is one of ClosedStatuses or
 // one of extra (say, the configured done transition's name).
 func IsClosed(status string, extra ...string) bool {
-	s := strings.ToLower(strings.TrimSpace(status))
-	for _, c := range append(ClosedStatuses, extra...) {
-		if s == strings.ToLower(c) {
-			return true
+	s := strings.TrimSpace(status)
+	for _, list := range [][]string{ClosedStatuses, extra} {
+		for _, c := range list {
+			if strings.EqualFold(s, c) {
+				return true
+			}
 		}
 	}
 	return false
@@ -112,11 +114,48 @@ func (s *DB) OldestRun(ctx context.Context) (time.Time, error) {
 	return parseTS(v), err
 }
 
-// IsLocalTicket reports whether key is in the local ticket store.
-func (s *DB) IsLocalTicket(ctx context.Context, key string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM local_tickets WHERE key = ?`, key).Scan(&n)
-	return n > 0, err
+// LocalKeys returns the keys of the local ticket store.
+func (s *DB) LocalKeys(ctx context.Context) (map[string]bool, error) {
+	return s.stringSet(ctx, `SELECT key FROM local_tickets`)
+}
+
+// stringSet runs a query of one text column and returns its values as a set.
+func (s *DB) stringSet(ctx context.Context, query string, args ...any) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
+}
+
+// LocalEventsByTicket returns every local ticket's events of kind, in
+// order, by ticket key: one query for a whole report.
+func (s *DB) LocalEventsByTicket(ctx context.Context, kind string) (map[string][]LocalEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT ticket_key, kind, value, by_user, at FROM local_events WHERE kind = ? ORDER BY id`, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]LocalEvent{}
+	for rows.Next() {
+		var key, at string
+		var e LocalEvent
+		if err := rows.Scan(&key, &e.Kind, &e.Value, &e.By, &at); err != nil {
+			return nil, err
+		}
+		e.At = parseTS(at)
+		out[key] = append(out[key], e)
+	}
+	return out, rows.Err()
 }
 
 // OldestRecord returns the time of the oldest alert, ticket, action or run

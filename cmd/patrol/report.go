@@ -46,6 +46,10 @@ func cmdReport(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "patrol report: --to: %v\n", orAll(err))
 		return exitInvalid
 	}
+	if !opt.From.IsZero() && !opt.From.Before(opt.To) {
+		fmt.Fprintf(errOut, "patrol report: the span is empty: --from (%s) must be before --to (%s)\n", opt.From.Format(time.RFC3339), opt.To.Format(time.RFC3339))
+		return exitInvalid
+	}
 	a, code := setup(ctx, *cfgPath, setupOptions{detect: true}, errOut)
 	if a == nil {
 		return code

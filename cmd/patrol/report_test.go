@@ -103,6 +103,7 @@ func TestReportBadInput(t *testing.T) {
 		{[]string{"--format", "csv", "--out", "-"}, exitInvalid, "give --out DIR"},
 		{[]string{"--from", "yesterday"}, exitInvalid, "--from: \"yesterday\" is not a time"},
 		{[]string{"--to", "all"}, exitInvalid, "the span needs an end"},
+		{[]string{"--from", "2026-11-02", "--to", "2026-11-01"}, exitInvalid, "the span is empty"},
 		{nil, exitFailed, "run 'patrol once' or 'patrol run' first"},
 	} {
 		code, _, errOut := patrol(t, append([]string{"report", "--config", cfg, "--out", filepath.Join(t.TempDir(), "r.html")}, c.args...)...)

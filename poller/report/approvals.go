@@ -49,21 +49,17 @@ func (a *approval) waited(end time.Time) time.Duration {
 // after the plan, so the approver is unknown and the approval time is when
 // patrol acted on it.
 func (d *data) loadApprovals(ctx context.Context) error {
+	labels, err := d.db.LocalEventsByTicket(ctx, state.EventLabelAdded)
+	if err != nil {
+		return err
+	}
 	for _, t := range d.ticketsBy(func(t state.TicketRow) time.Time { return t.PlannedAt }) {
 		a := &approval{Ticket: t.Key, Detection: t.Detection, Action: d.dets[t.Detection].Action, Posted: t.PlannedAt}
 		if as := d.byTicket[t.Key]; len(as) > 0 {
 			a.Action = as[0].Action
 		}
-		local, err := d.db.IsLocalTicket(ctx, t.Key)
-		if err != nil {
-			return err
-		}
-		if local {
-			evs, err := d.db.LocalEvents(ctx, t.Key, state.EventLabelAdded)
-			if err != nil {
-				return err
-			}
-			for _, e := range evs {
+		if d.local[t.Key] {
+			for _, e := range labels[t.Key] {
 				if e.Value != d.opt.ApproveLabel || !e.At.Before(d.opt.To) {
 					continue
 				}

@@ -26,6 +26,7 @@ type data struct {
 	approvals []*approval // plans posted in the span, in order
 	approved  map[string]*approval
 	closed    map[string]time.Time // ticket key → when it was closed (zero: open)
+	local     map[string]bool      // keys of the local ticket store
 
 	figures figures // headline figures, filled by the sections
 }
@@ -81,6 +82,9 @@ func load(ctx context.Context, db *state.DB, opt *Options) (*data, error) {
 	d.attempts = attempts(evs)
 	for _, a := range d.attempts {
 		d.byTicket[a.Ticket] = append(d.byTicket[a.Ticket], a)
+	}
+	if d.local, err = db.LocalKeys(ctx); err != nil {
+		return nil, err
 	}
 	if err := d.loadClosed(ctx); err != nil {
 		return nil, err
@@ -139,18 +143,14 @@ func (d *data) ticketsBy(at func(state.TicketRow) time.Time) []state.TicketRow {
 // it was handled at, which for a closed ticket is when it was closed (or a
 // later edit).
 func (d *data) loadClosed(ctx context.Context) error {
+	transitions, err := d.db.LocalEventsByTicket(ctx, state.EventTransition)
+	if err != nil {
+		return err
+	}
 	for key, t := range d.tickets {
-		local, err := d.db.IsLocalTicket(ctx, key)
-		if err != nil {
-			return err
-		}
 		var at time.Time
-		if local {
-			evs, err := d.db.LocalEvents(ctx, key, state.EventTransition)
-			if err != nil {
-				return err
-			}
-			for _, e := range evs {
+		if d.local[key] {
+			for _, e := range transitions[key] {
 				if state.IsClosed(e.Value, d.opt.DoneStatuses...) {
 					at = e.At
 					break
