@@ -46,6 +46,7 @@ var commands = []command{
 	{"undo", "[--config FILE] [--as USER] ACTION_ID", "revert a remediation from the snapshot taken before it ran"},
 	{"import", "sigma [--config FILE] [--out DIR] [--force] PATH...", "convert Sigma rules for AWS CloudTrail into detections"},
 	{"coverage", "[--config FILE] [--json] [--navigator FILE]", "show the ATT&CK tactics and techniques the detections cover"},
+	{"report", "[--config FILE] [--from T] [--to T] [--out FILE] [--format html|csv|json]", "write a report of detection and response over a span: one self-contained HTML page"},
 }
 
 func runner(name string) func(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -72,6 +73,8 @@ func runner(name string) func(ctx context.Context, args []string, out, errOut io
 		return cmdImport
 	case "coverage":
 		return cmdCoverage
+	case "report":
+		return cmdReport
 	}
 	return nil
 }
