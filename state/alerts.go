@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -360,24 +361,17 @@ func (s *DB) MarkCommented(ctx context.Context, id int64, at time.Time) error {
 // KnownTicketKeys lists the ticket keys recorded for a fingerprint's
 // generations: crash recovery ignores those when it looks a ticket up.
 func (s *DB) KnownTicketKeys(ctx context.Context, fingerprint string) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ticket_key FROM alerts WHERE fingerprint = ? AND ticket_key IS NOT NULL`, fingerprint)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		out[k] = true
-	}
-	return out, rows.Err()
+	return s.stringSet(ctx, `SELECT ticket_key FROM alerts WHERE fingerprint = ? AND ticket_key IS NOT NULL`, fingerprint)
 }
 
-// closedStatuses are the tracker statuses (lower case) that close an alert.
-const closedStatuses = `('done', 'closed', 'resolved', 'won''t do', 'cancelled')`
+// closedStatuses is ClosedStatuses as an SQL list.
+var closedStatuses = func() string {
+	q := make([]string, len(ClosedStatuses))
+	for i, c := range ClosedStatuses {
+		q[i] = "'" + strings.ReplaceAll(c, "'", "''") + "'"
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}()
 
 // OpenAlerts returns the open alerts whose ticket is not closed in the
 // tracker (as last polled), oldest first.

@@ -50,6 +50,7 @@ var commands = []command{
 	{"resume", "[--config FILE] [--as USER]", "reset the circuit breaker after actions failed in a row"},
 	{"import", "sigma [--config FILE] [--out DIR] [--force] PATH...", "convert Sigma rules for AWS CloudTrail into detections"},
 	{"coverage", "[--config FILE] [--json] [--navigator FILE]", "show the ATT&CK tactics and techniques the detections cover"},
+	{"report", "[--config FILE] [--from T] [--to T] [--out FILE] [--format html|csv|json]", "write a report of detection and response over a span: one self-contained HTML page"},
 }
 
 func runner(name string) func(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -84,6 +85,8 @@ func runner(name string) func(ctx context.Context, args []string, out, errOut io
 		return cmdImport
 	case "coverage":
 		return cmdCoverage
+	case "report":
+		return cmdReport
 	}
 	return nil
 }

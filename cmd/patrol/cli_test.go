@@ -236,6 +236,11 @@ func TestDocumentedExitCodes(t *testing.T) {
 			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/skip/unknown_modifier.yml"}, exitFailed},
 			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/skip/broken.yml"}, exitInvalid},
 		},
+		"report": {
+			{[]string{"report", "--config", cfg, "--out", filepath.Join(dir, "report.html")}, exitOK},
+			{[]string{"report", "--config", badLogs}, exitFailed}, // no state file yet
+			{[]string{"report", "--config", cfg, "--format", "xml"}, exitInvalid},
+		},
 		"coverage": {
 			{[]string{"coverage", "--config", cfg}, exitOK},
 			{[]string{"coverage", "--config", "testdata/bad_dets.toml"}, exitInvalid},
