@@ -245,7 +245,7 @@ func TestFalsePositiveFeedback(t *testing.T) {
 	if _, ok := tu.Except(d, keyEvent(e.clock.Now(), "alice", "AKIAXLICE00000000001"), e.clock.Now()); ok {
 		t.Error("the snippet's * matched another key")
 	}
-	counts, err := e.db.VerdictCounts(context.Background(), e.clock.Now().Add(-30*24*time.Hour))
+	counts, err := e.db.VerdictCounts(context.Background(), e.clock.Now().Add(-30*24*time.Hour), time.Time{})
 	if err != nil || counts["key-used"] != [2]int{1, 1} {
 		t.Fatalf("verdicts %v %v", counts, err)
 	}

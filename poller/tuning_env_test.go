@@ -88,7 +88,7 @@ expires = `+expires.Format(time.RFC3339)+`
 	if st.Excepted != 1 || st.Alerts != 1 || e.issueCount() != 3 {
 		t.Fatalf("after expiry: excepted %d, alerts %d, issues %d; want 1, 1, 3", st.Excepted, st.Alerts, e.issueCount())
 	}
-	counts, err := e.db.ExceptionCounts(context.Background())
+	counts, err := e.db.ExceptionCounts(context.Background(), time.Time{}, time.Time{})
 	if err != nil || len(counts) != 1 || counts[0].Results != 3 || counts[0].Key != e.det.Exceptions[0].Key() {
 		t.Fatalf("exception counts %+v, %v", counts, err)
 	}
@@ -150,7 +150,7 @@ reason = "planned network change"
 	if st.Silenced != 3 || st.Alerts != 0 || e.issueCount() != 0 || len(e.slack.Messages()) != 0 {
 		t.Fatalf("silenced %d, alerts %d, issues %d, messages %d", st.Silenced, st.Alerts, e.issueCount(), len(e.slack.Messages()))
 	}
-	counts, _ := e.db.SilenceCounts(context.Background())
+	counts, _ := e.db.SilenceCounts(context.Background(), time.Time{}, time.Time{})
 	if len(counts) != 1 || counts[0].Key != "maint" || counts[0].Alerts != 2 || counts[0].Results != 3 {
 		t.Fatalf("silence counts %+v", counts)
 	}

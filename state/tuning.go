@@ -39,11 +39,11 @@ func (s *DB) TicketVerdict(ctx context.Context, key string) (*Verdict, error) {
 	return &v, err
 }
 
-// VerdictCounts returns, per detection, the tickets resolved at or after
-// since as true positives and as false positives.
-func (s *DB) VerdictCounts(ctx context.Context, since time.Time) (map[string][2]int, error) {
+// VerdictCounts returns, per detection, the tickets resolved in [from, to)
+// as true positives and as false positives (a zero to: up to now).
+func (s *DB) VerdictCounts(ctx context.Context, from, to time.Time) (map[string][2]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT detection, sum(1 - false_positive), sum(false_positive) FROM verdicts
-		WHERE at >= ? GROUP BY detection`, ts(since))
+		WHERE at >= ?1 AND (?2 = '' OR at < ?2) GROUP BY detection`, ts(from), ts(to))
 	if err != nil {
 		return nil, err
 	}
@@ -70,20 +70,24 @@ type MuteCount struct {
 	Last      time.Time
 }
 
-// ExceptionCounts returns what each detection's exceptions dropped.
-func (s *DB) ExceptionCounts(ctx context.Context) ([]MuteCount, error) {
+// ExceptionCounts returns what each detection's exceptions dropped from
+// results first seen in [from, to) (zero bounds: open).
+func (s *DB) ExceptionCounts(ctx context.Context, from, to time.Time) ([]MuteCount, error) {
 	return s.muteCounts(ctx, `SELECT detection, exception, 0, sum(count), min(first_seen), max(last_seen)
-		FROM exception_counts GROUP BY detection, exception ORDER BY detection, exception`)
+		FROM exception_counts WHERE first_seen >= ?1 AND (?2 = '' OR first_seen < ?2)
+		GROUP BY detection, exception ORDER BY detection, exception`, from, to)
 }
 
-// SilenceCounts returns what each silence muted: its alerts and their results.
-func (s *DB) SilenceCounts(ctx context.Context) ([]MuteCount, error) {
+// SilenceCounts returns what each silence muted of the alerts first seen
+// in [from, to) (zero bounds: open): its alerts and their results.
+func (s *DB) SilenceCounts(ctx context.Context, from, to time.Time) ([]MuteCount, error) {
 	return s.muteCounts(ctx, `SELECT '', silence_id, count(*), sum(count), min(first_seen), max(last_seen)
-		FROM alerts WHERE state = 'silenced' GROUP BY silence_id ORDER BY silence_id`)
+		FROM alerts WHERE state = 'silenced' AND first_seen >= ?1 AND (?2 = '' OR first_seen < ?2)
+		GROUP BY silence_id ORDER BY silence_id`, from, to)
 }
 
-func (s *DB) muteCounts(ctx context.Context, q string) ([]MuteCount, error) {
-	rows, err := s.db.QueryContext(ctx, q)
+func (s *DB) muteCounts(ctx context.Context, q string, from, to time.Time) ([]MuteCount, error) {
+	rows, err := s.db.QueryContext(ctx, q, ts(from), ts(to))
 	if err != nil {
 		return nil, err
 	}

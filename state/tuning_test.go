@@ -31,11 +31,11 @@ func TestMutedAlertsAndCounts(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	exc, err := db.ExceptionCounts(ctx)
+	exc, err := db.ExceptionCounts(ctx, time.Time{}, time.Time{})
 	if err != nil || len(exc) != 1 || exc[0].Results != 6 || !exc[0].Last.Equal(*now) {
 		t.Fatalf("exception counts %+v %v", exc, err)
 	}
-	sil, err := db.SilenceCounts(ctx)
+	sil, err := db.SilenceCounts(ctx, time.Time{}, time.Time{})
 	if err != nil || len(sil) != 1 || sil[0].Key != "maint" || sil[0].Alerts != 2 || sil[0].Results != 3 {
 		t.Fatalf("silence counts %+v %v", sil, err)
 	}
@@ -64,7 +64,7 @@ func TestVerdictsAndBreakerCounts(t *testing.T) {
 			t.Fatalf("%d: %v", i, err)
 		}
 	}
-	counts, err := db.VerdictCounts(ctx, now.Add(-30*24*time.Hour))
+	counts, err := db.VerdictCounts(ctx, now.Add(-30*24*time.Hour), time.Time{})
 	if err != nil || counts["d"] != [2]int{0, 2} {
 		t.Fatalf("verdicts %v %v", counts, err)
 	}

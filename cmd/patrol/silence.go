@@ -184,7 +184,7 @@ func silenceList(ctx context.Context, path, statePath string, asJSON bool, out, 
 	}
 	if db != nil {
 		defer db.Close()
-		cs, err := db.SilenceCounts(ctx)
+		cs, err := db.SilenceCounts(ctx, time.Time{}, time.Time{})
 		if err != nil {
 			fmt.Fprintf(errOut, "patrol silence list: %v\n", err)
 			return exitFailed

@@ -145,7 +145,7 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	verdicts, err := db.VerdictCounts(ctx, time.Now().Add(-30*24*time.Hour))
+	verdicts, err := db.VerdictCounts(ctx, time.Now().Add(-30*24*time.Hour), time.Time{})
 	if err != nil {
 		return nil, err
 	}
