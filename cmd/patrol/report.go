@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller/report"
+	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -61,6 +63,26 @@ func cmdReport(ctx context.Context, args []string, out, errOut io.Writer) int {
 			rd.Action, rd.Mode = d.Remediation.Action, d.Remediation.Mode
 		}
 		opt.Detections = append(opt.Detections, rd)
+		for _, e := range d.Exceptions {
+			opt.Exceptions = append(opt.Exceptions, report.Exception{Detection: d.ID, Key: e.Key(), Match: e.String(),
+				Reason: e.Reason, Owner: e.Owner, Ticket: e.Ticket, Expires: e.Expires})
+		}
+		if d.Shadow() {
+			opt.Shadow = append(opt.Shadow, d.ID)
+		}
+	}
+	silences, err := tuning.LoadSilences(a.cfg.Detections.Silences)
+	if err != nil {
+		printProblems(errOut, err)
+		return exitInvalid
+	}
+	for _, sl := range silences {
+		match := ""
+		if len(sl.Match) > 0 {
+			match = detections.InlineMatch(sl.Match)
+		}
+		opt.Silences = append(opt.Silences, report.Silence{ID: sl.ID, Detections: strings.Join(sl.Detections, ", "), Match: match,
+			Owner: sl.Owner, Reason: sl.Reason, Starts: sl.Starts, Expires: sl.Expires})
 	}
 	opt.Now, opt.Source = now, a.cfg.State.Path
 	if wd, err := os.Getwd(); err == nil {

@@ -142,17 +142,20 @@ func actionsSection(_ context.Context, d *data) (*Section, error) {
 }
 
 // heldTable lists the tickets whose action is held back when the report is
-// made: today, by the hourly budget (aws.max_actions_per_hour).
+// made: by the hourly budget (aws.max_actions_per_hour), the circuit breaker
+// (aws.breaker_failures), a grace period (remediation.grace) or a hold
+// label (tickets.hold_label).
 func heldTable(d *data) *Table {
 	t := &Table{Name: "held_actions", Title: "Actions held back", Columns: []Column{
 		{Key: "ticket", Title: "Ticket"}, {Key: "detection", Title: "Detection"}, {Key: "action", Title: "Action"},
 		{Key: "reason", Title: "Held by"}, {Key: "ticket_created", Title: "Ticket created", Kind: Time}, {Key: "note", Title: "Note"}},
 		Empty: fmt.Sprintf("No action was held back when the report was made (%s).", d.opt.Now.Format(timeLayout))}
 	for _, tk := range d.spanTickets() {
-		if tk.Stage != state.StageDeferred {
+		why := heldReason(tk)
+		if why == "" {
 			continue
 		}
-		t.Rows = append(t.Rows, []any{tk.Key, tk.Detection, d.dets[tk.Detection].Action, "hourly budget", tk.Created, tk.Note})
+		t.Rows = append(t.Rows, []any{tk.Key, tk.Detection, d.dets[tk.Detection].Action, why, tk.Created, tk.Note})
 	}
 	return t
 }

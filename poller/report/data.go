@@ -27,6 +27,7 @@ type data struct {
 	approved  map[string]*approval
 	closed    map[string]time.Time // ticket key → when it was closed (zero: open)
 	local     map[string]bool      // keys of the local ticket store
+	shadow    []state.Alert        // shadow detections' alerts first seen in the span
 
 	figures figures // headline figures, filled by the sections
 }
@@ -67,11 +68,17 @@ func load(ctx context.Context, db *state.DB, opt *Options) (*data, error) {
 	err := db.EachAlert(ctx, opt.From, opt.To, func(a state.Alert) error {
 		var res poller.Result
 		_ = json.Unmarshal([]byte(a.Result), &res) // a result that does not parse counts without its fields
-		if a.Detection == poller.SelfDetection {
+		switch {
+		case a.Detection == poller.SelfDetection:
 			if a.State != state.AlertPending {
 				d.self = append(d.self, selfAlert{Problem: res.Get("problem"), Created: a.Created})
 			}
 			return nil
+		case a.State == state.AlertShadow:
+			d.shadow = append(d.shadow, a) // what it would have done: its own section
+			return nil
+		case a.State == state.AlertSilenced:
+			return nil // muted, no ticket: counted in the tuning section
 		}
 		d.alerts = append(d.alerts, alertRow{Detection: a.Detection, TicketKey: a.TicketKey, FirstSeen: a.FirstSeen,
 			Created: a.Created, Count: a.Count, Account: poller.Account(res),

@@ -39,6 +39,12 @@ type Options struct {
 	// state.ClosedStatuses (tickets.done_transition).
 	DoneStatuses []string
 	Source       string // the state file, named in the header
+	// Exceptions and Silences are the ones defined when the report is made
+	// (the detections' [[exception]]s, silences.toml); Shadow names the
+	// detections in the shadow stage then.
+	Exceptions []Exception
+	Silences   []Silence
+	Shadow     []string
 }
 
 // Report is the built report.
@@ -89,13 +95,16 @@ func (r *Report) Tables() []*Table {
 // builder makes one section from the loaded data, or nil to leave it out.
 type builder func(ctx context.Context, d *data) (*Section, error)
 
-// sections are the report's sections in page order. A later ledger (silences,
-// shadow detections, coverage) adds its builder here.
+// sections are the report's sections in page order. A later ledger
+// (coverage, say) adds its builder here.
 var sections = []builder{
 	alertsSection,
 	speedSection,
 	actionsSection,
 	approvalsSection,
+	verdictSection,
+	tuningSection,
+	shadowSection,
 	entitiesSection,
 	healthSection,
 	auditSection,
