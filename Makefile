@@ -9,7 +9,7 @@ GO_MIN  := $(shell sed -n 's/^go //p' go.mod)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test chaos check check-go-min fmt-check vet run bench install check-unit clean dist
+.PHONY: build test chaos check check-go-min fmt-check vet run bench install check-unit clean dist report-demo report-screenshot
 
 build:
 	@test -x $(BIN) || echo "building patrol (first build compiles SQLite and the AWS SDK: a few minutes)"
@@ -49,10 +49,26 @@ vet:
 run: build
 	@./$(BIN) once --config $(CONFIG); rc=$$?; echo; ./$(BIN) tickets --config $(CONFIG); exit $$rc
 
+# The report of the trial: make run's state with LOCAL-1 approved by alice
+# (as the README's walk-through does), written to patrol-report.html.
+report-demo: run
+	@./$(BIN) approve --config $(CONFIG) --as alice LOCAL-1 >/dev/null
+	@./$(BIN) once --config $(CONFIG) >/dev/null 2>&1
+	./$(BIN) report --config $(CONFIG) --out patrol-report.html
+
+# The README's picture of the report: headless Chromium, the page's top.
+CHROMIUM ?= /usr/bin/chromium
+report-screenshot: report-demo
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing (apt-get install chromium)"; exit 1; }
+	@tmp=$$(mktemp -d); $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync --host-resolver-rules='MAP * ~NOTFOUND' \
+	  --user-data-dir=$$tmp --hide-scrollbars --window-size=1280,1640 \
+	  --screenshot=$$PWD/poller/report/screenshot.png file://$$PWD/patrol-report.html 2>/dev/null; rc=$$?; rm -rf $$tmp; exit $$rc
+
 # Speed and memory figures: the local engine against jq on >= 200 MB of
 # generated CloudTrail, the detect pipeline (search results through
 # fingerprinting and the SQLite ledger), the first-seen filter and a
-# sequence evaluation over the ledger, CloudTrail read from S3 (the
+# sequence evaluation over the ledger, a quarter's report, CloudTrail read from S3 (the
 # moto_server emulator) against the same files on disk, patrol search's time and peak RSS
 # over crafted files (deep nesting, a huge array, gzip bombs), and the
 # daemon under load (patrol run with 60 and 200 detections a minute against
@@ -60,13 +76,13 @@ run: build
 # RSS; about 10 minutes, PATROL_BENCH_MINUTES=3 per size by default).
 bench:
 	bash poller/local/bench.sh
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/ ./poller/firstseen/ ./poller/sequence/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./poller/ ./poller/splunk/ ./poller/firstseen/ ./poller/sequence/ ./poller/report/
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./poller/local/s3/
 	$(GO) test -run '^$$' -bench SearchCraftedFiles -benchtime 1x ./cmd/patrol/
 	$(GO) test -run '^$$' -bench DaemonLoad -benchtime 1x -timeout 30m ./cmd/patrol/
 
 clean:
-	rm -rf bin dist patrol.db patrol.db-wal patrol.db-shm patrol.db.lock
+	rm -rf bin dist patrol.db patrol.db-wal patrol.db-shm patrol.db.lock patrol-report.html
 
 # Release binaries for linux/amd64 and linux/arm64, static (SQLite and the
 # C library linked in, pure-Go DNS and user lookups: they run on any Linux

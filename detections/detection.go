@@ -16,6 +16,14 @@ const (
 	ModeOff     = "off"     // never run it (the plan is still shown)
 )
 
+// Stages of a detection: a live detection opens tickets, notifies and
+// remediates; a shadow detection runs the same way but only records what
+// it would have done.
+const (
+	StageLive   = "live"
+	StageShadow = "shadow"
+)
+
 // Time modes of a detection's window (see poller.TimeMode).
 const (
 	TimeIndex = "index"
@@ -61,6 +69,10 @@ type Detection struct {
 	References []string
 	// SigmaID is the id of the Sigma rule the detection was imported from.
 	SigmaID string
+	// Stage is StageLive (the default) or StageShadow.
+	Stage string
+	// Exceptions drop matching results before fingerprinting.
+	Exceptions []Exception
 
 	File string // path of the TOML file
 	Dir  string // its folder: test event paths are relative to it
@@ -79,6 +91,9 @@ type Remediation struct {
 	Action string
 	Mode   string
 	Params map[string]Template
+	// Grace delays an automatic remediation: the ticket says when it will
+	// run and how to hold it (0 = at once).
+	Grace time.Duration
 }
 
 // TestCase is one [[test]]: events in, expected alerts out.
@@ -100,6 +115,9 @@ const (
 	DetectionLabelPrefix   = "patrol-det-"
 )
 
+// Shadow reports whether the detection only records what it would do.
+func (d *Detection) Shadow() bool { return d.Stage == StageShadow }
+
 // Label is the ticket label that names this detection.
 func (d *Detection) Label() string { return DetectionLabelPrefix + d.ID }
 
@@ -116,29 +134,32 @@ func SeverityRank(s string) int {
 // rawDetection is the file as decoded, before validation: durations and
 // templates stay strings so every problem can be reported, not just the first.
 type rawDetection struct {
-	ID          string    `toml:"id"`
-	Title       string    `toml:"title"`
-	Description string    `toml:"description"`
-	Severity    string    `toml:"severity"`
-	Schedule    string    `toml:"schedule"`
-	Settle      *string   `toml:"settle"`
-	Lookback    *string   `toml:"lookback"`
-	Suppress    *string   `toml:"suppress"`
-	Freshness   *string   `toml:"freshness"`
-	FreshSearch string    `toml:"freshness_search"`
-	MaxWindow   *string   `toml:"max_window"`
-	TimeMode    string    `toml:"time_mode"`
-	Search      string    `toml:"search"`
-	GroupBy     []string  `toml:"group_by"`
-	AccountFld  string    `toml:"account_field"`
-	Attack      []string  `toml:"attack"`
-	References  []string  `toml:"references"`
-	SigmaID     *string   `toml:"sigma_id"`
-	Ticket      rawTicket `toml:"ticket"`
+	ID          string         `toml:"id"`
+	Title       string         `toml:"title"`
+	Description string         `toml:"description"`
+	Severity    string         `toml:"severity"`
+	Schedule    string         `toml:"schedule"`
+	Settle      *string        `toml:"settle"`
+	Lookback    *string        `toml:"lookback"`
+	Suppress    *string        `toml:"suppress"`
+	Freshness   *string        `toml:"freshness"`
+	FreshSearch string         `toml:"freshness_search"`
+	MaxWindow   *string        `toml:"max_window"`
+	TimeMode    string         `toml:"time_mode"`
+	Search      string         `toml:"search"`
+	GroupBy     []string       `toml:"group_by"`
+	AccountFld  string         `toml:"account_field"`
+	Attack      []string       `toml:"attack"`
+	References  []string       `toml:"references"`
+	SigmaID     *string        `toml:"sigma_id"`
+	Ticket      rawTicket      `toml:"ticket"`
+	Stage       string         `toml:"stage"`
+	Exceptions  []rawException `toml:"exception"`
 	Remediation *struct {
 		Action string            `toml:"action"`
 		Mode   string            `toml:"mode"`
 		Params map[string]string `toml:"params"`
+		Grace  *string           `toml:"grace"`
 	} `toml:"remediation"`
 	Sequence  *rawSequence  `toml:"sequence"`
 	FirstSeen *rawFirstSeen `toml:"first_seen"`

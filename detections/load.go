@@ -22,6 +22,8 @@ type LoadOptions struct {
 	// AllowCommands names forbidden commands (ForbiddenCommands) a search
 	// may use anyway: search.splunk.allow_commands.
 	AllowCommands []string
+	// Now is the clock exceptions' expiry is checked against (nil: time.Now).
+	Now func() time.Time
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
@@ -194,6 +196,12 @@ func validate(r *Reporter, raw *rawDetection, opts LoadOptions, dir string) *Det
 	validateTicket(r, d, raw.Ticket)
 	validateRemediation(r, d, raw)
 	validateTests(r, d, raw, dir)
+	validateStage(r, d, raw.Stage)
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	validateExceptions(r, d, raw.Exceptions, now().UTC())
 	if expanded {
 		checkOutputFields(r, d)
 	}
@@ -303,6 +311,10 @@ func validateRemediation(r *Reporter, d *Detection, raw *rawDetection) {
 	}
 	for name, src := range rem.Params {
 		out.Params[name] = template(r, "remediation.params."+name, src)
+	}
+	out.Grace = duration(r, "remediation.grace", rem.Grace, 0)
+	if out.Grace > 0 && out.Mode != ModeAuto {
+		r.Add("remediation.grace", "delays an automatic remediation: it needs mode = \"auto\" (an approval is a person deciding already)")
 	}
 	if !ok {
 		return

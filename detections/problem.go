@@ -3,7 +3,9 @@ package detections
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -81,6 +83,9 @@ func (r *Reporter) Err() error {
 	return errors.Join(r.list...)
 }
 
+// typeErrorRE reads the decoder's error for a value of the wrong type.
+var typeErrorRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
 // DecodeStrict decodes src into v, rejecting unknown keys. A TOML syntax
 // error or an unknown key is added to r with its line; it reports whether
 // decoding produced a usable value.
@@ -90,6 +95,13 @@ func DecodeStrict(r *Reporter, src string, v any) bool {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			r.AddAt(perr.Position.Line, "", "TOML syntax: "+perr.Message)
+			return false
+		}
+		// A value of the wrong type: the decoder names the line and key
+		// only in its text.
+		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			r.AddAt(line, m[2], m[3])
 			return false
 		}
 		r.AddAt(0, "", err.Error())

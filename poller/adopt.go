@@ -74,10 +74,14 @@ func stillPending(ctx context.Context, store Store, a *state.Alert) (bool, error
 // openAlert records t as the ticket of pending alert a (of detection d,
 // from result r, routed to route), with the chat message that announces it.
 func openAlert(ctx context.Context, store Store, d *detections.Detection, a *state.Alert, t Ticket, route Route, r Result) error {
-	note, err := NotifyDelivery(Notification{
+	ds := []Delivery{NotifyDelivery(Notification{
 		Ticket: t, Detection: d.ID, Severity: d.Severity, Channel: route.SlackChannel, Status: "open",
 		Message: NotificationMessage(d, t, r, route),
-	}).encode(t.Key)
+	})}
+	if a.RecurrenceOf != "" {
+		ds = append(ds, LinkDelivery(a.RecurrenceOf)) // the closed ticket it recurs from
+	}
+	sds, err := encodeAll(t.Key, ds)
 	if err != nil {
 		return err
 	}
@@ -85,7 +89,7 @@ func openAlert(ctx context.Context, store Store, d *detections.Detection, a *sta
 		Key: t.Key, ID: t.ID, Detection: d.ID, Fingerprint: a.Fingerprint, Summary: t.Summary, Status: t.Status,
 		Labels: t.Labels, URL: t.URL, Stage: state.StageNew, Channel: route.SlackChannel,
 	}
-	if err := store.OpenAlert(ctx, a.ID, row, []state.Delivery{note}); err != nil {
+	if err := store.OpenAlert(ctx, a.ID, row, sds); err != nil {
 		return fmt.Errorf("record ticket %s: %w", t.Key, err)
 	}
 	return nil

@@ -27,6 +27,8 @@ type Delivery struct {
 	Transition   string
 	Labels       []string
 	Route        Route
+	// Link is the ticket a link delivery relates this one to.
+	Link string
 	// Plan, on a comment, is the digest of the plan it shows: once the
 	// comment is delivered, approvals given after it count for that plan.
 	Plan string
@@ -52,6 +54,20 @@ func LabelsDelivery(labels ...string) Delivery {
 
 // RouteDelivery sets the ticket's assignee and component.
 func RouteDelivery(r Route) Delivery { return Delivery{Kind: state.DeliverRoute, Route: r} }
+
+// LinkDelivery links the ticket to other (trackers that implement Linker).
+func LinkDelivery(other string) Delivery { return Delivery{Kind: state.DeliverLink, Link: other} }
+
+// Linker is a Tracker that can link two tickets ("relates to").
+type Linker interface {
+	Link(ctx context.Context, key, other string) error
+}
+
+// Resolver is a Tracker that can say who resolved a ticket and when ("",
+// zero when it cannot tell).
+type Resolver interface {
+	ResolvedBy(ctx context.Context, key string) (by string, at time.Time, err error)
+}
 
 // Labeler is a Tracker that can add labels to a ticket.
 type Labeler interface {
@@ -82,6 +98,7 @@ type deliveryPayload struct {
 	Labels     []string `json:"labels,omitempty"`
 	Route      *Route   `json:"route,omitempty"`
 	Plan       string   `json:"plan,omitempty"`
+	Link       string   `json:"link,omitempty"`
 }
 
 func (d Delivery) encode(key string) (state.Delivery, error) {
@@ -97,6 +114,8 @@ func (d Delivery) encode(key string) (state.Delivery, error) {
 		v = deliveryPayload{Labels: d.Labels}
 	case state.DeliverRoute:
 		v = deliveryPayload{Route: &d.Route}
+	case state.DeliverLink:
+		v = deliveryPayload{Link: d.Link}
 	default:
 		return state.Delivery{}, fmt.Errorf("unknown delivery kind %q", d.Kind)
 	}
@@ -122,7 +141,7 @@ func decodeDelivery(kind, payload string) (Delivery, error) {
 	if p.Route != nil {
 		d.Route = *p.Route
 	}
-	d.Transition, d.Labels, d.Plan = p.Transition, p.Labels, p.Plan
+	d.Transition, d.Labels, d.Plan, d.Link = p.Transition, p.Labels, p.Plan, p.Link
 	return d, nil
 }
 
@@ -279,6 +298,12 @@ func (c courier) send(ctx context.Context, it state.OutboxItem, d Delivery) erro
 		return l.AddLabels(ctx, key, d.Labels...)
 	case state.DeliverRoute:
 		return c.tracker.SetRoute(ctx, key, d.Route)
+	case state.DeliverLink:
+		l, ok := c.tracker.(Linker)
+		if !ok {
+			return nil // the ticket's description names the other one already
+		}
+		return l.Link(ctx, key, d.Link)
 	}
 	return permanentError{fmt.Errorf("unknown delivery kind %q", d.Kind)}
 }

@@ -49,17 +49,45 @@ type Detector struct {
 	CreateTimeout time.Duration
 	// Kinds answer the detections that are not a plain search (a sequence
 	// over the alert ledger, a first-seen filter over a search); see Kind.
-	Kinds  []Kind
-	Now    func() time.Time
-	Logger *slog.Logger
+	Kinds []Kind
+	// Tuner mutes results by the detections' exceptions and the silences
+	// (nil: nothing is muted).
+	Tuner Tuner
+	// Actions and DryRun let a shadow detection store the plan it would
+	// have run (plans are pure: no AWS call).
+	Actions map[string]Action
+	DryRun  bool
+	// OnRecurrence is what newer results of an alert whose ticket is done
+	// do: RecurrenceReopen (default), RecurrenceNew or RecurrenceComment.
+	OnRecurrence string
+	// ReopenTransition is the transition that reopens a done ticket.
+	ReopenTransition string
+	// AllLive runs shadow detections as live ones (backtests show what
+	// every detection would do).
+	AllLive bool
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
+
+// What newer results of an alert whose ticket is done do.
+const (
+	RecurrenceReopen  = "reopen"  // reopen the ticket, with a comment
+	RecurrenceNew     = "new"     // open a new ticket linked to the old one
+	RecurrenceComment = "comment" // only comment on the closed ticket
+)
 
 // DetectStats is what one run did.
 type DetectStats struct {
 	Windows, Results, Alerts, Repeats, Tickets int
 	// Waiting counts alerts whose ticket is looked up on a later run: a
 	// create had an unknown outcome and the tracker's search may lag.
-	Waiting    int
+	Waiting int
+	// Excepted counts results an exception dropped; Silenced results a
+	// silence muted (recorded without a ticket).
+	Excepted, Silenced int
+	// Shadow says the detection ran in the shadow stage: its alerts got
+	// no ticket.
+	Shadow     bool
 	Start, End time.Time
 }
 
@@ -83,6 +111,9 @@ func (j *Detector) Run(ctx context.Context, d *detections.Detection) (DetectStat
 		return st, err
 	}
 	if herr := j.Health.AfterRun(ctx, d, err); herr != nil {
+		j.logger().Error("self-alert", "detection", d.ID, "err", herr)
+	}
+	if herr := j.Health.ExpiredExceptions(ctx, d); herr != nil {
 		j.logger().Error("self-alert", "detection", d.ID, "err", herr)
 	}
 	if ferr := j.FlushOutbox(ctx); ferr != nil && err == nil {
@@ -124,6 +155,7 @@ func (j *Detector) run(ctx context.Context, d *detections.Detection) (DetectStat
 		start = j.firstStart(d, end)
 	}
 	st.Start, st.End = start, end
+	st.Shadow = j.shadow(d)
 	maxw := d.MaxWindow
 	if maxw == 0 {
 		maxw = j.MaxWindow
@@ -192,17 +224,23 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 		batch = batch[:0]
 		return err
 	}
-	// Only the first result of a fingerprint and second is kept (as JSON):
-	// repeats skip the encoding. The set is bounded; past it, encoding is
-	// merely repeated, never wrong.
+	// Only the first result of a fingerprint, class and second is kept (as
+	// JSON): repeats skip the encoding. The set is bounded; past it,
+	// encoding is merely repeated, never wrong.
 	staged := map[string]bool{}
+	excepted := map[string]*state.ExceptionCount{}
 	err = j.searcher(d).Search(ctx, q, func(r Result) error {
 		run.Results++
 		t := ResultTime(r, w.End)
+		class, exception := j.classify(d, r, t)
+		if exception != "" {
+			countException(excepted, d, w, exception, t)
+			return nil
+		}
 		fp := Fingerprint(d.ID, d.GroupBy, r)
 		at := t.Truncate(time.Second)
-		hit := state.Hit{Fingerprint: fp, At: at, Count: 1, First: t, Last: t}
-		key := fp + at.Format(time.RFC3339)
+		hit := state.Hit{Fingerprint: fp, Class: class, At: at, Count: 1, First: t, Last: t}
+		key := fp + "\x00" + class + "\x00" + at.Format(time.RFC3339)
 		if !staged[key] {
 			raw, err := json.Marshal(r)
 			if err != nil {
@@ -231,20 +269,34 @@ func (j *Detector) window(ctx context.Context, d *detections.Detection, w Window
 	if err != nil {
 		return fmt.Errorf("%s: read window: %w", d.ID, err)
 	}
-	if j.MaxNewAlerts > 0 && len(plan.opened) > j.MaxNewAlerts {
-		return j.flood(ctx, d, w, len(plan.opened))
+	if n := plan.ticketing(); j.MaxNewAlerts > 0 && n > j.MaxNewAlerts {
+		return j.flood(ctx, d, w, n)
 	}
-	change, err := plan.change(d, w, j.now())
+	change, err := j.change(ctx, plan, d, w)
 	if err != nil {
 		return err
+	}
+	for _, e := range excepted {
+		change.Excepted = append(change.Excepted, *e)
+		st.Excepted += e.Count
+	}
+	for _, g := range plan.opened {
+		if g.class != classLive && g.class != classShadow {
+			st.Silenced += g.n
+		}
+	}
+	for _, g := range plan.touched {
+		if g.class != classLive && g.class != classShadow {
+			st.Silenced += g.n
+		}
 	}
 	// The window's new alerts are on disk before any of their tickets is
 	// created: one sync for the window, not one per ticket.
 	if _, err := j.Store.RecordWindow(ctx, change); err != nil {
 		return fmt.Errorf("%s: record alerts: %w", d.ID, err)
 	}
-	run.Alerts = len(change.New)
-	st.Alerts += len(change.New)
+	run.Alerts = len(change.New) - countState(change.New, state.AlertSilenced)
+	st.Alerts += run.Alerts
 	st.Repeats += len(change.Repeats)
 	tickets := st.Tickets
 	err = j.sweep(ctx, d, st)

@@ -23,6 +23,9 @@ type Guard struct {
 	ResolvePath PathResolver
 	// MaxPerHour caps real (not dry-run) action starts per rolling hour; 0 = no cap.
 	MaxPerHour int
+	// BreakerFailures real actions failed in a row stop every action until
+	// a person resets the breaker (patrol resume); 0 = off.
+	BreakerFailures int
 }
 
 // EventPrincipalFields name the principal that made an event.

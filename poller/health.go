@@ -240,6 +240,34 @@ func (h *Health) AfterRun(ctx context.Context, d *detections.Detection, runErr e
 	return nil
 }
 
+// ExpiredExceptions raises one self-alert per expired exception of d: it
+// no longer applies, so the results it muted open tickets again, and its
+// owner should renew or remove it. An exception renewed and expired again
+// raises a new one.
+func (h *Health) ExpiredExceptions(ctx context.Context, d *detections.Detection) error {
+	now := h.now()
+	for _, e := range d.Exceptions {
+		if now.Before(e.Expires) {
+			continue
+		}
+		key := "exception-expired:" + d.ID + ":" + e.Key() + ":" + e.Expires.Format(time.RFC3339)
+		fields := []Field{{Name: "Detection", Value: d.ID}, {Name: "File", Value: fmt.Sprintf("%s:%d", e.File, e.Line)},
+			{Name: "Match", Value: e.String()}, {Name: "Reason", Value: e.Reason}, {Name: "Owner", Value: e.Owner},
+			{Name: "Expired", Value: e.Expires.Format(time.RFC3339)}}
+		if e.Ticket != "" {
+			fields = append(fields, Field{Name: "Ticket", Value: e.Ticket})
+		}
+		err := h.Raise(ctx, key, fmt.Sprintf("patrol: an exception of %s expired (%s)", d.ID, e.Owner), Message{Sections: []Section{{
+			Text:   "This exception no longer applies: results it excepted open tickets again. Its owner renews it (a new expires, at most a year ahead) or removes it from the detection file.",
+			Fields: fields,
+		}}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AfterRespond raises or clears the alert of a respond job failing run
 // after run (tickets not enriched or remediated while it lasts).
 func (h *Health) AfterRespond(ctx context.Context, runErr error) error {

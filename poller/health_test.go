@@ -39,6 +39,10 @@ func TestFreshnessAlertRaisedOnceAndCleared(t *testing.T) {
 	if len(h.notifier.sent) != 1 {
 		t.Errorf("notifications = %d", len(h.notifier.sent))
 	}
+	// The alert ledger names the problem, for the report.
+	if a, err := h.db.AlertByTicket(context.Background(), "SEC-1"); err != nil || a == nil || a.Detection != SelfDetection || !strings.Contains(a.Result, `"problem":["stale:ct-stop"]`) {
+		t.Errorf("ledger row: %+v %v", a, err)
+	}
 	// Data arrives (any event of the source, even one that is not a hit): cleared once.
 	h.search.add(event{at: h.clock.Now().Add(-10 * time.Minute), fields: Result{"eventName": {"DescribeInstances"}}})
 	h.detect()

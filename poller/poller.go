@@ -244,6 +244,10 @@ type Ticket struct {
 	Labels  []string
 	Created time.Time
 	Updated time.Time
+	// Done says the status is a done one (Jira's status category "done");
+	// Resolution is how it was resolved ("" when it is not).
+	Done       bool
+	Resolution string
 	// Fields are the event fields the ticket was made from, when the tracker
 	// can recover them (tickets made by other systems). patrol's own tickets
 	// take their fields from state.

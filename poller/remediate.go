@@ -63,7 +63,12 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 		mode = detections.ModeApprove // tickets.auto_for_external is off
 	}
 	if mode == detections.ModeAuto && !holdAt.IsZero() {
-		mode = detections.ModeApprove // held in the chat: an approval is needed after the hold
+		mode = detections.ModeApprove // held: an approval is needed after the hold
+	}
+	if mode == detections.ModeAuto && rem.Grace > 0 {
+		if stop, err := r.grace(ctx, t, row, d, plan, rem.Grace); stop || err != nil {
+			return 0, err
+		}
 	}
 	var approval *state.Approval
 	if mode == detections.ModeApprove {
@@ -77,12 +82,15 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 			return 0, err
 		}
 		if n >= r.Guard.MaxPerHour {
-			if row.Stage == state.StageDeferred {
+			if row.Stage == state.StageDeferred && strings.HasPrefix(row.Note, "Remediation held back: the hourly budget") {
 				return 0, nil // already said so
 			}
 			r.observe(plan.Action, "deferred")
 			return 0, r.stop(ctx, t, row, d, state.StageDeferred, fmt.Sprintf("Remediation held back: the hourly budget of %d actions is used up. patrol runs it when the budget allows.\n\n%s", r.Guard.MaxPerHour, planText(plan)), change{})
 		}
+	}
+	if held, err := r.breakerHolds(ctx, t, row, plan); held || err != nil {
+		return 0, err
 	}
 	if r.Guard.DryRun {
 		ev.Phase, ev.Detail = state.PhasePlanned, "dry run: nothing changed"

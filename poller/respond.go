@@ -50,6 +50,9 @@ type Responder struct {
 	// ClickTimeout bounds the handling of one click, the action it starts
 	// included (0: no bound but the listener's).
 	ClickTimeout time.Duration
+	// FalsePositives are the resolutions that mean "false positive": such
+	// a ticket gets a ready [[exception]] snippet and is counted.
+	FalsePositives []string
 	// AutoForExternal lets auto-mode remediation run on tickets patrol did
 	// not make; off, they wait for an approver like approve mode.
 	AutoForExternal bool
@@ -152,7 +155,7 @@ func (r *Responder) poll(ctx context.Context, st *RespondStats) error {
 	}
 	// Tickets waiting for the hourly budget, or for an interrupted action
 	// to be read back, are not updated by anyone: retry them here.
-	parked, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageVerify, state.StageNew)
+	parked, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageVerify, state.StageNew, state.StageGrace)
 	if err != nil {
 		return fmt.Errorf("respond: read ledger: %w", err)
 	}
@@ -168,6 +171,9 @@ func (r *Responder) poll(ctx context.Context, st *RespondStats) error {
 	}
 	if err := r.queuedUndos(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if err := r.breaker(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("circuit breaker: %w", err))
 	}
 	if err := r.flush(ctx); err != nil {
 		errs = append(errs, err)
@@ -232,7 +238,8 @@ func (r *Responder) handle(ctx context.Context, t Ticket, fromPoll bool) (bool, 
 		return false, 0, nil // this (ticket, updated) was handled
 	}
 	if row == nil || fromPoll {
-		nr := state.TicketRow{Key: t.Key, ID: t.ID, Summary: t.Summary, Status: t.Status, Labels: t.Labels, URL: t.URL}
+		nr := state.TicketRow{Key: t.Key, ID: t.ID, Summary: t.Summary, Status: t.Status, Labels: t.Labels, URL: t.URL,
+			Done: t.Done, Resolution: t.Resolution}
 		for _, l := range t.Labels {
 			if v, ok := strings.CutPrefix(l, detections.DetectionLabelPrefix); ok {
 				nr.Detection = v
@@ -255,6 +262,9 @@ func (r *Responder) handle(ctx context.Context, t Ticket, fromPoll bool) (bool, 
 	}
 	if fromPoll {
 		if err := r.reportEdits(ctx, t, row); err != nil {
+			return true, 0, err
+		}
+		if err := r.verdict(ctx, t, row); err != nil {
 			return true, 0, err
 		}
 	}
@@ -329,6 +339,14 @@ func (r *Responder) recordIDs(ctx context.Context, key string, c change) ([]int6
 	}
 	c.Change.Ticket, c.Change.Deliveries = key, ds
 	return r.Store.Record(ctx, c.Change)
+}
+
+// detection returns the loaded detection of a ledger row, or nil.
+func (r *Responder) detection(row *state.TicketRow) *detections.Detection {
+	if r.Detection == nil || row.Detection == "" {
+		return nil
+	}
+	return r.Detection(row.Detection)
 }
 
 // note is a chat update about a ticket, in its thread.

@@ -48,6 +48,8 @@ type Store interface {
 	TicketActions(ctx context.Context, key string) ([]state.ActionEvent, error)
 	Action(ctx context.Context, id int64) (*state.ActionEvent, error)
 	StartedSince(ctx context.Context, t time.Time) (int, error)
+	FailuresInARow(ctx context.Context, since time.Time, limit int) (int, error)
+	TicketVerdict(ctx context.Context, key string) (*state.Verdict, error)
 	PendingUndos(ctx context.Context) ([]state.UndoRequest, error)
 	UndoDone(ctx context.Context, id int64, result, detail string) error
 

@@ -141,12 +141,18 @@ func (j *Detector) ticket(ctx context.Context, d *detections.Detection, a *state
 		}
 		return Ticket{}, err
 	}
+	desc := TicketDescription(d, r, a)
+	if a.RecurrenceOf != "" {
+		desc.Sections = append([]Section{{Heading: "Recurrence", Text: fmt.Sprintf(
+			"This alert was seen again after its ticket %s was closed, inside the detection's suppress span (%s): patrol opens this new ticket for it and links the two (tickets.on_recurrence = \"new\").",
+			a.RecurrenceOf, d.Suppress)}}, desc.Sections...)
+	}
 	c := creator{tracker: j.Tracker, store: j.Store, lag: j.IndexLag, timeout: j.CreateTimeout, now: j.now, log: j.logger()}
 	t, found, err := c.ensure(ctx, a, NewTicket{
 		Detection: d.ID, Fingerprint: a.Fingerprint, Severity: d.Severity, Priority: d.Ticket.Priority,
 		Summary:     d.Ticket.Summary.Render(r.Lookup),
 		Labels:      ticketLabels(j.Label, d, a.Fingerprint),
-		Description: TicketDescription(d, r, a),
+		Description: desc,
 		Route:       route,
 	})
 	if err != nil {

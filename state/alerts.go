@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,11 @@ const (
 	// AlertResolved is a self-alert whose problem went away (its ticket
 	// got a "Resolved" comment); the next occurrence is a new generation.
 	AlertResolved = "resolved"
+	// AlertShadow is an alert of a shadow detection: never ticketed; Would
+	// holds what patrol would have done.
+	AlertShadow = "shadow"
+	// AlertSilenced is an alert a silence muted: never ticketed.
+	AlertSilenced = "silenced"
 )
 
 // Alert is one generation of a fingerprint in the alert ledger.
@@ -42,17 +48,35 @@ type Alert struct {
 	// request is sent, its deadline (in case patrol stops while it runs).
 	// Zero: no such create; a new one may be sent without a lookup.
 	CreateUnknownAt time.Time
+	// SilenceID names the silence that muted the alert (AlertSilenced).
+	SilenceID string
+	// Would is what a shadow alert would have done (JSON).
+	Would string
+	// RecurrenceOf is the closed ticket this alert recurred on, when it
+	// got a ticket of its own.
+	RecurrenceOf string
+}
+
+// Class is the class of results the alert groups (see Hit.Class).
+func (a Alert) Class() string {
+	switch a.State {
+	case AlertShadow:
+		return "shadow"
+	case AlertSilenced:
+		return "silence:" + a.SilenceID
+	}
+	return ""
 }
 
 const alertCols = `id, detection, fingerprint, generation, state, first_seen, last_seen, count, window_start, window_count,
-	coalesce(ticket_key, ''), result, created_at, updated_at, commented_at, create_unknown_at`
+	coalesce(ticket_key, ''), result, created_at, updated_at, commented_at, create_unknown_at, silence_id, would, recurrence_of`
 
 func scanAlert(row interface{ Scan(...any) error }) (*Alert, error) {
 	var a Alert
 	var first, last, ws, created, updated string
 	var commented, unknown sql.NullString
 	err := row.Scan(&a.ID, &a.Detection, &a.Fingerprint, &a.Generation, &a.State, &first, &last, &a.Count, &ws, &a.WindowCount,
-		&a.TicketKey, &a.Result, &created, &updated, &commented, &unknown)
+		&a.TicketKey, &a.Result, &created, &updated, &commented, &unknown, &a.SilenceID, &a.Would, &a.RecurrenceOf)
 	if err != nil {
 		return nil, err
 	}
@@ -129,15 +153,29 @@ type Repeat struct {
 }
 
 // WindowChange is what one window of a detection did to the alert ledger:
-// new pending alerts (their tickets about to be created), repeats of
-// existing ones, and comments about the repeats.
+// new alerts (pending ones have their tickets about to be created; shadow
+// and silenced ones get none), repeats of existing ones, comments about
+// the repeats, and what exceptions dropped.
 type WindowChange struct {
 	New     []Alert
 	Repeats []Repeat
 	// Commented marks alerts whose tickets got a repeat comment, queued
 	// in Deliveries.
-	Commented  []int64
+	Commented []int64
+	// Reopened are tickets a reopen transition is queued for: a done
+	// status the tracker reported before now is stale for them.
+	Reopened   []string
+	Excepted   []ExceptionCount
 	Deliveries []Delivery
+}
+
+// ExceptionCount is what one exception dropped in one window.
+type ExceptionCount struct {
+	Detection   string
+	Exception   string // its key
+	WindowStart time.Time
+	Count       int
+	First, Last time.Time
 }
 
 // RecordWindow writes a window's alerts in one transaction that is on
@@ -152,18 +190,35 @@ func (s *DB) RecordWindow(ctx context.Context, c WindowChange) ([]Alert, error) 
 			if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(generation), 0) + 1 FROM alerts WHERE fingerprint = ?`, a.Fingerprint).Scan(&a.Generation); err != nil {
 				return err
 			}
+			if a.State == "" {
+				a.State = AlertPending
+			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO alerts (detection, fingerprint, generation, state, first_seen, last_seen, count,
-				window_start, window_count, result, created_at, updated_at, create_unknown_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				a.Detection, a.Fingerprint, a.Generation, AlertPending, ts(a.FirstSeen), ts(a.LastSeen), a.Count,
-				ts(a.WindowStart), a.WindowCount, a.Result, ts(now), ts(now), nullable(a.CreateUnknownAt))
+				window_start, window_count, result, created_at, updated_at, create_unknown_at, silence_id, would, recurrence_of)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				a.Detection, a.Fingerprint, a.Generation, a.State, ts(a.FirstSeen), ts(a.LastSeen), a.Count,
+				ts(a.WindowStart), a.WindowCount, a.Result, ts(now), ts(now), nullable(a.CreateUnknownAt), a.SilenceID, a.Would, a.RecurrenceOf)
 			if err != nil {
 				return err
 			}
 			if a.ID, err = res.LastInsertId(); err != nil {
 				return err
 			}
-			a.State, a.Created, a.Updated = AlertPending, now, now
+			a.Created, a.Updated = now, now
 			out[i] = a
+		}
+		for _, e := range c.Excepted {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO exception_counts (detection, exception, window_start, count, first_seen, last_seen, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (detection, exception, window_start) DO UPDATE SET
+				count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen, updated_at = excluded.updated_at`,
+				e.Detection, e.Exception, ts(e.WindowStart), e.Count, ts(e.First), ts(e.Last), ts(now)); err != nil {
+				return err
+			}
+		}
+		for _, key := range c.Reopened {
+			if _, err := tx.ExecContext(ctx, `UPDATE tickets SET reopened_at = ?1, updated_at = ?1 WHERE key = ?2`, ts(now), key); err != nil {
+				return err
+			}
 		}
 		for _, r := range c.Repeats {
 			if err := recordRepeat(ctx, tx, r, now); err != nil {
@@ -177,8 +232,12 @@ func (s *DB) RecordWindow(ctx context.Context, c WindowChange) ([]Alert, error) 
 		}
 		return enqueueDeliveries(ctx, tx, c.Deliveries, now)
 	}
+	durable := false
+	for _, a := range c.New {
+		durable = durable || a.State == "" || a.State == AlertPending
+	}
 	var err error
-	if len(c.New) > 0 {
+	if durable {
 		err = s.durableTx(ctx, write)
 	} else {
 		err = s.tx(ctx, write)
@@ -309,24 +368,17 @@ func (s *DB) MarkCommented(ctx context.Context, id int64, at time.Time) error {
 // KnownTicketKeys lists the ticket keys recorded for a fingerprint's
 // generations: crash recovery ignores those when it looks a ticket up.
 func (s *DB) KnownTicketKeys(ctx context.Context, fingerprint string) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ticket_key FROM alerts WHERE fingerprint = ? AND ticket_key IS NOT NULL`, fingerprint)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		out[k] = true
-	}
-	return out, rows.Err()
+	return s.stringSet(ctx, `SELECT ticket_key FROM alerts WHERE fingerprint = ? AND ticket_key IS NOT NULL`, fingerprint)
 }
 
-// closedStatuses are the tracker statuses (lower case) that close an alert.
-const closedStatuses = `('done', 'closed', 'resolved', 'won''t do', 'cancelled')`
+// closedStatuses is ClosedStatuses as an SQL list.
+var closedStatuses = func() string {
+	q := make([]string, len(ClosedStatuses))
+	for i, c := range ClosedStatuses {
+		q[i] = "'" + strings.ReplaceAll(c, "'", "''") + "'"
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}()
 
 // OpenAlerts returns the open alerts whose ticket is not closed in the
 // tracker (as last polled), oldest first.

@@ -21,6 +21,7 @@ type LocalTicket struct {
 	Labels      []string
 	Assignee    string
 	Component   string
+	Resolution  string
 	Created     time.Time
 	Updated     time.Time
 }
@@ -39,20 +40,23 @@ type LocalEvent struct {
 
 // Local event kinds.
 const (
-	EventLabelAdded = "label_added"
-	EventTransition = "transition"
+	EventLabelAdded   = "label_added"
+	EventLabelRemoved = "label_removed"
+	EventTransition   = "transition"
+	EventResolution   = "resolution"
+	EventLink         = "link"
 )
 
 // ErrNoTicket is returned for a key the local store does not have.
 var ErrNoTicket = errors.New("no such ticket")
 
-const localCols = `num, key, summary, description, severity, priority, status, labels, assignee, component, created_at, updated_at`
+const localCols = `num, key, summary, description, severity, priority, status, labels, assignee, component, resolution, created_at, updated_at`
 
 func scanLocal(row interface{ Scan(...any) error }) (*LocalTicket, error) {
 	var t LocalTicket
 	var labels, created, updated string
 	if err := row.Scan(&t.Num, &t.Key, &t.Summary, &t.Description, &t.Severity, &t.Priority, &t.Status, &labels,
-		&t.Assignee, &t.Component, &created, &updated); err != nil {
+		&t.Assignee, &t.Component, &t.Resolution, &created, &updated); err != nil {
 		return nil, err
 	}
 	_ = json.Unmarshal([]byte(labels), &t.Labels)
@@ -192,6 +196,22 @@ func (s *DB) LocalAddLabel(ctx context.Context, key, label, by string) error {
 	})
 }
 
+// LocalRemoveLabel removes label from a local ticket and records who did.
+func (s *DB) LocalRemoveLabel(ctx context.Context, key, label, by string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.touch(ctx, tx, key); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE local_tickets SET labels = (SELECT json_group_array(value) FROM json_each(labels) WHERE value != ?)
+			WHERE key = ?`, label, key); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO local_events (ticket_key, kind, value, by_user, at) VALUES (?, ?, ?, ?, ?)`,
+			key, EventLabelRemoved, label, by, ts(s.Now()))
+		return err
+	})
+}
+
 // LocalTransition sets a local ticket's status.
 func (s *DB) LocalTransition(ctx context.Context, key, status, by string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
@@ -203,6 +223,39 @@ func (s *DB) LocalTransition(ctx context.Context, key, status, by string) error 
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO local_events (ticket_key, kind, value, by_user, at) VALUES (?, ?, ?, ?, ?)`,
 			key, EventTransition, status, by, ts(s.Now()))
+		return err
+	})
+}
+
+// LocalResolve moves a local ticket to status with a resolution, as by:
+// what a person does when they close a ticket. A status that is not a done
+// one clears the resolution, as Jira's workflows do when reopening.
+func (s *DB) LocalResolve(ctx context.Context, key, status, resolution, by string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.touch(ctx, tx, key); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE local_tickets SET status = ?, resolution = ? WHERE key = ?`, status, resolution, key); err != nil {
+			return err
+		}
+		for _, ev := range [][2]string{{EventTransition, status}, {EventResolution, resolution}} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO local_events (ticket_key, kind, value, by_user, at) VALUES (?, ?, ?, ?, ?)`,
+				key, ev[0], ev[1], by, ts(s.Now())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// LocalLink records that a local ticket relates to another.
+func (s *DB) LocalLink(ctx context.Context, key, other, by string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.touch(ctx, tx, key); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO local_events (ticket_key, kind, value, by_user, at) VALUES (?, ?, ?, ?, ?)`,
+			key, EventLink, other, by, ts(s.Now()))
 		return err
 	})
 }

@@ -13,6 +13,7 @@ const (
 	DeliverTransition = "transition" // a ticket transition
 	DeliverLabels     = "labels"     // labels added to a ticket
 	DeliverRoute      = "route"      // a ticket's assignee and component
+	DeliverLink       = "link"       // a link from a ticket to another
 )
 
 // Delivery is a write to the tracker or the notifier that must follow a

@@ -27,6 +27,8 @@ type Change struct {
 	ChatAction *ChatAction
 	// Meta sets small named values.
 	Meta map[string]string
+	// Verdict records how a person resolved the ticket.
+	Verdict *Verdict
 	// Deliveries are queued, in order, after everything above.
 	Deliveries []Delivery
 	// Durable makes Record return only once the change is on disk: set it
@@ -73,6 +75,11 @@ func (s *DB) Record(ctx context.Context, c Change) ([]int64, error) {
 				return err
 			}
 			ids = append(ids, id)
+		}
+		if c.Verdict != nil {
+			if err := recordVerdict(ctx, tx, *c.Verdict, now); err != nil {
+				return err
+			}
 		}
 		for k, v := range c.Meta {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {

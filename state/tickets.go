@@ -14,7 +14,8 @@ const (
 	StageNew      = "new"      // not handled yet
 	StageEnriched = "enriched" // enrichment comment posted
 	StageApproval = "approval" // plan posted, waiting for an approver
-	StageDeferred = "deferred" // action held back (hourly budget): retried each pass
+	StageDeferred = "deferred" // action held back (hourly budget, circuit breaker): retried each pass
+	StageGrace    = "grace"    // automatic action waits for its grace period to end (or a hold)
 	// StageVerify: an action started and its outcome is not recorded (patrol
 	// stopped, or the run's time ran out, while it ran): each pass reads the
 	// resource back until it can say whether the change is in place.
@@ -45,25 +46,44 @@ type TicketRow struct {
 	// FieldsReported is the JSON of the last edited fields reported on the
 	// ticket (edits are reported once each, never followed).
 	FieldsReported string
-	Created        time.Time
-	Updated        time.Time
+	// Done and Resolution are what the tracker last said: the status is
+	// a done one (Jira's status category), and how it was resolved.
+	Done       bool
+	Resolution string
+	// ReopenedAt is when patrol queued a reopen for a recurrence.
+	ReopenedAt time.Time
+	// GraceUntil is when an automatic remediation in its grace period
+	// runs; HeldBy and HeldAt say who held it (it then needs approval).
+	GraceUntil time.Time
+	HeldBy     string
+	HeldAt     time.Time
+	Created    time.Time
+	Updated    time.Time
+}
+
+// Closed reports whether the tracker's done status is current: not one
+// reported before patrol queued a reopen.
+func (t TicketRow) Closed() bool {
+	return t.Done && (t.ReopenedAt.IsZero() || t.UpdatedSeen.After(t.ReopenedAt))
 }
 
 const ticketCols = `key, id, detection, fingerprint, summary, status, labels, url, stage, updated_seen, enriched_at, planned_at,
-	thread, channel, note, fields, fields_reported, created_at, updated_at`
+	thread, channel, note, fields, fields_reported, done, resolution, reopened_at, grace_until, held_by, held_at, created_at, updated_at`
 
 func scanTicket(row interface{ Scan(...any) error }) (*TicketRow, error) {
 	var t TicketRow
 	var labels, seen, created, updated string
-	var enriched, planned sql.NullString
+	var enriched, planned, reopened, grace, held sql.NullString
 	err := row.Scan(&t.Key, &t.ID, &t.Detection, &t.Fingerprint, &t.Summary, &t.Status, &labels, &t.URL, &t.Stage, &seen,
-		&enriched, &planned, &t.Thread, &t.Channel, &t.Note, &t.Fields, &t.FieldsReported, &created, &updated)
+		&enriched, &planned, &t.Thread, &t.Channel, &t.Note, &t.Fields, &t.FieldsReported, &t.Done, &t.Resolution,
+		&reopened, &grace, &t.HeldBy, &held, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
 	_ = json.Unmarshal([]byte(labels), &t.Labels)
 	t.UpdatedSeen, t.Created, t.Updated = parseTS(seen), parseTS(created), parseTS(updated)
 	t.EnrichedAt, t.PlannedAt = nullTS(enriched), nullTS(planned)
+	t.ReopenedAt, t.GraceUntil, t.HeldAt = nullTS(reopened), nullTS(grace), nullTS(held)
 	return &t, nil
 }
 
@@ -72,14 +92,17 @@ func upsertTicket(ctx context.Context, tx *sql.Tx, t TicketRow, now time.Time) e
 	if t.Stage == "" {
 		t.Stage = StageNew
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO tickets (key, id, detection, fingerprint, summary, status, labels, url, stage, channel, fields, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO tickets (key, id, detection, fingerprint, summary, status, labels, url, stage, channel, fields,
+		  done, resolution, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET id = excluded.id, summary = excluded.summary, status = excluded.status,
 		  labels = excluded.labels, url = excluded.url, updated_at = excluded.updated_at,
+		  done = excluded.done, resolution = excluded.resolution,
 		  detection = CASE WHEN detection = '' THEN excluded.detection ELSE detection END,
 		  fingerprint = CASE WHEN fingerprint = '' THEN excluded.fingerprint ELSE fingerprint END,
 		  channel = CASE WHEN excluded.channel != '' THEN excluded.channel ELSE channel END`,
-		t.Key, t.ID, t.Detection, t.Fingerprint, t.Summary, t.Status, string(labels), t.URL, t.Stage, t.Channel, t.Fields, ts(now), ts(now))
+		t.Key, t.ID, t.Detection, t.Fingerprint, t.Summary, t.Status, string(labels), t.URL, t.Stage, t.Channel, t.Fields,
+		t.Done, t.Resolution, ts(now), ts(now))
 	return err
 }
 
@@ -117,6 +140,9 @@ type TicketUpdate struct {
 	Channel     *string
 	// FieldsReported records the edited fields last reported.
 	FieldsReported *string
+	GraceUntil     *time.Time
+	HeldBy         *string
+	HeldAt         *time.Time
 }
 
 // UpdateTicket applies u to the ledger row key.
@@ -151,6 +177,15 @@ func updateTicket(ctx context.Context, tx *sql.Tx, key string, u TicketUpdate, n
 	}
 	if u.FieldsReported != nil {
 		add("fields_reported", *u.FieldsReported)
+	}
+	if u.GraceUntil != nil {
+		add("grace_until", nullable(*u.GraceUntil))
+	}
+	if u.HeldBy != nil {
+		add("held_by", *u.HeldBy)
+	}
+	if u.HeldAt != nil {
+		add("held_at", nullable(*u.HeldAt))
 	}
 	if len(sets) == 0 {
 		return nil

@@ -42,6 +42,9 @@ func (s *DB) Checkpoints(ctx context.Context) (map[string]time.Time, error) {
 // window, aggregated.
 type Hit struct {
 	Fingerprint string
+	// Class keeps apart results that must not share an alert: "" (live),
+	// "shadow", or "silence:ID" (muted by that silence).
+	Class       string
 	At          time.Time // the results' time, truncated to the second
 	Count       int
 	First, Last time.Time
@@ -66,9 +69,9 @@ func (s *DB) AddHits(ctx context.Context, detection string, hits []Hit) error {
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO window_hits (detection, fingerprint, at, count, first_seen, last_seen, result)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (detection, fingerprint, at) DO UPDATE SET
+		st, err := tx.PrepareContext(ctx, `INSERT INTO window_hits (detection, fingerprint, class, at, count, first_seen, last_seen, result)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (detection, fingerprint, class, at) DO UPDATE SET
 			  count = count + excluded.count,
 			  first_seen = min(first_seen, excluded.first_seen),
 			  last_seen = max(last_seen, excluded.last_seen)`)
@@ -81,7 +84,7 @@ func (s *DB) AddHits(ctx context.Context, detection string, hits []Hit) error {
 			if at.IsZero() {
 				at = h.First.Truncate(time.Second)
 			}
-			if _, err := st.ExecContext(ctx, detection, h.Fingerprint, ts(at), h.Count, ts(h.First), ts(h.Last), h.Result); err != nil {
+			if _, err := st.ExecContext(ctx, detection, h.Fingerprint, h.Class, ts(at), h.Count, ts(h.First), ts(h.Last), h.Result); err != nil {
 				return err
 			}
 		}
@@ -90,16 +93,17 @@ func (s *DB) AddHits(ctx context.Context, detection string, hits []Hit) error {
 }
 
 // Hits returns up to limit staged hits after the given one, in order of
-// first sight (then fingerprint): callers page through a window without
-// holding it all, and alerts open in the order their events happened.
+// first sight (then fingerprint and class): callers page through a window
+// without holding it all, and alerts open in the order their events
+// happened.
 func (s *DB) Hits(ctx context.Context, detection string, after *Hit, limit int) ([]Hit, error) {
-	var afterTS, afterFP string
+	var afterTS, afterFP, afterClass string
 	if after != nil {
-		afterTS, afterFP = ts(after.First), after.Fingerprint
+		afterTS, afterFP, afterClass = ts(after.First), after.Fingerprint, after.Class
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, at, count, first_seen, last_seen, result FROM window_hits
-		WHERE detection = ? AND (first_seen > ? OR (first_seen = ? AND fingerprint > ?))
-		ORDER BY first_seen, fingerprint LIMIT ?`, detection, afterTS, afterTS, afterFP, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, class, at, count, first_seen, last_seen, result FROM window_hits
+		WHERE detection = ?1 AND (first_seen > ?2 OR (first_seen = ?2 AND (fingerprint > ?3 OR (fingerprint = ?3 AND class > ?4))))
+		ORDER BY first_seen, fingerprint, class LIMIT ?5`, detection, afterTS, afterFP, afterClass, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +112,7 @@ func (s *DB) Hits(ctx context.Context, detection string, after *Hit, limit int) 
 	for rows.Next() {
 		var h Hit
 		var at, first, last string
-		if err := rows.Scan(&h.Fingerprint, &at, &h.Count, &first, &last, &h.Result); err != nil {
+		if err := rows.Scan(&h.Fingerprint, &h.Class, &at, &h.Count, &first, &last, &h.Result); err != nil {
 			return nil, err
 		}
 		h.At, h.First, h.Last = parseTS(at), parseTS(first), parseTS(last)

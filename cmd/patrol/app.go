@@ -20,10 +20,12 @@ import (
 	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/firstseen"
 	"github.com/patrolsec/patrol/poller/local"
+	"github.com/patrolsec/patrol/poller/local/s3"
 	"github.com/patrolsec/patrol/poller/metrics"
 	"github.com/patrolsec/patrol/poller/sequence"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/slots"
+	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -45,6 +47,7 @@ type app struct {
 	listener  *slack.Listener // Socket Mode, in `patrol run`
 	errOut    io.Writer
 	metrics   *metrics.Metrics
+	tuner     *tuning.Tuner // exceptions and silences
 	// invalidDetections: some detection files had problems and were left
 	// out (setupOptions.partial).
 	invalidDetections bool
@@ -145,7 +148,11 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 	}
 	if opts.searcher || opts.jobs {
-		s, err := newSearcher(ctx, cfg, a.log, a.db, a.metrics.LocalSkip)
+		var ledger s3.Ledger // none without a state file (search, backtest): nothing is remembered
+		if a.db != nil {
+			ledger = a.db
+		}
+		s, err := newSearcher(ctx, cfg, a.log, ledger, a.metrics.LocalSkip)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
@@ -154,6 +161,13 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		a.searcher = a.metrics.Searcher(s, cfg.Search.Backend)
 	}
 	if opts.jobs {
+		silences, err := tuning.OpenSilences(cfg.Detections.Silences, a.log)
+		if err != nil {
+			a.close()
+			printProblems(errOut, err)
+			return nil, exitInvalid
+		}
+		a.tuner = &tuning.Tuner{Silences: silences}
 		if err := a.buildJobs(ctx); err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: %v\n", err)
@@ -215,6 +229,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Detection: a.detection, Router: poller.Router{Teams: cfg.Teams},
 		Guard:        guard,
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
+		FalsePositives:  cfg.Tickets.FalsePositiveResolutions,
 		AutoForExternal: cfg.Tickets.AutoForExternal, Health: health,
 		PollOverlap: config.Duration(cfg.Tickets.PollOverlap), FirstPoll: config.Duration(cfg.Tickets.PollLookback),
 		EnrichTimeout: config.Duration(cfg.Enrich.Timeout), Logger: a.log, OnAction: a.onAction,
@@ -233,13 +248,21 @@ func (a *app) buildJobs(ctx context.Context) error {
 		Handoff:     a.responder.Handoff, Logger: a.log, Now: clock,
 		IndexLag: lag, CreateTimeout: createTimeout,
 		MaxNewAlerts: cfg.Detections.MaxNewAlerts,
-		Kinds: []poller.Kind{
-			&sequence.Engine{Store: a.db, Logger: a.log},
-			&firstseen.Filter{Store: a.db, Searcher: a.searcher, BackfillChunk: config.Duration(cfg.Search.MaxWindow), Logger: a.log},
-		},
-		Health: health,
+		Kinds:        kinds(cfg, a.db, a.searcher, a.log),
+		Health:       health,
+		Tuner:        a.tuner, Actions: actions, DryRun: cfg.AWS.DryRun,
+		OnRecurrence: cfg.Tickets.OnRecurrence, ReopenTransition: cfg.Tickets.ReopenTransition,
 	}
 	return nil
+}
+
+// kinds answer the detections that are not a plain search, over the
+// given state (the daemon's, or a backtest's scratch state).
+func kinds(cfg *config.Config, db *state.DB, s poller.Searcher, log *slog.Logger) []poller.Kind {
+	return []poller.Kind{
+		&sequence.Engine{Store: db, Logger: log},
+		&firstseen.Filter{Store: db, Searcher: s, BackfillChunk: config.Duration(cfg.Search.MaxWindow), Logger: log},
+	}
 }
 
 func newTracker(ctx context.Context, cfg *config.Config, db *state.DB, log *slog.Logger) (poller.Tracker, error) {

@@ -115,7 +115,7 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (*aws.Pro
 	}
 	guard := poller.Guard{DryRun: cfg.AWS.DryRun, ProtectedPrincipals: cfg.AWS.ProtectedPrincipals,
 		ProtectedAccounts: cfg.AWS.ProtectedAccounts, MaxPerHour: cfg.AWS.MaxActionsPerHour,
-		ResolvePath: p.ResolvePath}
+		BreakerFailures: cfg.AWS.BreakerFailures, ResolvePath: p.ResolvePath}
 	if p.HasAccounts() {
 		if err := p.LoadAccounts(ctx); err != nil {
 			return nil, nil, guard, err

@@ -11,6 +11,7 @@ import (
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/slack"
+	"github.com/patrolsec/patrol/poller/tuning"
 )
 
 // Wiring of Slack approvals (Socket Mode, in `patrol run` only) and of the
@@ -75,6 +76,9 @@ func (a *app) buildDigests() error {
 		j.Store, j.Router, j.MaxLag = a.db, poller.Router{Teams: a.cfg.Teams}, config.Duration(a.cfg.Health.MaxLag)
 		j.Flush, j.Logger = a.responder.Flush, a.log
 		j.Detections = func() []*detections.Detection { return *a.dets.Load() }
+		j.Expiring = func(now time.Time) []poller.DigestExpiring {
+			return tuning.Expiring(*a.dets.Load(), a.tuner.Silences, now, 7*24*time.Hour)
+		}
 		a.digests = append(a.digests, j)
 	}
 	return nil

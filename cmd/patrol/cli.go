@@ -44,8 +44,13 @@ var commands = []command{
 	{"tickets", "[--config FILE] [--json] [KEY]", "list the tickets patrol made or handled, or show one"},
 	{"approve", "[--config FILE] --as USER KEY", "approve a pending remediation on a local ticket"},
 	{"undo", "[--config FILE] [--as USER] ACTION_ID", "revert a remediation from the snapshot taken before it ran"},
+	{"silence", "[--config FILE] add --detection ID [--match FIELD=GLOB ...] (--for DURATION | --until TIME) --reason TEXT --owner NAME | list [--json]", "add a silence to silences.toml, or list silences and what they muted"},
+	{"shadow", "[--config FILE] [--json] [ID ...]", "show what shadow detections would have done"},
+	{"backtest", "[--config FILE] [--detection ID ...] --from T --to T [--json]", "run detections over a past span and show what they would have done, changing nothing"},
+	{"resume", "[--config FILE] [--as USER]", "reset the circuit breaker after actions failed in a row"},
 	{"import", "sigma [--config FILE] [--out DIR] [--force] PATH...", "convert Sigma rules for AWS CloudTrail into detections"},
 	{"coverage", "[--config FILE] [--json] [--navigator FILE]", "show the ATT&CK tactics and techniques the detections cover"},
+	{"report", "[--config FILE] [--from T] [--to T] [--out FILE] [--format html|csv|json]", "write a report of detection and response over a span: one self-contained HTML page"},
 }
 
 func runner(name string) func(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -68,10 +73,20 @@ func runner(name string) func(ctx context.Context, args []string, out, errOut io
 		return cmdApprove
 	case "undo":
 		return cmdUndo
+	case "silence":
+		return cmdSilence
+	case "shadow":
+		return cmdShadow
+	case "backtest":
+		return cmdBacktest
+	case "resume":
+		return cmdResume
 	case "import":
 		return cmdImport
 	case "coverage":
 		return cmdCoverage
+	case "report":
+		return cmdReport
 	}
 	return nil
 }

@@ -156,6 +156,13 @@ func TestDocumentedExitCodes(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "logs.json"), []byte("{\"eventName\": }\n"), 0o644)
 	badLogs := filepath.Join(dir, "badlogs.toml")
 	os.WriteFile(badLogs, []byte("[state]\npath = \"bad.db\"\n[detections]\ndir = \"failing\"\n[search.local]\npaths = [\"logs.json\"]\n"), 0o644)
+	// Logs the failing detection's search reads, and cannot.
+	os.WriteFile(filepath.Join(dir, "logs2.json"), []byte("{\"eventName\": \"NoSuchEvent\", }\n"), 0o644)
+	badSearch := filepath.Join(dir, "badsearch.toml")
+	os.WriteFile(badSearch, []byte("[state]\npath = \"bs.db\"\n[detections]\ndir = \"failing\"\n[search.local]\npaths = [\"logs2.json\"]\n"), 0o644)
+	// A state file that is not one: reading or writing it fails.
+	garbled := repoConfigCopy(t)
+	os.WriteFile(filepath.Join(filepath.Dir(garbled), "patrol.db"), []byte("not a database, just text long enough to be read as one"), 0o600)
 
 	type run struct {
 		args []string
@@ -203,10 +210,36 @@ func TestDocumentedExitCodes(t *testing.T) {
 		"run": {
 			{[]string{"run", "--config", missing}, exitInvalid},
 		},
+		"silence": {
+			{[]string{"silence", "add", "--config", cfg, "--detection", "ec2-*", "--for", "1h", "--reason", "maintenance", "--owner", "bob"}, exitOK},
+			{[]string{"silence", "add", "--config", cfg, "--detection", "ec2-*"}, exitInvalid},
+			{[]string{"silence", "list", "--config", cfg}, exitOK},
+			{[]string{"silence", "list", "--config", garbled}, exitFailed},
+		},
+		"shadow": {
+			{[]string{"shadow", "--config", cfg}, exitOK},
+			{[]string{"shadow", "--config", cfg, "no-such"}, exitInvalid},
+			{[]string{"shadow", "--config", garbled, "cloudtrail-logging-started"}, exitFailed},
+		},
+		"backtest": {
+			{[]string{"backtest", "--config", cfg, "--detection", "cloudtrail-logging-stopped", "--from", "all", "--to", "now"}, exitOK},
+			{[]string{"backtest", "--config", badSearch, "--from", "all", "--to", "now"}, exitFailed},
+			{[]string{"backtest", "--config", cfg, "--to", "now"}, exitInvalid},
+		},
+		"resume": {
+			{[]string{"resume", "--config", cfg}, exitOK},
+			{[]string{"resume", "--config", garbled}, exitFailed},
+			{[]string{"resume", "--config", cfg, "now"}, exitInvalid},
+		},
 		"import": {
 			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/rules/patrol_string_modifiers.yml"}, exitOK},
 			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/skip/unknown_modifier.yml"}, exitFailed},
 			{[]string{"import", "sigma", "--config", cfg, "--out", filepath.Join(dir, "imported"), "../../detections/sigma/testdata/skip/broken.yml"}, exitInvalid},
+		},
+		"report": {
+			{[]string{"report", "--config", cfg, "--out", filepath.Join(dir, "report.html")}, exitOK},
+			{[]string{"report", "--config", badLogs}, exitFailed}, // no state file yet
+			{[]string{"report", "--config", cfg, "--format", "xml"}, exitInvalid},
 		},
 		"coverage": {
 			{[]string{"coverage", "--config", cfg}, exitOK},
@@ -250,17 +283,22 @@ func readmeExitCodes(t *testing.T) map[string][]int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]int{}
+	seen := map[string]map[int]bool{} // a command may have several rows (silence add, silence list)
 	row := regexp.MustCompile("(?m)^\\| `patrol ([a-z]+)[^|]*\\|.*\\| ([^|]+) \\|$")
 	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
-		seen := map[int]bool{}
+		if seen[m[1]] == nil {
+			seen[m[1]] = map[int]bool{}
+		}
 		for _, n := range regexp.MustCompile(`\b([0-2])\b`).FindAllString(m[2], -1) {
-			seen[int(n[0]-'0')] = true
+			seen[m[1]][int(n[0]-'0')] = true
 		}
-		for code := range seen {
-			out[m[1]] = append(out[m[1]], code)
+	}
+	out := map[string][]int{}
+	for name, codes := range seen {
+		for code := range codes {
+			out[name] = append(out[name], code)
 		}
-		sort.Ints(out[m[1]])
+		sort.Ints(out[name])
 	}
 	return out
 }

@@ -59,12 +59,15 @@ func cmdCoverage(ctx context.Context, args []string, out, errOut io.Writer) int 
 	return exitOK
 }
 
-// coverageOf is what coverage needs of each detection. Every detection is
-// live: detections have no stage yet.
+// coverageOf is what coverage needs of each detection, with its stage.
 func coverageOf(ds []*detections.Detection) []attack.Detection {
 	out := make([]attack.Detection, len(ds))
 	for i, d := range ds {
-		out[i] = attack.Detection{ID: d.ID, Techniques: d.Attack, Stage: attack.StageLive}
+		stage := attack.StageLive
+		if d.Shadow() {
+			stage = attack.StageShadow
+		}
+		out[i] = attack.Detection{ID: d.ID, Techniques: d.Attack, Stage: stage}
 	}
 	return out
 }

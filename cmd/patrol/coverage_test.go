@@ -69,6 +69,9 @@ func TestCoverageOfThePack(t *testing.T) {
 		n := 0
 		for _, f := range pack {
 			b, _ := os.ReadFile(f)
+			if strings.Contains(string(b), "\nstage = \"shadow\"") {
+				continue // a shadow detection covers nothing yet
+			}
 			for _, line := range strings.Split(string(b), "\n") {
 				if strings.HasPrefix(line, "attack") && strings.Contains(line, `"`+id+`"`) {
 					n++

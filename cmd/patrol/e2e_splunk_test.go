@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,5 +64,67 @@ backend = "local"
 	}
 	if strings.Contains(errOut+errOut2, "splunk-token") {
 		t.Error("the token reached the log")
+	}
+}
+
+// TestBacktestOnSplunk: a backtest runs the detection's searches on Splunk
+// in windows of max_window, reports the jobs' scanCount and runDuration,
+// creates no state file, and exits 1 when a search fails.
+func TestBacktestOnSplunk(t *testing.T) {
+	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token"})
+	t.Setenv("SPLUNK_TOKEN", "splunk-token")
+	now := time.Now().UTC().Truncate(time.Second)
+	ev := func(ago time.Duration, trail string) splunktest.Event {
+		return splunktest.Event{Time: now.Add(-ago), Fields: map[string][]string{
+			"sourcetype": {"aws:cloudtrail"}, "eventName": {"StopLogging"}, "errorCode": {"success"},
+			"recipientAccountId": {e2eAccount}, "awsRegion": {"us-east-1"}, "requestParameters.name": {trail},
+		}}
+	}
+	fake.Add(ev(50*time.Minute, "org-trail"), ev(40*time.Minute, "org-trail"), ev(10*time.Minute, "audit-trail"))
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[search]
+backend = "splunk"
+max_window = "30m"
+[search.splunk]
+url = %q
+token_env = "SPLUNK_TOKEN"
+allow_insecure_http = true
+[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[tickets]
+backend = "local"
+`, fake.URL)), 0o644)
+	from := now.Add(-time.Hour).Format(time.RFC3339)
+	code, out, errOut := patrol(t, "backtest", "--config", conf, "--from", from, "--to", now.Format(time.RFC3339), "--json")
+	if code != exitOK {
+		t.Fatalf("backtest: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var r struct {
+		Windows, Results, Alerts int
+		Tickets                  []struct{ Summary string }
+		Remediations             []struct{ Action, Mode string }
+		ScanCount                int64   `json:"scan_count"`
+		RunDuration              float64 `json:"run_duration_seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.Windows != 2 || r.Results != 3 || r.Alerts != 2 || len(r.Tickets) != 2 || len(r.Remediations) != 2 || r.Remediations[0].Mode != "auto" ||
+		r.ScanCount != 3 || r.RunDuration <= 0 {
+		t.Fatalf("report %+v", r)
+	}
+	if len(fake.Dispatches()) != 2 {
+		t.Errorf("%d searches, want one per window", len(fake.Dispatches()))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "patrol.db")); !os.IsNotExist(err) {
+		t.Errorf("a backtest created the state file: %v", err)
+	}
+	fake.Fail(splunktest.Fault{Endpoint: splunktest.Dispatch, Status: 400, Text: "Error in 'search' command"})
+	if code, out, _ := patrol(t, "backtest", "--config", conf, "--from", from, "--to", "now"); code != exitFailed || !strings.Contains(out, "FAILED") {
+		t.Errorf("failed search: exit %d\n%s", code, out)
 	}
 }

@@ -45,6 +45,12 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 			// search can show what a create with an unknown outcome made.
 			status = fmt.Sprintf("ok (%d alert(s) wait for the tracker's index)", st.Waiting)
 		}
+		if st.Shadow {
+			status += " (shadow: recorded, no ticket)"
+		}
+		if st.Excepted > 0 || st.Silenced > 0 {
+			status += fmt.Sprintf(" excepted=%d silenced=%d", st.Excepted, st.Silenced)
+		}
 		switch {
 		case errors.Is(err, poller.ErrCancelled):
 			failed, status = true, "cancelled (interrupted)"

@@ -198,6 +198,13 @@ func (a *app) reload(sched *poller.Scheduler) error {
 		a.metrics.Reload(false)
 		return err
 	}
+	if err := a.tuner.Silences.Reload(); err != nil {
+		a.metrics.Reload(false)
+		return err
+	}
+	if cfg.Detections.Silences != a.cfg.Detections.Silences {
+		a.log.Warn("config change needs a restart to apply", "key", "detections.silences")
+	}
 	for _, changed := range restartNeeded(a.cfg, cfg) {
 		a.log.Warn("config change needs a restart to apply", "section", changed)
 	}

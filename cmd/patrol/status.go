@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/state"
@@ -15,6 +16,7 @@ import (
 
 type detectionStatus struct {
 	ID            string    `json:"id"`
+	Stage         string    `json:"stage"` // live | shadow
 	Schedule      string    `json:"schedule"`
 	Checkpoint    time.Time `json:"checkpoint,omitzero"`
 	LagSeconds    float64   `json:"lag_seconds,omitempty"`
@@ -30,6 +32,10 @@ type detectionStatus struct {
 	PendingAlerts int       `json:"pending_alerts"`
 	SkippedRuns   int64     `json:"skipped_runs"`
 	LastSkipped   time.Time `json:"last_skipped,omitzero"`
+	// Tickets people resolved in the last 30 days, as true or false
+	// positives (tickets.false_positive_resolutions).
+	TruePositives  int `json:"true_positives_30d"`
+	FalsePositives int `json:"false_positives_30d"`
 }
 
 type statusReport struct {
@@ -37,6 +43,8 @@ type statusReport struct {
 	Respond          *runView          `json:"respond,omitempty"`
 	PendingApprovals []string          `json:"pending_approvals"`
 	Deferred         []string          `json:"deferred"`
+	InGrace          []string          `json:"in_grace"`
+	Breaker          breakerView       `json:"breaker"`
 	Verifying        []string          `json:"verifying"`
 	QueuedNotices    int               `json:"queued_notifications"`
 	QueuedDeliveries int               `json:"queued_deliveries"`
@@ -56,6 +64,15 @@ type digestView struct {
 	Teams    []string  `json:"teams"`
 	LastTick time.Time `json:"last_tick,omitzero"`
 	NextTick time.Time `json:"next_tick,omitzero"`
+}
+
+// breakerView is the circuit breaker (aws.breaker_failures).
+type breakerView struct {
+	Open     bool      `json:"open"`
+	Failures int       `json:"failures_in_a_row"`
+	Limit    int       `json:"limit"`
+	ResetAt  time.Time `json:"reset_at,omitzero"`
+	ResetBy  string    `json:"reset_by,omitempty"`
 }
 
 // deadLetterView is a delivery set aside after a permanent failure.
@@ -128,7 +145,11 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &statusReport{Detections: []detectionStatus{}, PendingApprovals: []string{}, Deferred: []string{}, Verifying: []string{},
+	verdicts, err := db.VerdictCounts(ctx, time.Now().Add(-30*24*time.Hour), time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	rep := &statusReport{Detections: []detectionStatus{}, PendingApprovals: []string{}, Deferred: []string{}, InGrace: []string{}, Verifying: []string{},
 		DeadLetters: []deadLetterView{}, UndoRequests: []undoView{}}
 	byDet := map[string]state.RunSummary{}
 	for _, r := range runs {
@@ -140,8 +161,9 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	}
 	now := time.Now()
 	for _, d := range *a.dets.Load() {
-		s := detectionStatus{ID: d.ID, Schedule: d.Schedule, OpenAlerts: counts[d.ID][0], PendingAlerts: counts[d.ID][1],
-			SkippedRuns: skips[d.ID].Count, LastSkipped: skips[d.ID].Last}
+		s := detectionStatus{ID: d.ID, Stage: d.Stage, Schedule: d.Schedule, OpenAlerts: counts[d.ID][0], PendingAlerts: counts[d.ID][1],
+			SkippedRuns: skips[d.ID].Count, LastSkipped: skips[d.ID].Last,
+			TruePositives: verdicts[d.ID][0], FalsePositives: verdicts[d.ID][1]}
 		if cp, ok := cps[d.ID]; ok {
 			s.Checkpoint = cp
 			s.LagSeconds = now.Sub(cp).Seconds()
@@ -156,7 +178,7 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 	for _, pair := range []struct {
 		stage string
 		into  *[]string
-	}{{state.StageApproval, &rep.PendingApprovals}, {state.StageDeferred, &rep.Deferred}, {state.StageVerify, &rep.Verifying}} {
+	}{{state.StageApproval, &rep.PendingApprovals}, {state.StageDeferred, &rep.Deferred}, {state.StageGrace, &rep.InGrace}, {state.StageVerify, &rep.Verifying}} {
 		rows, err := db.TicketsInStage(ctx, pair.stage)
 		if err != nil {
 			return nil, err
@@ -198,6 +220,11 @@ func buildStatus(ctx context.Context, a *app, db *state.DB) (*statusReport, erro
 		return nil, err
 	}
 	rep.RecentActions = actionViews(recent)
+	b, err := poller.Breaker(ctx, db, a.cfg.AWS.BreakerFailures)
+	if err != nil {
+		return nil, err
+	}
+	rep.Breaker = breakerView{Open: b.Open, Failures: b.Failures, Limit: b.Limit, ResetAt: b.ResetAt, ResetBy: b.ResetBy}
 	if err := chatStatus(ctx, a, db, rep, now); err != nil {
 		return nil, err
 	}
@@ -259,7 +286,7 @@ func ago(t time.Time) string {
 
 func printStatus(out io.Writer, rep *statusReport) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DETECTION\tSCHEDULE\tLAST RUN\tLAST SUCCESS\tLAG\tOPEN ALERTS\tSKIPPED\tFAILURES")
+	fmt.Fprintln(tw, "DETECTION\tSCHEDULE\tLAST RUN\tLAST SUCCESS\tLAG\tOPEN ALERTS\tTP/FP 30D\tSKIPPED\tFAILURES")
 	for _, d := range rep.Detections {
 		lag := "-"
 		if !d.Checkpoint.IsZero() {
@@ -280,7 +307,12 @@ func printStatus(out io.Writer, rep *statusReport) {
 		if d.SkippedRuns > 0 {
 			skipped += " (last " + ago(d.LastSkipped) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Schedule, last, ago(d.LastSuccess), lag, d.OpenAlerts, skipped, fails)
+		id := d.ID
+		if d.Stage == detections.StageShadow {
+			id += " (shadow)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\n", id, d.Schedule, last, ago(d.LastSuccess), lag, d.OpenAlerts,
+			d.TruePositives, d.FalsePositives, skipped, fails)
 	}
 	tw.Flush()
 	if rep.Respond != nil {
@@ -299,7 +331,13 @@ func printStatus(out io.Writer, rep *statusReport) {
 	}
 	fmt.Fprintf(out, "pending approvals: %d %v\n", len(rep.PendingApprovals), rep.PendingApprovals)
 	if len(rep.Deferred) > 0 {
-		fmt.Fprintf(out, "held by the hourly budget: %v\n", rep.Deferred)
+		fmt.Fprintf(out, "held (hourly budget or circuit breaker): %v\n", rep.Deferred)
+	}
+	if len(rep.InGrace) > 0 {
+		fmt.Fprintf(out, "automatic remediations in their grace period (add the hold label to stop one): %v\n", rep.InGrace)
+	}
+	if b := rep.Breaker; b.Open {
+		fmt.Fprintf(out, "CIRCUIT BREAKER OPEN: %d actions failed in a row (aws.breaker_failures = %d); no action runs until 'patrol resume'\n", b.Failures, b.Limit)
 	}
 	if len(rep.Verifying) > 0 {
 		fmt.Fprintf(out, "actions interrupted, being read back: %v\n", rep.Verifying)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/config"
 	"github.com/patrolsec/patrol/poller/splunk"
+	"github.com/patrolsec/patrol/poller/tuning"
 )
 
 func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int {
@@ -27,6 +29,9 @@ func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int 
 		return code
 	}
 	ds, err := loadDetections(cfg)
+	if _, serr := tuning.LoadSilences(cfg.Detections.Silences); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	if err != nil {
 		printProblems(out, err)
 		return exitInvalid

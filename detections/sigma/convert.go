@@ -8,10 +8,10 @@ import (
 	"strings"
 )
 
-// DefaultStage is the stage imported detections start in. Empty: patrol's
-// detections have no stage key yet; once they do, imported rules start as
-// "shadow" (recorded, no tickets) by changing this constant.
-const DefaultStage = ""
+// DefaultStage is the stage imported detections start in: shadow, so an
+// imported rule records what it would do (no tickets) until a person has
+// looked at its alerts (patrol shadow) and sets stage = "live".
+const DefaultStage = "shadow" // detections.StageShadow
 
 // Converted is a rule converted into a detection file.
 type Converted struct {

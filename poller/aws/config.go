@@ -31,6 +31,9 @@ type Config struct {
 	// and routing or owner tags from principals are limited to them.
 	Accounts          Accounts `toml:"accounts"`
 	MaxActionsPerHour int      `toml:"max_actions_per_hour"`
+	// BreakerFailures real actions failed in a row stop every action until
+	// a person runs patrol resume (0 = off).
+	BreakerFailures int `toml:"breaker_failures"`
 
 	// SessionDuration is how long an assumed-role session lasts. STS allows
 	// 15m to the role's maximum; 1h at most when the ambient credentials are
@@ -56,6 +59,7 @@ func Defaults() Config {
 		Region:            "us-east-1",
 		DryRun:            true,
 		MaxActionsPerHour: 20,
+		BreakerFailures:   3,
 		SessionDuration:   15 * time.Minute,
 		MaxAttempts:       5,
 		EnrichTimeout:     10 * time.Second,
@@ -108,6 +112,9 @@ func (c Config) Validate() []poller.FieldError {
 	}
 	if c.MaxActionsPerHour < 0 {
 		add("max_actions_per_hour", "must not be negative")
+	}
+	if c.BreakerFailures < 0 {
+		add("breaker_failures", "must not be negative (0 turns the circuit breaker off)")
 	}
 	for _, p := range c.ProtectedPrincipals {
 		if _, err := poller.ParsePrincipalPattern(p); err != nil {

@@ -76,6 +76,9 @@ type Detections struct {
 	// MaxNewAlerts caps the new alerts (tickets) one window of one detection
 	// may open; a window over it makes none and raises a self-alert (0 = no cap).
 	MaxNewAlerts int `toml:"max_new_alerts"`
+	// Silences is the silences file (relative to the config file); a
+	// missing file holds none.
+	Silences string `toml:"silences"`
 }
 
 // Search is [search].
@@ -126,12 +129,21 @@ type Tickets struct {
 	// not make (a Splunk alert action, a person); off, they wait for an
 	// approver.
 	AutoForExternal bool `toml:"auto_for_external"`
-	// HoldLabel on a ticket keeps its remediation from running.
+	// HoldLabel on a ticket keeps its remediation from running; seen in an
+	// automatic remediation's grace period it cancels it for good (it then
+	// needs an approval).
 	HoldLabel string `toml:"hold_label"`
 	// SlackApprovers maps Slack user ids to approver identities in
 	// Approvers: their Approve and Hold clicks count (Socket Mode).
 	SlackApprovers map[string]string `toml:"slack_approvers"`
-	Jira           jira.Config       `toml:"jira"`
+	// OnRecurrence is what a repeat inside suppress does to a ticket in a
+	// done status: "reopen", "new" (a new ticket linked to it) or "comment".
+	OnRecurrence     string `toml:"on_recurrence"`
+	ReopenTransition string `toml:"reopen_transition"`
+	// FalsePositiveResolutions are the resolutions that mean the alert was
+	// a false positive.
+	FalsePositiveResolutions []string    `toml:"false_positive_resolutions"`
+	Jira                     jira.Config `toml:"jira"`
 }
 
 // Notify is [notify].
@@ -161,7 +173,7 @@ type Metrics struct {
 func Default() Config {
 	return Config{
 		State:      State{Path: "patrol.db", Retention: "90d"},
-		Detections: Detections{Dir: "detections", RunTimeout: "15m", MaxNewAlerts: 100},
+		Detections: Detections{Dir: "detections", RunTimeout: "15m", MaxNewAlerts: 100, Silences: "silences.toml"},
 		Search: Search{
 			Backend: "local", MaxWindow: "6h", Splunk: splunk.Defaults(),
 			Local: Local{FirstRun: "lookback", Index: "main", MaxDepth: local.DefaultLimits.MaxDepth, MaxValues: local.DefaultLimits.MaxValues,
@@ -170,6 +182,7 @@ func Default() Config {
 		Tickets: Tickets{
 			Backend: "local", Label: "patrol", Poll: "@every 1m", PollOverlap: "5m", PollLookback: "24h", RunTimeout: "5m",
 			ApproveLabel: "patrol-approve", HoldLabel: "patrol-hold", DoneTransition: "Done", Jira: jira.Defaults(),
+			OnRecurrence: "reopen", ReopenTransition: "Reopen", FalsePositiveResolutions: []string{"False Positive"},
 		},
 		Notify:  Notify{Backend: "log", Slack: slack.Defaults()},
 		AWS:     aws.Defaults(),
@@ -292,6 +305,25 @@ func (c *Config) validate(r *detections.Reporter) {
 	if !labelOK(c.Tickets.ApproveLabel) {
 		r.Add("tickets.approve_label", "%q must be a label without spaces", c.Tickets.ApproveLabel)
 	}
+	if !labelOK(c.Tickets.HoldLabel) {
+		r.Add("tickets.hold_label", "%q must be a label without spaces", c.Tickets.HoldLabel)
+	} else if c.Tickets.HoldLabel == c.Tickets.ApproveLabel {
+		r.Add("tickets.hold_label", "%q is also tickets.approve_label: holding and approving must be two labels", c.Tickets.HoldLabel)
+	}
+	switch c.Tickets.OnRecurrence {
+	case "reopen":
+		if strings.TrimSpace(c.Tickets.ReopenTransition) == "" {
+			r.Add("tickets.reopen_transition", "is required with on_recurrence = \"reopen\": the transition that reopens a done ticket")
+		}
+	case "new", "comment":
+	default:
+		r.Add("tickets.on_recurrence", "%q must be \"reopen\", \"new\" or \"comment\"", c.Tickets.OnRecurrence)
+	}
+	for _, fp := range c.Tickets.FalsePositiveResolutions {
+		if strings.TrimSpace(fp) == "" {
+			r.Add("tickets.false_positive_resolutions", "has an empty entry")
+		}
+	}
 	if c.Tickets.Poll == "" {
 		r.Add("tickets.poll", "is required (a cron spec like \"@every 1m\")")
 	} else if _, err := cron.ParseStandard(c.Tickets.Poll); err != nil {
@@ -301,9 +333,6 @@ func (c *Config) validate(r *detections.Reporter) {
 		if strings.TrimSpace(a) == "" {
 			r.Add("tickets.approvers", "has an empty entry")
 		}
-	}
-	if !labelOK(c.Tickets.HoldLabel) {
-		r.Add("tickets.hold_label", "%q must be a label without spaces", c.Tickets.HoldLabel)
 	}
 	c.validateSlackApprovals(r)
 
@@ -375,6 +404,9 @@ func isAccountID(s string) bool {
 func (c *Config) resolvePaths() {
 	c.State.Path = c.Abs(c.State.Path)
 	c.Detections.Dir = c.Abs(c.Detections.Dir)
+	if c.Detections.Silences != "" {
+		c.Detections.Silences = c.Abs(c.Detections.Silences)
+	}
 	for i, p := range c.Search.Local.Paths {
 		if !s3.IsURL(p) {
 			c.Search.Local.Paths[i] = c.Abs(p)

@@ -4,14 +4,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/poller/tuning"
 )
 
 // Warnings lists what is valid but almost never meant, with the config
 // key and line, each message starting "warning:": no detection at all,
-// remediations that wait for approval with no one allowed to approve, and
-// detections that compare addresses with an empty org_cidrs.
+// remediations that wait for approval with no one allowed to approve,
+// detections that compare addresses with an empty org_cidrs, and
+// exceptions that expired or expire within 14 days.
 func Warnings(c *Config, ds []*detections.Detection) []*detections.Problem {
 	src, _ := os.ReadFile(c.File)
 	lines := detections.ScanKeyLines(string(src))
@@ -50,7 +53,9 @@ func Warnings(c *Config, ds []*detections.Detection) []*detections.Problem {
 		}
 		warn(key, "turns Socket Mode on, but tickets.slack_approvers maps no one: plans get Approve and Hold buttons nobody's click counts on")
 	}
-	return out
+	// Exceptions that expired or expire within 14 days, named in their
+	// detection file.
+	return append(out, tuning.Warnings(ds, time.Now())...)
 }
 
 // short names a few detections, and how many more there are.

@@ -80,6 +80,35 @@ func (t *Tracker) Approvals(ctx context.Context, key, label string) ([]poller.Ap
 	return out, nil
 }
 
+// ResolvedBy says who last set the resolution and when, from its
+// changelog (Cloud accountId, Data Center user name); "" when the
+// changelog has no resolution set.
+func (t *Tracker) ResolvedBy(ctx context.Context, key string) (string, time.Time, error) {
+	hs, err := t.changelog(ctx, key)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	sort.SliceStable(hs, func(i, j int) bool { return hs[i].at.Before(hs[j].at) })
+	var by string
+	var at time.Time
+	for _, h := range hs {
+		for _, it := range h.Items {
+			if it.Field == "resolution" && it.ToString != "" {
+				by, at = t.author(h.history), h.at
+			}
+		}
+	}
+	return by, at, nil
+}
+
+// author names a changelog entry's author as approvers are named.
+func (t *Tracker) author(h history) string {
+	if t.cloud() && h.Author.AccountID != "" {
+		return h.Author.AccountID
+	}
+	return h.Author.Name
+}
+
 type datedHistory struct {
 	history
 	at time.Time

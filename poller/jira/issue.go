@@ -121,6 +121,20 @@ func (t *Tracker) SetRoute(ctx context.Context, key string, r poller.Route) erro
 	return t.call(ctx, "route "+key, http.MethodPut, path, body, nil)
 }
 
+// Link links the issue to other with the "Relates" link type (every Jira
+// has it). Linking two issues twice makes no second link.
+func (t *Tracker) Link(ctx context.Context, key, other string) error {
+	if _, err := issuePath(key); err != nil {
+		return err
+	}
+	if _, err := issuePath(other); err != nil {
+		return err
+	}
+	body := map[string]any{"type": map[string]string{"name": "Relates"},
+		"inwardIssue": map[string]string{"key": key}, "outwardIssue": map[string]string{"key": other}}
+	return t.call(ctx, "link "+key+" to "+other, http.MethodPost, "rest/api/2/issueLink", body, nil)
+}
+
 // AddLabels adds labels to the issue, keeping the ones it has.
 func (t *Tracker) AddLabels(ctx context.Context, key string, add ...string) error {
 	path, err := issuePath(key)

@@ -137,7 +137,7 @@ func New(cfg Config, opts Options) (*Tracker, error) {
 	if t.client, err = gojira.NewClient(t.doer, t.base+"/"); err != nil {
 		return nil, fmt.Errorf("jira url: %w", err)
 	}
-	t.fields = []string{"summary", "status", "labels", "created", "updated"}
+	t.fields = []string{"summary", "status", "resolution", "labels", "created", "updated"}
 	custom := make([]string, 0, len(cfg.Fields))
 	for _, id := range cfg.Fields {
 		custom = append(custom, id)
@@ -302,6 +302,10 @@ func (t *Tracker) ticket(is gojira.Issue) (poller.Ticket, error) {
 	}
 	if f.Status != nil {
 		tk.Status = f.Status.Name
+		tk.Done = f.Status.StatusCategory.Key == "done"
+	}
+	if f.Resolution != nil {
+		tk.Resolution = f.Resolution.Name
 	}
 	return tk, nil
 }

@@ -28,7 +28,11 @@ type Tracker struct {
 	Author string
 }
 
-var _ poller.Tracker = (*Tracker)(nil)
+var (
+	_ poller.Tracker  = (*Tracker)(nil)
+	_ poller.Linker   = (*Tracker)(nil)
+	_ poller.Resolver = (*Tracker)(nil)
+)
 
 func (t *Tracker) author() string {
 	if t.Author != "" {
@@ -144,9 +148,37 @@ func (t *Tracker) SetRoute(ctx context.Context, key string, r poller.Route) erro
 	return t.DB.LocalSetRoute(ctx, key, r.Assignee, r.Component)
 }
 
+// Link records that the ticket relates to another.
+func (t *Tracker) Link(ctx context.Context, key, other string) error {
+	return t.DB.LocalLink(ctx, key, other, t.author())
+}
+
+// ResolvedBy says who last set the ticket's resolution, and when.
+func (t *Tracker) ResolvedBy(ctx context.Context, key string) (string, time.Time, error) {
+	evs, err := t.DB.LocalEvents(ctx, key, state.EventResolution)
+	if err != nil || len(evs) == 0 {
+		return "", time.Time{}, err
+	}
+	last := evs[len(evs)-1]
+	return last.By, last.At, nil
+}
+
+// DoneStatuses are the local statuses that mean a ticket is done
+// (compared case-insensitively).
+var DoneStatuses = []string{"done", "closed", "resolved", "won't do", "cancelled"}
+
+func doneStatus(status string) bool {
+	for _, s := range DoneStatuses {
+		if strings.EqualFold(strings.TrimSpace(status), s) {
+			return true
+		}
+	}
+	return false
+}
+
 func ticket(lt state.LocalTicket) poller.Ticket {
 	return poller.Ticket{ID: lt.Key, Key: lt.Key, Summary: lt.Summary, Status: lt.Status, Labels: lt.Labels,
-		Created: lt.Created, Updated: lt.Updated}
+		Created: lt.Created, Updated: lt.Updated, Done: doneStatus(lt.Status), Resolution: lt.Resolution}
 }
 
 func tickets(lts []state.LocalTicket) []poller.Ticket {

@@ -199,6 +199,27 @@ func (t findingTracker) FindComment(ctx context.Context, key string, msg poller.
 	return at, found, t.m.count(t.backend, err)
 }
 
+// Link passes through to a tracker that links tickets; for one that does
+// not, there is nothing to do (the ticket's text names the other one).
+func (t tracker) Link(ctx context.Context, key, other string) error {
+	l, ok := t.t.(poller.Linker)
+	if !ok {
+		return nil
+	}
+	return t.m.count(t.backend, l.Link(ctx, key, other))
+}
+
+// ResolvedBy passes through to a tracker that can say who resolved a
+// ticket; for one that cannot, nobody is known.
+func (t tracker) ResolvedBy(ctx context.Context, key string) (string, time.Time, error) {
+	r, ok := t.t.(poller.Resolver)
+	if !ok {
+		return "", time.Time{}, nil
+	}
+	by, at, err := r.ResolvedBy(ctx, key)
+	return by, at, t.m.count(t.backend, err)
+}
+
 // unsupported is a write the backend cannot make: retrying cannot help.
 type unsupported struct{ error }
 
@@ -207,5 +228,7 @@ func (unsupported) Retryable() bool { return false }
 var (
 	_ poller.CommentStamper = tracker{}
 	_ poller.Labeler        = tracker{}
+	_ poller.Linker         = tracker{}
+	_ poller.Resolver       = tracker{}
 	_ poller.CommentFinder  = findingTracker{}
 )

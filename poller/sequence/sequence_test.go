@@ -225,3 +225,23 @@ func TestSequenceRedefined(t *testing.T) {
 		t.Fatalf("redefined sequence fired again: %d", n)
 	}
 }
+
+// A step in the shadow stage opens no ticket, but its alerts are in the
+// ledger: the sequence sees them and fires (its own ticket names no
+// step ticket for that step).
+func TestSequenceStepInShadowStage(t *testing.T) {
+	w := newWorld(t)
+	shadow := *w.Detections["key-used"]
+	shadow.Stage = "shadow"
+	w.Detections["key-used"] = &shadow
+	w.Backend.Add("key-created", t0.Add(10*time.Minute), created("111122223333", "AKIANEW"))
+	w.Backend.Add("key-used", t0.Add(30*time.Minute), used("111122223333", "AKIANEW", "192.0.2.66"))
+	w.Now = t0.Add(time.Hour)
+	w.MustRun("key-created")
+	if n := w.MustRun("key-used"); n != 0 {
+		t.Fatalf("the shadow step made %d tickets", n)
+	}
+	if n := w.MustRun("key-created-then-used"); n != 1 {
+		t.Fatalf("sequence over a shadow step: %d alerts, want 1", n)
+	}
+}

@@ -30,6 +30,23 @@ func (b *flexBool) UnmarshalJSON(data []byte) error {
 // flexInt decodes a number or a string holding one.
 type flexInt int64
 
+// flexFloat is a number Splunk may send as a number or a string.
+type flexFloat float64
+
+func (n *flexFloat) UnmarshalJSON(data []byte) error {
+	s := string(bytes.Trim(bytes.TrimSpace(data), `"`))
+	if s == "" || s == "null" {
+		*n = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %s", data)
+	}
+	*n = flexFloat(f)
+	return nil
+}
+
 func (n *flexInt) UnmarshalJSON(data []byte) error {
 	s := string(bytes.Trim(bytes.TrimSpace(data), `"`))
 	if s == "" || s == "null" {

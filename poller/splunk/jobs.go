@@ -27,6 +27,9 @@ type jobStatus struct {
 	ReportSearch        string   `json:"reportSearch"`
 	Messages            messages `json:"messages"`
 	EventAvailableCount flexInt  `json:"eventAvailableCount"`
+	// What the job cost: events scanned and seconds run (backtests show them).
+	ScanCount   flexInt   `json:"scanCount"`
+	RunDuration flexFloat `json:"runDuration"`
 }
 
 // runJob dispatches spl as an async job, waits for it, pages its results
@@ -43,7 +46,10 @@ func (s *Searcher) runJob(ctx context.Context, detection, spl string, params url
 	if err != nil {
 		return err
 	}
-	s.log.Debug("splunk job done", "detection", detection, "sid", sid, "result_count", int64(st.ResultCount))
+	s.log.Debug("splunk job done", "detection", detection, "sid", sid, "result_count", int64(st.ResultCount),
+		"scan_count", int64(st.ScanCount), "run_duration", float64(st.RunDuration))
+	poller.ReportSearchStats(ctx, poller.SearchStats{ScanCount: int64(st.ScanCount),
+		RunDuration: time.Duration(float64(st.RunDuration) * float64(time.Second))})
 	return s.results(ctx, sid, int(st.ResultCount), emit)
 }
 

@@ -325,7 +325,17 @@ func (s *Server) doTransition(w http.ResponseWriter, key string, body []byte) {
 	}
 	for _, t := range s.opts.Transitions {
 		if t.ID == req.Transition.ID && t.To != is.Status {
-			s.modify(is, s.opts.Account, []Item{{Field: "status", From: is.Status, To: t.To}}, func(i *Issue) { i.Status = t.To })
+			items := []Item{{Field: "status", From: is.Status, To: t.To}}
+			if is.Resolution != "" && !doneStatus(t.To) {
+				// Jira's workflows clear the resolution when an issue reopens.
+				items = append(items, Item{Field: "resolution", From: is.Resolution})
+			}
+			s.modify(is, s.opts.Account, items, func(i *Issue) {
+				i.Status = t.To
+				if !doneStatus(t.To) {
+					i.Resolution = ""
+				}
+			})
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}

@@ -27,6 +27,8 @@ type Issue struct {
 	Fields      map[string]any // custom fields (customfield_*)
 	Comments    []Comment
 	Changelog   []History
+	Resolution  string   // "" while unresolved
+	Links       []string // keys of the issues linked to it ("Relates")
 }
 
 // Comment is one comment on an issue.
@@ -57,6 +59,7 @@ func (is Issue) clone() Issue {
 	c.Components = slices.Clone(is.Components)
 	c.Comments = slices.Clone(is.Comments)
 	c.Changelog = slices.Clone(is.Changelog)
+	c.Links = slices.Clone(is.Links)
 	if is.Fields != nil {
 		c.Fields = make(map[string]any, len(is.Fields))
 		for k, v := range is.Fields {

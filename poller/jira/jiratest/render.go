@@ -25,10 +25,16 @@ func (s *Server) issueJSON(is *Issue, fields []string, version string) map[strin
 	set("summary", func() any { return is.Summary })
 	set("status", func() any {
 		cat := map[string]any{"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"}
-		if is.Status == "Done" {
+		if doneStatus(is.Status) {
 			cat = map[string]any{"id": 3, "key": "done", "colorName": "green", "name": "Done"}
 		}
 		return map[string]any{"name": is.Status, "id": "1", "statusCategory": cat}
+	})
+	set("resolution", func() any {
+		if is.Resolution == "" {
+			return nil
+		}
+		return map[string]any{"name": is.Resolution, "id": "10000", "self": s.URL + "/rest/api/2/resolution/10000"}
 	})
 	set("labels", func() any {
 		if is.Labels == nil {

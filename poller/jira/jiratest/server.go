@@ -295,6 +295,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		} else {
 			s.listTransitions(w, parts[1])
 		}
+	case p == "/issueLink" && r.Method == http.MethodPost:
+		s.linkIssues(w, body)
 	case len(parts) == 3 && parts[0] == "issue" && parts[2] == "changelog" && s.opts.Flavor == Cloud:
 		s.changelog(w, r, parts[1])
 	default:

@@ -76,7 +76,7 @@ func (s *Server) status(a *answer, r *http.Request, sid string) {
 		"isZombie": flag(done && j.plan.Zombie), "isFinalized": flag(done && j.plan.Finalized),
 		"isPaused": flag(false), "isSaved": flag(false), "isRealTimeSearch": flag(false),
 		"eventIsTruncated": flag(done && j.plan.EventTruncated), "eventIsStreaming": flag(true),
-		"resultCount": num(reported), "eventCount": num(j.events), "eventAvailableCount": num(j.total),
+		"resultCount": num(reported), "eventCount": num(j.events), "eventAvailableCount": num(j.total), "scanCount": num(j.total),
 		"reportSearch": j.report, "eventSearch": j.spl, "messages": msgs,
 		"ttl": 600, "defaultTTL": "600", "sampleRatio": "1", "pid": "9663", "priority": 5,
 		"request":    map[string]string{"search": j.spl},
