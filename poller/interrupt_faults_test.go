@@ -132,23 +132,30 @@ func (a *marking) Apply(ctx context.Context, p poller.Plan) (poller.Outcome, err
 // TestInterruptedBeforeTheChangeWasSent: an action that marks its sends
 // and is killed before its write went out (connecting, snapshotting) is
 // known to have changed nothing: the next pass applies it, once, and the
-// ticket closes without a person. Killed after the mark, the read-back
-// decides: in place, done and undoable from the snapshot recorded with
-// the mark; not in place, a person takes over.
+// ticket closes without a person — unless a person put a hold on it
+// meanwhile. Killed after the mark, the read-back decides: in place, done
+// and undoable from the snapshot recorded with the mark; not in place, a
+// person takes over.
 func TestInterruptedBeforeTheChangeWasSent(t *testing.T) {
 	tests := []struct {
 		killAt  string
-		applied int // writes that reached "AWS" in all
+		hold    bool // the hold label added before patrol is back
+		applied int  // writes that reached "AWS" in all
 		want    string
 		stage   string
 		says    string
 	}{
 		{killAt: "connecting", applied: 1, want: "planned,started,interrupted,succeeded", stage: state.StageDone, says: "done and verified"},
+		{killAt: "connecting", hold: true, applied: 0, want: "planned,started,interrupted,failed", stage: state.StageFailed, says: "It is not sent now, because the hold label"},
 		{killAt: "sent", applied: 0, want: "planned,started,interrupted,failed", stage: state.StageFailed, says: "NOT in place"},
 		{killAt: "written", applied: 1, want: "planned,started,interrupted,succeeded", stage: state.StageDone, says: "shows the change in place"},
 	}
 	for _, tt := range tests {
-		t.Run("killed "+tt.killAt, func(t *testing.T) {
+		name := "killed " + tt.killAt
+		if tt.hold {
+			name += ", then held"
+		}
+		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, envOptions{})
 			act := &marking{reverter: &reverter{keyAction: e.action}, killAt: tt.killAt}
 			e.resp.Actions["iam.disable_access_key"] = act
@@ -159,6 +166,9 @@ func TestInterruptedBeforeTheChangeWasSent(t *testing.T) {
 				e.resp.Poll(context.Background())
 			}()
 			act.killAt = ""
+			if tt.hold {
+				e.jira.AddLabel(key, poller.DefaultHoldLabel, approver)
+			}
 			for i := 0; i < 2; i++ {
 				e.clock.Add(time.Minute)
 				if err := e.poll(); err != nil {

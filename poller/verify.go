@@ -110,7 +110,18 @@ func (r *Responder) settle(ctx context.Context, t Ticket, row *state.TicketRow, 
 	}
 	if !out.Verified && mark == nil && marksSends(act) {
 		// Stopped before the change was sent (connecting, reading the
-		// snapshot): it was never made, so it is made now, once.
+		// snapshot): it was never made, so it is made now, once, unless
+		// a person or a guardrail has stopped it since.
+		why, err := r.unsentBlocked(ctx, t)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			ev.Phase, ev.Detail = state.PhaseFailed, "interrupted before the change was sent; not sent now: "+why
+			c.Actions = append(c.Actions, ev)
+			r.observe(ev.Action, "held")
+			return r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was started but patrol stopped before it sent the change, and reading %s back shows it is not in place: %s. It is not sent now, because %s: respond by hand.\n\n%s", ev.Action, ev.Target, out.Detail, why, planText(plan)), c)
+		}
 		if len(c.Actions) > 0 {
 			c.Actions[0].Detail = "patrol stopped before the change was sent; read back: " + out.Detail + "; it is sent now"
 		} else {
@@ -142,4 +153,25 @@ func (r *Responder) settle(ctx context.Context, t Ticket, row *state.TicketRow, 
 		c.deliveries = append(c.deliveries, TransitionDelivery(r.DoneTransition))
 	}
 	return r.stop(ctx, t, row, d, state.StageDone, text+"\n\n"+planText(plan), c)
+}
+
+// unsentBlocked says why a change that was never sent must not be sent
+// now that patrol is back ("" when nothing stops it): dry run turned on, a
+// hold put on the ticket (label or chat) or the circuit breaker opened
+// while it waited.
+func (r *Responder) unsentBlocked(ctx context.Context, t Ticket) (string, error) {
+	if r.Guard.DryRun {
+		return "aws.dry_run is on", nil
+	}
+	if t.HasLabel(r.holdLabel()) {
+		return fmt.Sprintf("the hold label %q is on the ticket", r.holdLabel()), nil
+	}
+	if at, err := r.chatHold(ctx, t.Key); err != nil || !at.IsZero() {
+		return "it was held in the chat", err
+	}
+	b, err := Breaker(ctx, r.Store, r.Guard.BreakerFailures)
+	if err != nil || !b.Open {
+		return "", err
+	}
+	return fmt.Sprintf("the circuit breaker is open (%d actions failed in a row)", b.Failures), nil
 }
