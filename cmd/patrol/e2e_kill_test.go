@@ -39,41 +39,38 @@ func (w *chaosWorld) ticketAbout(target string) (string, []string, string) {
 	return "", nil, ""
 }
 
-// TestEndToEndKillAfterTheChange: patrol killed after AWS started the
-// trail's logging and before it heard so. The next run reads the trail
-// back: the ticket says the change is in place and closes, with no one
-// asked to check by hand, and StartLogging reached AWS once.
-func TestEndToEndKillAfterTheChange(t *testing.T) {
+// TestEndToEndKillAroundTheChange: patrol killed while its action runs.
+// After AWS started the trail's logging and before patrol heard so, the
+// next run reads the trail back: the ticket says the change is in place and
+// closes, no one asked to check by hand. After the action's start was
+// recorded but while it assumed its role (before StartLogging went out),
+// the change was never sent, so the next run makes it and the ticket
+// closes without a person. StartLogging reaches AWS once either way.
+func TestEndToEndKillAroundTheChange(t *testing.T) {
 	t.Parallel()
-	w := newChaosWorld(t, awstest.URL(t), 0, 1, 0)
-	w.happen(1, 2*time.Second)
-	w.killAt(killPoint{class: "aws write", nth: 1, after: true})
-	w.recover()
-	status, comments, stage := w.ticketAbout(w.trails[0])
-	if countContaining(comments, "shows the change in place") != 1 || countContaining(comments, "by hand") != 0 || stage != state.StageDone || status != "Done" {
-		t.Errorf("status %s, stage %s, comments %q", status, stage, comments)
+	tests := []struct {
+		name string
+		kill killPoint
+		says string
+	}{
+		{"after AWS made it", killPoint{class: "aws write", nth: 1, after: true}, "shows the change in place"},
+		{"before it was sent", killPoint{class: "aws read", nth: 1}, "done and verified"}, // AssumeRole
 	}
-	if n := w.aws.writeCount("StartLogging " + w.trails[0]); n != 1 {
-		t.Errorf("StartLogging reached AWS %d times", n)
-	}
-}
-
-// TestEndToEndKillBeforeTheChangeWasSent: patrol killed after the action's
-// start was recorded, while it assumed its role (before StartLogging went
-// out). The change was never sent, so the next run makes it: the trail is
-// logging and the ticket closes without a person.
-func TestEndToEndKillBeforeTheChangeWasSent(t *testing.T) {
-	t.Parallel()
-	w := newChaosWorld(t, awstest.URL(t), 0, 1, 0)
-	w.happen(1, 2*time.Second)
-	w.killAt(killPoint{class: "aws read", nth: 1}) // AssumeRole
-	w.recover()
-	status, comments, stage := w.ticketAbout(w.trails[0])
-	if countContaining(comments, "done and verified") != 1 || stage != state.StageDone || status != "Done" {
-		t.Errorf("status %s, stage %s, comments %q", status, stage, comments)
-	}
-	if n := w.aws.writeCount("StartLogging " + w.trails[0]); n != 1 {
-		t.Errorf("StartLogging reached AWS %d times", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newChaosWorld(t, awstest.URL(t), 0, 1, 0)
+			w.happen(1, 2*time.Second)
+			w.killAt(tt.kill)
+			w.recover()
+			status, comments, stage := w.ticketAbout(w.trails[0])
+			if countContaining(comments, tt.says) != 1 || countContaining(comments, "by hand") != 0 || stage != state.StageDone || status != "Done" {
+				t.Errorf("status %s, stage %s, comments %q", status, stage, comments)
+			}
+			if n := w.aws.writeCount("StartLogging " + w.trails[0]); n != 1 {
+				t.Errorf("StartLogging reached AWS %d times", n)
+			}
+		})
 	}
 }
 
