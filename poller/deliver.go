@@ -2,6 +2,8 @@ package poller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,6 +79,15 @@ type Labeler interface {
 // after a plan comment without trusting the two hosts' clocks to agree.
 type CommentStamper interface {
 	CommentAt(ctx context.Context, key string, m Message) (time.Time, error)
+}
+
+// CommentFinder is a Tracker that can find a comment it was sent by the
+// reference it carries (Message.Ref), and say when the tracker stamped it.
+// A comment whose delivery's outcome is unknown (patrol was killed while
+// it was sent, or the answer was lost) is looked for before it is sent
+// again: it appears on the ticket at most once.
+type CommentFinder interface {
+	FindComment(ctx context.Context, key string, m Message) (at time.Time, found bool, err error)
 }
 
 // deliveryPayload is the stored form of every kind but notify, which
@@ -276,23 +287,7 @@ func (c courier) send(ctx context.Context, it state.OutboxItem, d Delivery) erro
 	case state.DeliverNotify:
 		return c.notify(ctx, key, d.Notification)
 	case state.DeliverComment:
-		if d.Plan == "" {
-			return c.tracker.Comment(ctx, key, d.Message)
-		}
-		at := c.now()
-		var err error
-		if s, ok := c.tracker.(CommentStamper); ok {
-			at, err = s.CommentAt(ctx, key, d.Message)
-		} else {
-			err = c.tracker.Comment(ctx, key, d.Message)
-		}
-		if err != nil {
-			return err
-		}
-		if err := c.store.PlanPosted(context.WithoutCancel(ctx), key, d.Plan, at); err != nil {
-			return storeError{err}
-		}
-		return nil
+		return c.comment(ctx, it, d)
 	case state.DeliverTransition:
 		return c.tracker.Transition(ctx, key, d.Transition)
 	case state.DeliverLabels:
@@ -311,6 +306,57 @@ func (c courier) send(ctx context.Context, it state.OutboxItem, d Delivery) erro
 		return l.Link(ctx, key, d.Link)
 	}
 	return permanentError{fmt.Errorf("unknown delivery kind %q", d.Kind)}
+}
+
+// comment posts a comment, at most once: it carries a reference, and an
+// earlier attempt whose outcome is unknown is looked for by it first. A
+// plan comment records when the tracker stamped it.
+func (c courier) comment(ctx context.Context, it state.OutboxItem, d Delivery) error {
+	key, m := it.TicketKey, d.Message
+	m.Ref = deliveryRef(it)
+	finder, canFind := c.tracker.(CommentFinder)
+	var at time.Time
+	found := false
+	if canFind && !it.Sending.IsZero() {
+		var err error
+		if at, found, err = finder.FindComment(ctx, key, m); err != nil {
+			return fmt.Errorf("look for the comment an earlier attempt may have posted (not posting it again while the tracker cannot say): %w", err)
+		}
+		if found {
+			c.log.Info("comment found on the ticket: an earlier attempt posted it", "ticket", key, "ref", m.Ref)
+		}
+	}
+	if !found {
+		if canFind {
+			if err := c.store.OutboxSending(ctx, it.ID); err != nil {
+				return storeError{err}
+			}
+		}
+		at = c.now()
+		var err error
+		if s, ok := c.tracker.(CommentStamper); ok && d.Plan != "" {
+			at, err = s.CommentAt(ctx, key, m)
+		} else {
+			err = c.tracker.Comment(ctx, key, m)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if d.Plan == "" {
+		return nil
+	}
+	if err := c.store.PlanPosted(context.WithoutCancel(ctx), key, d.Plan, at); err != nil {
+		return storeError{err}
+	}
+	return nil
+}
+
+// deliveryRef is the reference a queued comment carries: short, and
+// unique to the delivery (its id and when it was queued).
+func deliveryRef(it state.OutboxItem) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%d|%s|%s", it.ID, it.TicketKey, it.Created.UTC().Format(time.RFC3339Nano))))
+	return hex.EncodeToString(h[:6])
 }
 
 // notify posts a chat message in the ticket's thread, starting the thread

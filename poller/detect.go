@@ -326,6 +326,8 @@ func (j *Detector) sweep(ctx context.Context, d *detections.Detection, st *Detec
 		err := j.ensureTicket(ctx, d, a)
 		var wait *WaitingError
 		switch {
+		case errors.Is(err, errTicketed):
+			continue
 		case errors.As(err, &wait):
 			st.Waiting++
 			j.logger().Info("alert waits for the tracker's index", "detection", d.ID, "fingerprint", a.Fingerprint, "until", wait.Until)
@@ -380,78 +382,6 @@ func (j *Detector) flood(ctx context.Context, d *detections.Detection, w Window,
 		}
 	}
 	return err
-}
-
-// ensureTicket gives a pending alert its ticket: found by its fingerprint
-// label after a create with an unknown outcome, otherwise created.
-func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a *state.Alert) error {
-	var r Result
-	if err := json.Unmarshal([]byte(a.Result), &r); err != nil {
-		return fmt.Errorf("stored result: %w", err)
-	}
-	route := j.Router.Route(d, r)
-	desc := TicketDescription(d, r, a)
-	if a.RecurrenceOf != "" {
-		desc.Sections = append([]Section{{Heading: "Recurrence", Text: fmt.Sprintf(
-			"This alert was seen again after its ticket %s was closed, inside the detection's suppress span (%s): patrol opens this new ticket for it and links the two (tickets.on_recurrence = \"new\").",
-			a.RecurrenceOf, d.Suppress)}}, desc.Sections...)
-	}
-	c := creator{tracker: j.Tracker, store: j.Store, lag: j.IndexLag, timeout: j.CreateTimeout, now: j.now, log: j.logger()}
-	t, found, err := c.ensure(ctx, a, NewTicket{
-		Detection: d.ID, Fingerprint: a.Fingerprint, Severity: d.Severity, Priority: d.Ticket.Priority,
-		Summary:     d.Ticket.Summary.Render(r.Lookup),
-		Labels:      ticketLabels(j.Label, d, a.Fingerprint),
-		Description: desc,
-		Route:       route,
-	})
-	if err != nil {
-		return err
-	}
-	if found {
-		j.logger().Info("found ticket of pending alert", "detection", d.ID, "ticket", t.Key)
-	}
-	return j.open(ctx, d, a, t, route, r)
-}
-
-func (j *Detector) open(ctx context.Context, d *detections.Detection, a *state.Alert, t Ticket, route Route, r Result) error {
-	ds := []Delivery{NotifyDelivery(Notification{
-		Ticket: t, Detection: d.ID, Severity: d.Severity, Channel: route.SlackChannel, Status: "open",
-		Message: NotificationMessage(d, t, r, route),
-	})}
-	if a.RecurrenceOf != "" {
-		ds = append(ds, LinkDelivery(a.RecurrenceOf))
-	}
-	sds, err := encodeAll(t.Key, ds)
-	if err != nil {
-		return err
-	}
-	row := state.TicketRow{
-		Key: t.Key, ID: t.ID, Detection: d.ID, Fingerprint: a.Fingerprint, Summary: t.Summary, Status: t.Status,
-		Labels: t.Labels, URL: t.URL, Stage: state.StageNew, Channel: route.SlackChannel,
-	}
-	if err := j.Store.OpenAlert(ctx, a.ID, row, sds); err != nil {
-		return fmt.Errorf("record ticket %s: %w", t.Key, err)
-	}
-	j.logger().Info("ticket created", "detection", d.ID, "ticket", t.Key, "fingerprint", a.Fingerprint)
-	if j.Handoff != nil {
-		j.Handoff(ctx, t)
-	}
-	return nil
-}
-
-func ticketLabels(label string, d *detections.Detection, fp string) []string {
-	out := []string{label, FingerprintLabel(fp), d.Label()}
-	seen := map[string]bool{}
-	for _, l := range out {
-		seen[l] = true
-	}
-	for _, l := range d.Ticket.Labels {
-		if !seen[l] {
-			seen[l] = true
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // FlushOutbox sends queued deliveries in order. A failed one stays

@@ -61,6 +61,7 @@ func (h *Health) Raise(ctx context.Context, key, summary string, m Message) erro
 		return err // raised before the ledger kept self-alerts
 	}
 	fp := selfFingerprint(key)
+	defer alertLocks.lock(fp)()
 	a, err := h.Store.LatestAlert(ctx, fp)
 	if err != nil {
 		return err
@@ -87,15 +88,8 @@ func (h *Health) Raise(ctx context.Context, key, summary string, m Message) erro
 	if err != nil {
 		return fmt.Errorf("raise %s: %w", key, err)
 	}
-	note, err := NotifyDelivery(Notification{Ticket: t, Detection: SelfDetection, Severity: "high", Status: "open",
-		Message: Message{Title: summary, Sections: m.Sections}}).encode(t.Key)
-	if err != nil {
+	if err := openSelfAlert(ctx, h.Store, a, t, summary, m); err != nil {
 		return err
-	}
-	row := state.TicketRow{Key: t.Key, ID: t.ID, Detection: SelfDetection, Fingerprint: fp, Summary: t.Summary, Status: t.Status,
-		Labels: t.Labels, URL: t.URL, Stage: state.StageDone}
-	if err := h.Store.OpenAlert(ctx, a.ID, row, []state.Delivery{note}); err != nil {
-		return fmt.Errorf("record self-alert %s: %w", t.Key, err)
 	}
 	h.logger().Warn("self-alert raised", "problem", key, "ticket", t.Key)
 	return nil
@@ -120,7 +114,9 @@ func (h *Health) Clear(ctx context.Context, key, text string) error {
 		}
 		return h.Store.SetMeta(ctx, selfKeyPrefix+key, "")
 	}
-	a, err := h.Store.LatestAlert(ctx, selfFingerprint(key))
+	fp := selfFingerprint(key)
+	defer alertLocks.lock(fp)()
+	a, err := h.Store.LatestAlert(ctx, fp)
 	if err != nil || a == nil {
 		return err
 	}

@@ -101,3 +101,96 @@ func TestInterruptedActionReadBack(t *testing.T) {
 }
 
 var _ poller.Checker = (*keyAction)(nil)
+
+// marking is keyAction as the AWS actions are: it marks its send (with the
+// snapshot) right before the write, and can be killed (a panic: nothing
+// after it runs) at a point.
+type marking struct {
+	*reverter
+	killAt string // "connecting", "sent", "written"
+}
+
+func (a *marking) MarksSends() bool { return true }
+
+func (a *marking) Apply(ctx context.Context, p poller.Plan) (poller.Outcome, error) {
+	if a.killAt == "connecting" {
+		panic("killed while connecting")
+	}
+	if err := poller.Sending(ctx, `{"status":"Active"}`); err != nil {
+		return poller.Outcome{}, err
+	}
+	if a.killAt == "sent" {
+		panic("killed after the write was sent, before AWS made it")
+	}
+	out, err := a.keyAction.Apply(ctx, p)
+	if a.killAt == "written" {
+		panic("killed after AWS made the change")
+	}
+	return out, err
+}
+
+// TestInterruptedBeforeTheChangeWasSent: an action that marks its sends
+// and is killed before its write went out (connecting, snapshotting) is
+// known to have changed nothing: the next pass applies it, once, and the
+// ticket closes without a person — unless a person put a hold on it
+// meanwhile. Killed after the mark, the read-back decides: in place, done
+// and undoable from the snapshot recorded with the mark; not in place, a
+// person takes over.
+func TestInterruptedBeforeTheChangeWasSent(t *testing.T) {
+	tests := []struct {
+		killAt  string
+		hold    bool // the hold label added before patrol is back
+		applied int  // writes that reached "AWS" in all
+		want    string
+		stage   string
+		says    string
+	}{
+		{killAt: "connecting", applied: 1, want: "planned,started,interrupted,succeeded", stage: state.StageDone, says: "done and verified"},
+		{killAt: "connecting", hold: true, applied: 0, want: "planned,started,interrupted,failed", stage: state.StageFailed, says: "It is not sent now, because the hold label"},
+		{killAt: "sent", applied: 0, want: "planned,started,interrupted,failed", stage: state.StageFailed, says: "NOT in place"},
+		{killAt: "written", applied: 1, want: "planned,started,interrupted,succeeded", stage: state.StageDone, says: "shows the change in place"},
+	}
+	for _, tt := range tests {
+		name := "killed " + tt.killAt
+		if tt.hold {
+			name += ", then held"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			act := &marking{reverter: &reverter{keyAction: e.action}, killAt: tt.killAt}
+			e.resp.Actions["iam.disable_access_key"] = act
+			key := e.ownTicket()
+			e.approve(key)
+			func() {
+				defer func() { recover() }()
+				e.resp.Poll(context.Background())
+			}()
+			act.killAt = ""
+			if tt.hold {
+				e.jira.AddLabel(key, poller.DefaultHoldLabel, approver)
+			}
+			for i := 0; i < 2; i++ {
+				e.clock.Add(time.Minute)
+				if err := e.poll(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := e.phases(key); got != tt.want || e.stage(key) != tt.stage {
+				t.Fatalf("phases %s, stage %s; want %s, %s", got, e.stage(key), tt.want, tt.stage)
+			}
+			if n := len(e.action.keys()); n != tt.applied {
+				t.Errorf("applied %d times, want %d", n, tt.applied)
+			}
+			if e.count(key, tt.says) != 1 {
+				t.Errorf("comments = %q", e.comments(key))
+			}
+			if tt.stage != state.StageDone {
+				return
+			}
+			evs, _ := e.db.TicketActions(context.Background(), key)
+			if _, err := e.resp.Undo(context.Background(), evs[len(evs)-1].ID, "alice"); err != nil || act.reverts != 1 {
+				t.Errorf("undo: %v (reverts %d)", err, act.reverts)
+			}
+		})
+	}
+}

@@ -106,6 +106,19 @@ type Searcher interface {
 type Message struct {
 	Title    string
 	Sections []Section
+	// Ref, on a comment, is a reference patrol makes (letters and digits)
+	// that the comment carries on its last line ("patrol ref 3f9a1c0b7e2d"),
+	// so that a comment whose delivery's outcome is unknown can be found
+	// on the ticket instead of posted twice (see CommentFinder).
+	Ref string
+}
+
+// RefLine is the line a message with a Ref ends with.
+func (m Message) RefLine() string {
+	if m.Ref == "" {
+		return ""
+	}
+	return "patrol ref " + m.Ref
 }
 
 // Section is one part of a Message: an optional heading, then a paragraph,
@@ -151,6 +164,12 @@ func (m Message) PlainText() string {
 				b.WriteString("\n")
 			}
 		}
+	}
+	if ref := m.RefLine(); ref != "" {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(CleanText(ref) + "\n")
 	}
 	return b.String()
 }

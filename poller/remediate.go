@@ -116,7 +116,13 @@ func (r *Responder) apply(ctx context.Context, t Ticket, row *state.TicketRow, d
 		return fmt.Errorf("record action start: %w", err)
 	}
 	row.Stage = state.StageVerify
-	out, err := act.Apply(ctx, plan)
+	return r.run(ctx, t, row, d, act, plan, ev)
+}
+
+// run calls Apply for a started attempt and records its outcome and what
+// must follow it in one transaction.
+func (r *Responder) run(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, act Action, plan Plan, ev state.ActionEvent) error {
+	out, err := act.Apply(r.withSending(ctx, t.Key, ev.Attempt), plan)
 	// Record the outcome even if the run's context is ending: the change is done.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

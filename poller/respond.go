@@ -31,6 +31,9 @@ type Responder struct {
 	Guard     Guard
 	// Health, when set, raises a self-alert for deliveries that fail for good.
 	Health *Health
+	// Router routes the ticket of a pending alert the respond job adopts
+	// (see claim), as the detect job would have.
+	Router Router
 
 	ApproveLabel   string
 	Approvers      []string
@@ -281,6 +284,9 @@ func (r *Responder) handle(ctx context.Context, t Ticket, fromPoll bool) (bool, 
 func (r *Responder) stages(ctx context.Context, t Ticket, row *state.TicketRow) (int, error) {
 	if row.Stage == state.StageDone || row.Stage == state.StageFailed {
 		return 0, nil
+	}
+	if ok, err := r.claim(ctx, t, row); err != nil || !ok {
+		return 0, err
 	}
 	fields, external, err := r.fields(ctx, t, row)
 	if err != nil {

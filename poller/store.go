@@ -56,6 +56,7 @@ type Store interface {
 	Enqueue(ctx context.Context, key string, payloads ...string) error
 	EnqueueDeliveries(ctx context.Context, ds ...state.Delivery) error
 	PendingOutbox(ctx context.Context, limit int) ([]state.OutboxItem, error)
+	OutboxSending(ctx context.Context, id int64) error
 	OutboxSent(ctx context.Context, id int64) error
 	OutboxFailed(ctx context.Context, id int64, msg string) error
 	OutboxDead(ctx context.Context, id int64, msg string) error

@@ -2,11 +2,13 @@ package poller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -106,4 +108,77 @@ func (c creator) lookup(ctx context.Context, a *state.Alert) (Ticket, bool, erro
 		}
 	}
 	return Ticket{}, false, nil
+}
+
+// errTicketed says a pending alert got its ticket another way meanwhile
+// (the respond job adopted the ticket a killed run made).
+var errTicketed = errors.New("the alert has its ticket")
+
+// ensureTicket gives a pending alert its ticket: found by its fingerprint
+// label after a create with an unknown outcome, otherwise created.
+func (j *Detector) ensureTicket(ctx context.Context, d *detections.Detection, a *state.Alert) error {
+	var r Result
+	if err := json.Unmarshal([]byte(a.Result), &r); err != nil {
+		return fmt.Errorf("stored result: %w", err)
+	}
+	route := j.Router.Route(d, r)
+	t, err := j.ticket(ctx, d, a, r, route)
+	if err != nil {
+		return err
+	}
+	if j.Handoff != nil {
+		j.Handoff(ctx, t)
+	}
+	return nil
+}
+
+// ticket gives a its ticket under the alert's lock (see alertLocks).
+func (j *Detector) ticket(ctx context.Context, d *detections.Detection, a *state.Alert, r Result, route Route) (Ticket, error) {
+	defer alertLocks.lock(a.Fingerprint)()
+	if ok, err := stillPending(ctx, j.Store, a); err != nil || !ok {
+		if err == nil {
+			err = errTicketed
+		}
+		return Ticket{}, err
+	}
+	desc := TicketDescription(d, r, a)
+	if a.RecurrenceOf != "" {
+		desc.Sections = append([]Section{{Heading: "Recurrence", Text: fmt.Sprintf(
+			"This alert was seen again after its ticket %s was closed, inside the detection's suppress span (%s): patrol opens this new ticket for it and links the two (tickets.on_recurrence = \"new\").",
+			a.RecurrenceOf, d.Suppress)}}, desc.Sections...)
+	}
+	c := creator{tracker: j.Tracker, store: j.Store, lag: j.IndexLag, timeout: j.CreateTimeout, now: j.now, log: j.logger()}
+	t, found, err := c.ensure(ctx, a, NewTicket{
+		Detection: d.ID, Fingerprint: a.Fingerprint, Severity: d.Severity, Priority: d.Ticket.Priority,
+		Summary:     d.Ticket.Summary.Render(r.Lookup),
+		Labels:      ticketLabels(j.Label, d, a.Fingerprint),
+		Description: desc,
+		Route:       route,
+	})
+	if err != nil {
+		return Ticket{}, err
+	}
+	if found {
+		j.logger().Info("found ticket of pending alert", "detection", d.ID, "ticket", t.Key)
+	}
+	if err := openAlert(ctx, j.Store, d, a, t, route, r); err != nil {
+		return Ticket{}, err
+	}
+	j.logger().Info("ticket created", "detection", d.ID, "ticket", t.Key, "fingerprint", a.Fingerprint)
+	return t, nil
+}
+
+func ticketLabels(label string, d *detections.Detection, fp string) []string {
+	out := []string{label, FingerprintLabel(fp), d.Label()}
+	seen := map[string]bool{}
+	for _, l := range out {
+		seen[l] = true
+	}
+	for _, l := range d.Ticket.Labels {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -100,7 +100,42 @@ func (r *Responder) settle(ctx context.Context, t Ticket, row *state.TicketRow, 
 		c.Actions = append(c.Actions, ev)
 		return r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was started but patrol stopped before it finished, and reading %s back failed: %v. It is not run again: check by hand.", ev.Action, ev.Target, err), c)
 	}
+	mark, err := r.sentMark(ctx, ev.Attempt)
+	if err != nil {
+		return err
+	}
 	ev.Snapshot = last.Snapshot // taken by the interrupted run, if it got that far
+	if ev.Snapshot == "" && mark != nil {
+		ev.Snapshot = mark.Snapshot // recorded just before the change was sent
+	}
+	if !out.Verified && mark == nil && marksSends(act) {
+		// Stopped before the change was sent (connecting, reading the
+		// snapshot): it was never made, so it is made now, once, unless
+		// a person or a guardrail has stopped it since.
+		why, err := r.unsentBlocked(ctx, t)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			ev.Phase, ev.Detail = state.PhaseFailed, "interrupted before the change was sent; not sent now: "+why
+			c.Actions = append(c.Actions, ev)
+			r.observe(ev.Action, "held")
+			return r.stop(ctx, t, row, d, state.StageFailed, fmt.Sprintf("Remediation %s was started but patrol stopped before it sent the change, and reading %s back shows it is not in place: %s. It is not sent now, because %s: respond by hand.\n\n%s", ev.Action, ev.Target, out.Detail, why, planText(plan)), c)
+		}
+		if len(c.Actions) > 0 {
+			c.Actions[0].Detail = "patrol stopped before the change was sent; read back: " + out.Detail + "; it is sent now"
+		} else {
+			in := ev
+			in.Phase, in.Detail = state.PhaseInterrupted, "the change was never sent; read back: "+out.Detail+"; it is sent now"
+			c.Actions = append(c.Actions, in)
+		}
+		if err := r.record(ctx, t.Key, c); err != nil {
+			return err
+		}
+		r.logger().Info("interrupted before its change was sent: applying it now", "ticket", t.Key, "action", ev.Action, "target", ev.Target)
+		ev.Snapshot = ""
+		return r.run(ctx, t, row, d, act, plan, ev)
+	}
 	if !out.Verified {
 		ev.Phase, ev.Detail = state.PhaseFailed, "interrupted; read back: not in place: "+out.Detail
 		c.Actions = append(c.Actions, ev)
@@ -118,4 +153,25 @@ func (r *Responder) settle(ctx context.Context, t Ticket, row *state.TicketRow, 
 		c.deliveries = append(c.deliveries, TransitionDelivery(r.DoneTransition))
 	}
 	return r.stop(ctx, t, row, d, state.StageDone, text+"\n\n"+planText(plan), c)
+}
+
+// unsentBlocked says why a change that was never sent must not be sent
+// now that patrol is back ("" when nothing stops it): dry run turned on, a
+// hold put on the ticket (label or chat) or the circuit breaker opened
+// while it waited.
+func (r *Responder) unsentBlocked(ctx context.Context, t Ticket) (string, error) {
+	if r.Guard.DryRun {
+		return "aws.dry_run is on", nil
+	}
+	if t.HasLabel(r.holdLabel()) {
+		return fmt.Sprintf("the hold label %q is on the ticket", r.holdLabel()), nil
+	}
+	if at, err := r.chatHold(ctx, t.Key); err != nil || !at.IsZero() {
+		return "it was held in the chat", err
+	}
+	b, err := Breaker(ctx, r.Store, r.Guard.BreakerFailures)
+	if err != nil || !b.Open {
+		return "", err
+	}
+	return fmt.Sprintf("the circuit breaker is open (%d actions failed in a row)", b.Failures), nil
 }

@@ -274,11 +274,12 @@ func (s *DB) SetCreateUnknown(ctx context.Context, alertID int64, t time.Time) e
 }
 
 // Recover prepares the ledger for a process that takes over the state
-// file. Marks written just before a ticket create (SetCreateUnknown) are
-// committed with synchronous=NORMAL: they survive a crash of patrol, but
-// may be lost with the host. So when the host has restarted since the
-// state was last used, every pending alert without a mark is treated as
-// if its create had been in flight until now.
+// file. Marks written just before a ticket create (SetCreateUnknown) or a
+// comment (OutboxSending) are committed with synchronous=NORMAL: they
+// survive a crash of patrol, but may be lost with the host. So when the
+// host has restarted since the state was last used, every pending alert
+// without a mark is treated as if its create had been in flight until
+// now, and every queued comment as if it had been sent.
 func (s *DB) Recover(ctx context.Context) error {
 	prev, err := s.Meta(ctx, "boot_id")
 	if err != nil {
@@ -291,6 +292,12 @@ func (s *DB) Recover(ctx context.Context) error {
 		if prev != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE alerts SET create_unknown_at = ? WHERE state = ? AND create_unknown_at IS NULL`,
 				ts(s.Now()), AlertPending); err != nil {
+				return err
+			}
+			// Likewise a queued comment may have been posted by an
+			// attempt whose mark (OutboxSending) the host lost.
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET sending_at = ? WHERE kind = ? AND sent_at IS NULL AND dead_at IS NULL AND sending_at IS NULL`,
+				ts(s.Now()), DeliverComment); err != nil {
 				return err
 			}
 		}

@@ -82,6 +82,7 @@ func TestRecoverAfterHostRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := db.CreatePendingAlert(ctx, Alert{Detection: "d", Fingerprint: "f", Result: "{}"})
+	db.EnqueueDeliveries(ctx, Delivery{TicketKey: "SEC-1", Kind: DeliverComment, Payload: "{}"}, Delivery{TicketKey: "SEC-1", Kind: DeliverNotify, Payload: "{}"})
 	if err := db.Recover(ctx); err != nil { // patrol restarted, same boot
 		t.Fatal(err)
 	}
@@ -95,5 +96,11 @@ func TestRecoverAfterHostRestart(t *testing.T) {
 	}
 	if got, _ := db.LatestAlert(ctx, "f"); !got.CreateUnknownAt.Equal(now) || got.ID != a.ID {
 		t.Errorf("after a host restart: %+v", got)
+	}
+	// A queued comment's attempt may have been lost with the host: it is
+	// looked for before it is sent again. Chat messages are not.
+	q, _ := db.PendingOutbox(ctx, 10)
+	if len(q) != 2 || !q[0].Sending.Equal(now) || !q[1].Sending.IsZero() {
+		t.Errorf("outbox after a host restart: %+v", q)
 	}
 }

@@ -36,6 +36,9 @@ type OutboxItem struct {
 	LastError string
 	Created   time.Time
 	Dead      time.Time // set aside after a permanent failure
+	// Sending is when the latest attempt started (zero: none yet). Set
+	// and not followed by sent, the attempt's outcome is unknown.
+	Sending time.Time
 }
 
 func enqueue(ctx context.Context, tx *sql.Tx, key string, payloads []string, now time.Time) error {
@@ -70,7 +73,7 @@ func (s *DB) EnqueueDeliveries(ctx context.Context, ds ...Delivery) error {
 	return s.tx(ctx, func(tx *sql.Tx) error { return enqueueDeliveries(ctx, tx, ds, s.Now()) })
 }
 
-const outboxCols = `id, ticket_key, kind, payload, attempts, last_error, created_at, coalesce(dead_at, '')`
+const outboxCols = `id, ticket_key, kind, payload, attempts, last_error, created_at, coalesce(dead_at, ''), coalesce(sending_at, '')`
 
 func (s *DB) queryOutbox(ctx context.Context, where string, args ...any) ([]OutboxItem, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox `+where, args...)
@@ -81,11 +84,11 @@ func (s *DB) queryOutbox(ctx context.Context, where string, args ...any) ([]Outb
 	var out []OutboxItem
 	for rows.Next() {
 		var o OutboxItem
-		var created, dead string
-		if err := rows.Scan(&o.ID, &o.TicketKey, &o.Kind, &o.Payload, &o.Attempts, &o.LastError, &created, &dead); err != nil {
+		var created, dead, sending string
+		if err := rows.Scan(&o.ID, &o.TicketKey, &o.Kind, &o.Payload, &o.Attempts, &o.LastError, &created, &dead, &sending); err != nil {
 			return nil, err
 		}
-		o.Created, o.Dead = parseTS(created), parseTS(dead)
+		o.Created, o.Dead, o.Sending = parseTS(created), parseTS(dead), parseTS(sending)
 		out = append(out, o)
 	}
 	return out, rows.Err()
@@ -100,6 +103,14 @@ func (s *DB) PendingOutbox(ctx context.Context, limit int) ([]OutboxItem, error)
 // newest first.
 func (s *DB) DeadLetters(ctx context.Context, limit int) ([]OutboxItem, error) {
 	return s.queryOutbox(ctx, `WHERE dead_at IS NOT NULL ORDER BY id DESC LIMIT ?`, limit)
+}
+
+// OutboxSending records that an attempt of a delivery starts now. It is a
+// NORMAL commit: it survives patrol being killed during the attempt; after
+// a host restart Recover treats every queued comment as attempted.
+func (s *DB) OutboxSending(ctx context.Context, id int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET sending_at = ? WHERE id = ?`, ts(s.Now()), id)
+	return err
 }
 
 // OutboxSent marks a delivery sent.

@@ -226,7 +226,7 @@ func (a *app) buildJobs(ctx context.Context) error {
 		IndexLag: lag, CreateTimeout: createTimeout, Runs: a.db.FailuresInRow, Logger: a.log}
 	a.responder = &poller.Responder{
 		Tracker: a.tracker, Store: a.db, Notifier: a.notifier, Enrichers: enrichers, Actions: actions,
-		Detection:    a.detection,
+		Detection: a.detection, Router: poller.Router{Teams: cfg.Teams},
 		Guard:        guard,
 		ApproveLabel: cfg.Tickets.ApproveLabel, Approvers: cfg.Tickets.Approvers, DoneTransition: cfg.Tickets.DoneTransition,
 		FalsePositives:  cfg.Tickets.FalsePositiveResolutions,

@@ -39,7 +39,7 @@ func makePlan[T any](p *Provider, name string, req poller.ActionRequest, parse p
 	if err := p.notSelf(pl); err != nil {
 		return poller.Plan{}, fmt.Errorf("plan %s: %w", name, err)
 	}
-	cred, err := p.credentialStep(pl.Account, sessionName(req.TicketKey))
+	cred, err := p.credentialStep(pl.Account, req.TicketKey)
 	if err != nil {
 		return poller.Plan{}, fmt.Errorf("plan %s: %w", name, err)
 	}
@@ -57,7 +57,7 @@ func makePlan[T any](p *Provider, name string, req poller.ActionRequest, parse p
 }
 
 // credentialStep says, in the plan, whose credentials the calls will use.
-func (p *Provider) credentialStep(account, session string) (string, error) {
+func (p *Provider) credentialStep(account, ticket string) (string, error) {
 	role, err := p.roleFor(account)
 	if err != nil {
 		return "", err
@@ -65,11 +65,11 @@ func (p *Provider) credentialStep(account, session string) (string, error) {
 	if role == "" {
 		return fmt.Sprintf("use the ambient credentials; sts:GetCallerIdentity must report account %s", account), nil
 	}
-	step := fmt.Sprintf("sts:AssumeRole RoleArn=%s RoleSessionName=%s", role, session)
+	step := fmt.Sprintf("sts:AssumeRole RoleArn=%s RoleSessionName=%s", role, roleSession)
 	if p.externalID != "" {
 		step += " ExternalId=(set)"
 	}
-	return step, nil
+	return step + fmt.Sprintf(" (the account's session, reused until it nears expiry; each call names %s in its user agent)", appID(ticket)), nil
 }
 
 // notSelf refuses a plan that would change patrol's own responder role:
@@ -115,7 +115,7 @@ func prepare[T any](ctx context.Context, p *Provider, name string, pl poller.Pla
 	if err := p.protected(ctx, nil, pl.Principal); err != nil {
 		return zero, nil, fmt.Errorf("apply %s: %w", name, err)
 	}
-	cs, err := p.connect(ctx, pl.Account, sessionName(pl.Params[ticketParam]))
+	cs, err := p.connect(ctx, pl.Account, pl.Params[ticketParam])
 	if err != nil {
 		return zero, nil, fmt.Errorf("apply %s in %s: %w", name, pl.Account, err)
 	}
@@ -141,7 +141,7 @@ func prepareRevert[T any](ctx context.Context, p *Provider, name string, pl poll
 	if err != nil {
 		return zero, nil, unchanged(err)
 	}
-	cs, err := p.connect(ctx, pl.Account, sessionName(pl.Params[ticketParam]))
+	cs, err := p.connect(ctx, pl.Account, pl.Params[ticketParam])
 	if err != nil {
 		return zero, nil, unchanged(fmt.Errorf("revert %s in %s: %w", name, pl.Account, err))
 	}

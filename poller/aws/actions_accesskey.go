@@ -125,6 +125,9 @@ func setKeyStatus(ctx context.Context, c iamAPI, r keyRequest, status, want iamt
 	if status == want {
 		out.Detail = fmt.Sprintf("access key %s of %s was already %s; nothing changed", r.key, r.user, want)
 	} else {
+		if err := poller.Sending(ctx, out.Snapshot); err != nil {
+			return out, err
+		}
 		_, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(r.user), AccessKeyId: aws.String(r.key), Status: want})
 		if err != nil {
 			return out, awsError("iam:UpdateAccessKey "+r.key, err)

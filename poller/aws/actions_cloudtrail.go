@@ -104,6 +104,9 @@ func (a startLogging) Apply(ctx context.Context, pl poller.Plan) (poller.Outcome
 	if snap.WasLogging {
 		out.Detail = fmt.Sprintf("trail %s was already logging; nothing changed", r.arn)
 	} else {
+		if err := poller.Sending(ctx, out.Snapshot); err != nil {
+			return out, err
+		}
 		if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(r.name)}); err != nil {
 			return out, awsError("cloudtrail:StartLogging "+r.arn, err)
 		}

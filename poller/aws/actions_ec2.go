@@ -124,6 +124,9 @@ func (a revokeOpenIngress) Apply(ctx context.Context, pl poller.Plan) (poller.Ou
 		for i, sr := range snap.Revoked {
 			ids[i], desc[i] = sr.ID, sr.String()
 		}
+		if err := poller.Sending(ctx, out.Snapshot); err != nil {
+			return out, err
+		}
 		res, err := c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(r.group), SecurityGroupRuleIds: ids})
 		if err != nil {
 			return out, awsError("ec2:RevokeSecurityGroupIngress "+r.group, err)

@@ -209,6 +209,9 @@ func applyPolicy(ctx context.Context, p *Provider, pl poller.Plan, c iamAPI, r p
 	if existed && samePolicy(prior, doc) {
 		out.Detail = "the policy was already in place; nothing changed"
 	} else {
+		if err := poller.Sending(ctx, out.Snapshot); err != nil {
+			return out, err
+		}
 		if err := putPolicy(ctx, c, r.pr, policy, doc); err != nil {
 			return out, err
 		}

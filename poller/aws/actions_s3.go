@@ -90,6 +90,9 @@ func (a blockPublicAccess) Apply(ctx context.Context, pl poller.Plan) (poller.Ou
 	if before != nil && *before == pabAllOn {
 		out.Detail = fmt.Sprintf("bucket %s already blocks public access; nothing changed", r.bucket)
 	} else {
+		if err := poller.Sending(ctx, out.Snapshot); err != nil {
+			return out, err
+		}
 		if err := putPAB(ctx, c, r, pabAllOn); err != nil {
 			return out, err
 		}

@@ -26,6 +26,37 @@ var (
 	_ poller.Checker = quarantinePrincipal{}
 )
 
+// Every action marks its sends (poller.SendMarker): Apply calls
+// poller.Sending, with its snapshot, right before the call that changes
+// the target, so an attempt interrupted before it is known to have
+// changed nothing.
+var (
+	_ poller.SendMarker = startLogging{}
+	_ poller.SendMarker = disableAccessKey{}
+	_ poller.SendMarker = blockPublicAccess{}
+	_ poller.SendMarker = revokeOpenIngress{}
+	_ poller.SendMarker = revokeSessions{}
+	_ poller.SendMarker = quarantinePrincipal{}
+)
+
+// MarksSends implements poller.SendMarker.
+func (startLogging) MarksSends() bool { return true }
+
+// MarksSends implements poller.SendMarker.
+func (disableAccessKey) MarksSends() bool { return true }
+
+// MarksSends implements poller.SendMarker.
+func (blockPublicAccess) MarksSends() bool { return true }
+
+// MarksSends implements poller.SendMarker.
+func (revokeOpenIngress) MarksSends() bool { return true }
+
+// MarksSends implements poller.SendMarker.
+func (revokeSessions) MarksSends() bool { return true }
+
+// MarksSends implements poller.SendMarker.
+func (quarantinePrincipal) MarksSends() bool { return true }
+
 // prepareCheck is prepare for Check: the plan must still follow from its
 // params, but dry run and the protected lists do not refuse a read.
 func prepareCheck[T any](ctx context.Context, p *Provider, name string, pl poller.Plan, parse parser[T]) (T, clientSet, error) {
@@ -37,7 +68,7 @@ func prepareCheck[T any](ctx context.Context, p *Provider, name string, pl polle
 	if err != nil {
 		return zero, nil, err
 	}
-	cs, err := p.connect(ctx, pl.Account, sessionName(pl.Params[ticketParam]))
+	cs, err := p.connect(ctx, pl.Account, pl.Params[ticketParam])
 	if err != nil {
 		return zero, nil, fmt.Errorf("check %s in %s: %w", name, pl.Account, err)
 	}

@@ -74,34 +74,46 @@ type clientSet interface {
 	CloudTrail(region string) cloudtrailAPI
 }
 
-// sdkClients builds real SDK clients from one account's aws.Config.
+// sdkClients builds real SDK clients from one account's aws.Config. app
+// names the ticket the calls are made for in their user agent.
 type sdkClients struct {
 	cfg       aws.Config
 	pathStyle bool
+	app       string
 }
 
-func (c sdkClients) IAM() iamAPI { return iam.NewFromConfig(c.cfg) }
+func (c sdkClients) IAM() iamAPI {
+	return iam.NewFromConfig(c.cfg, func(o *iam.Options) { o.AppID = c.app })
+}
 
 func (c sdkClients) S3(region string) s3API {
 	return s3.NewFromConfig(c.cfg, func(o *s3.Options) {
 		o.Region = region
 		o.UsePathStyle = c.pathStyle
+		o.AppID = c.app
 	})
 }
 
 func (c sdkClients) EC2(region string) ec2API {
-	return ec2.NewFromConfig(c.cfg, func(o *ec2.Options) { o.Region = region })
+	return ec2.NewFromConfig(c.cfg, func(o *ec2.Options) { o.Region, o.AppID = region, c.app })
 }
 
 func (c sdkClients) CloudTrail(region string) cloudtrailAPI {
-	return cloudtrail.NewFromConfig(c.cfg, func(o *cloudtrail.Options) { o.Region = region })
+	return cloudtrail.NewFromConfig(c.cfg, func(o *cloudtrail.Options) { o.Region, o.AppID = region, c.app })
 }
 
-// sessionName is the STS role session name for a ticket: "patrol-SEC-123".
-// CloudTrail records it with every call made in the session, so each change
-// in the target account is attributed to the ticket that asked for it.
-// STS allows [\w+=,.@-]{2,64}; anything else becomes "-".
-func sessionName(ticket string) string {
+// roleSession is the STS role session name patrol assumes its role in an
+// account with. One session per account is reused by every ticket's
+// actions, read-backs and enrichment until it nears its expiry: a burst of
+// tickets costs one AssumeRole, not one each.
+const roleSession = "patrol-respond"
+
+// appID names a ticket in the user agent of the calls made for it
+// ("app/patrol-SEC-123"): CloudTrail in the affected account records it
+// with each call, so every change is attributed to the ticket that asked
+// for it although the role session is shared. Characters STS session
+// names would not allow become "-"; it is at most 50 characters.
+func appID(ticket string) string {
 	name := "patrol"
 	if ticket != "" {
 		name += "-" + ticket
@@ -113,15 +125,11 @@ func sessionName(ticket string) string {
 			b[i] = '-'
 		}
 	}
-	if len(b) > 64 {
-		b = b[:64]
+	if len(b) > 50 {
+		b = b[:50]
 	}
 	return string(b)
 }
-
-// enrichSession is the session name of the read-only lookups enrichers make;
-// one name for all tickets lets the sessions be reused.
-const enrichSession = "patrol-enrich"
 
 // roleFor returns the role patrol assumes in account, or "" when it uses
 // the ambient credentials. A fixed role_arn (no "{account}") that lives in
@@ -142,21 +150,22 @@ func (p *Provider) roleFor(account string) (string, error) {
 	return role, nil
 }
 
-// connectSDK returns clients for account, signed by the role session named
-// session, with credentials fetched up front so that an AssumeRole refusal
-// is reported as such, not as a failure of the first service call.
-func (p *Provider) connectSDK(ctx context.Context, account, session string) (clientSet, error) {
-	creds, err := p.credentialsFor(ctx, account, session)
+// connectSDK returns clients for account, signed by the account's role
+// session (credentials fetched up front, so that an AssumeRole refusal is
+// reported as such, not as a failure of the first service call), naming
+// ticket in their user agent.
+func (p *Provider) connectSDK(ctx context.Context, account, ticket string) (clientSet, error) {
+	creds, err := p.credentialsFor(ctx, account)
 	if err != nil {
 		return nil, err
 	}
 	cfg := p.base.Copy()
 	cfg.Credentials = creds
-	return sdkClients{cfg: cfg, pathStyle: p.cfg.EndpointURL != ""}, nil
+	return sdkClients{cfg: cfg, pathStyle: p.cfg.EndpointURL != "", app: appID(ticket)}, nil
 }
 
 // credentialsFor returns credentials that act in account.
-func (p *Provider) credentialsFor(ctx context.Context, account, session string) (aws.CredentialsProvider, error) {
+func (p *Provider) credentialsFor(ctx context.Context, account string) (aws.CredentialsProvider, error) {
 	if !p.InAccounts(account) {
 		return nil, outside(account)
 	}
@@ -174,18 +183,19 @@ func (p *Provider) credentialsFor(ctx context.Context, account, session string) 
 		}
 		return p.base.Credentials, nil
 	}
-	creds := p.assumed(role, session)
+	creds := p.assumed(role)
 	if _, err := creds.Retrieve(ctx); err != nil {
 		return nil, awsError("sts:AssumeRole "+role, err)
 	}
 	return creds, nil
 }
 
-// assumed returns the cached credentials of one role session. Sessions are
-// reused until shortly before they expire (aws.CredentialsCache refreshes
-// them), and forgotten once unused for a session's length, so a long-running
-// daemon does not collect one entry per ticket forever.
-func (p *Provider) assumed(role, session string) *aws.CredentialsCache {
+// assumed returns the cached credentials of the role session of one role
+// (one per account). They are reused until shortly before they expire
+// (aws.CredentialsCache refreshes them then), and forgotten once unused
+// for a session's length, so a daemon keeps no entry for an account it no
+// longer acts in.
+func (p *Provider) assumed(role string) *aws.CredentialsCache {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -194,26 +204,26 @@ func (p *Provider) assumed(role, session string) *aws.CredentialsCache {
 			delete(p.sessions, k)
 		}
 	}
-	key := role + " " + session
+	key := role
 	s, ok := p.sessions[key]
 	if !ok {
 		prov := stscreds.NewAssumeRoleProvider(p.sts, role, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = session
+			o.RoleSessionName = roleSession
 			o.Duration = p.cfg.SessionDuration
 			if p.externalID != "" {
 				o.ExternalID = aws.String(p.externalID)
 			}
 		})
 		window := max(time.Minute, p.cfg.SessionDuration/10)
-		s = &roleSession{creds: aws.NewCredentialsCache(prov, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window })}
+		s = &cachedSession{creds: aws.NewCredentialsCache(prov, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window })}
 		p.sessions[key] = s
-		p.log.Debug("aws role session", "role", role, "session", session)
+		p.log.Debug("aws role session", "role", role, "session", roleSession)
 	}
 	s.used = now
 	return s.creds
 }
 
-type roleSession struct {
+type cachedSession struct {
 	creds *aws.CredentialsCache
 	used  time.Time
 }
@@ -242,7 +252,7 @@ func (p *Provider) callerAccount(ctx context.Context) (string, error) {
 func (p *Provider) orgClient(ctx context.Context) (orgAPI, error) {
 	cfg := p.base.Copy()
 	if role := p.cfg.OrganizationsRoleARN; role != "" {
-		creds := p.assumed(role, enrichSession)
+		creds := p.assumed(role)
 		if _, err := creds.Retrieve(ctx); err != nil {
 			return nil, awsError("sts:AssumeRole "+role, err)
 		}

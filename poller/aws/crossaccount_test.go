@@ -106,8 +106,8 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 		}
 	}
 
-	// One AssumeRole for the ticket's session, reused by both actions, with
-	// the session named after the ticket and the external ID sent.
+	// One AssumeRole for the account's session, reused by both actions,
+	// with the external ID sent.
 	var assumes []*sts.AssumeRoleInput
 	for _, c := range rec.snapshot() {
 		if c.op == "AssumeRole" {
@@ -118,28 +118,28 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 		t.Fatalf("%d AssumeRole calls, want 1 (cached)", len(assumes))
 	}
 	in := assumes[0]
-	if aws.ToString(in.RoleArn) != "arn:aws:iam::"+accountB+":role/patrol-responder" || aws.ToString(in.RoleSessionName) != "patrol-SEC-123" ||
+	if aws.ToString(in.RoleArn) != "arn:aws:iam::"+accountB+":role/patrol-responder" || aws.ToString(in.RoleSessionName) != "patrol-respond" ||
 		aws.ToString(in.ExternalId) != "ext-1234" || aws.ToInt32(in.DurationSeconds) != 1200 {
 		t.Errorf("AssumeRole input: arn %s session %s external id %s duration %d",
 			aws.ToString(in.RoleArn), aws.ToString(in.RoleSessionName), aws.ToString(in.ExternalId), aws.ToInt32(in.DurationSeconds))
 	}
 
-	// CloudTrail in B would attribute the calls to the ticket's session.
-	creds := must(p.credentialsFor(ctx, accountB, sessionName("SEC-123")))(t)
+	// CloudTrail in B sees patrol's session of the responder role.
+	creds := must(p.credentialsFor(ctx, accountB))(t)
 	cfg := p.base.Copy()
 	cfg.Credentials = creds
 	id := must(sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))(t)
-	if got := aws.ToString(id.Arn); got != "arn:aws:sts::"+accountB+":assumed-role/patrol-responder/patrol-SEC-123" {
+	if got := aws.ToString(id.Arn); got != "arn:aws:sts::"+accountB+":assumed-role/patrol-responder/patrol-respond" {
 		t.Errorf("caller = %s", got)
 	}
 
 	// Sessions unused for longer than a session's life are forgotten.
-	first := p.assumed("arn:aws:iam::"+accountB+":role/patrol-responder", "patrol-SEC-123")
-	if again := p.assumed("arn:aws:iam::"+accountB+":role/patrol-responder", "patrol-SEC-123"); again != first {
+	first := p.assumed("arn:aws:iam::" + accountB + ":role/patrol-responder")
+	if again := p.assumed("arn:aws:iam::" + accountB + ":role/patrol-responder"); again != first {
 		t.Error("session not reused")
 	}
 	clock.Add(21 * time.Minute)
-	if later := p.assumed("arn:aws:iam::"+accountB+":role/patrol-responder", "patrol-SEC-123"); later == first {
+	if later := p.assumed("arn:aws:iam::" + accountB + ":role/patrol-responder"); later == first {
 		t.Error("stale session kept")
 	}
 }

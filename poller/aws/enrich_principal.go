@@ -63,7 +63,7 @@ func (e principalEnricher) Enrich(ctx context.Context, in poller.EnrichInput) (p
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.EnrichTimeout)
 	defer cancel()
-	cs, err := p.connect(ctx, who.account, enrichSession)
+	cs, err := p.connect(ctx, who.account, in.Ticket.Key)
 	if err != nil {
 		return poller.Enrichment{}, fmt.Errorf("principal in %s: %w", who.account, err)
 	}

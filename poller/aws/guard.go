@@ -11,7 +11,7 @@ import (
 )
 
 // ResolvePath returns the ARN of an IAM user or role with its IAM path,
-// read from IAM in the principal's account through the read-only enricher
+// read from IAM in the principal's account through the account's role
 // session. It is the respond job's poller.PathResolver: actions name
 // principals without their path, and a protected pattern written with one
 // must know it.
@@ -22,7 +22,7 @@ func (p *Provider) ResolvePath(ctx context.Context, arn string) (string, error) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.EnrichTimeout)
 	defer cancel()
-	cs, err := p.connect(ctx, pr.Account, enrichSession)
+	cs, err := p.connect(ctx, pr.Account, "")
 	if err != nil {
 		return "", err
 	}

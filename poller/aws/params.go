@@ -20,8 +20,8 @@ const (
 )
 
 // ticketParam carries the ticket key from Plan to Apply inside Plan.Params,
-// so a plan stored and applied later still names its STS session after the
-// ticket. Detections cannot set it.
+// so the calls of a plan stored and applied later still name the ticket
+// (see appID). Detections cannot set it.
 const ticketParam = "ticket"
 
 // Shapes of the names AWS accepts. Params are rendered from event fields an

@@ -54,7 +54,8 @@ func TestPlanMakesNoAWSCalls(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if len(pl.Steps) < 3 || !strings.HasPrefix(pl.Steps[0], "sts:AssumeRole RoleArn=arn:aws:iam::111122223333:role/patrol-responder RoleSessionName=patrol-SEC-123") {
+		if len(pl.Steps) < 3 || !strings.HasPrefix(pl.Steps[0], "sts:AssumeRole RoleArn=arn:aws:iam::111122223333:role/patrol-responder RoleSessionName=patrol-respond") ||
+			!strings.Contains(pl.Steps[0], "names patrol-SEC-123 in its user agent") {
 			t.Errorf("%s: steps %q", name, pl.Steps)
 		}
 		if pl.Params[ticketParam] != "SEC-123" {
@@ -169,17 +170,17 @@ func TestPlanAmbientCredentialsStep(t *testing.T) {
 	}
 }
 
-func TestSessionName(t *testing.T) {
+func TestAppID(t *testing.T) {
 	tests := []struct{ ticket, want string }{
 		{"SEC-123", "patrol-SEC-123"},
 		{"", "patrol"},
 		{"LOCAL-7", "patrol-LOCAL-7"},
 		{"SEC 1/2:ü", "patrol-SEC-1-2---"},
-		{strings.Repeat("A", 100), "patrol-" + strings.Repeat("A", 57)},
+		{strings.Repeat("A", 100), "patrol-" + strings.Repeat("A", 43)},
 	}
 	for _, tt := range tests {
-		if got := sessionName(tt.ticket); got != tt.want {
-			t.Errorf("sessionName(%q) = %q, want %q", tt.ticket, got, tt.want)
+		if got := appID(tt.ticket); got != tt.want {
+			t.Errorf("appID(%q) = %q, want %q", tt.ticket, got, tt.want)
 		}
 	}
 }

@@ -58,14 +58,14 @@ type Provider struct {
 	networks *enrich.Networks
 
 	// connect and orgs are replaced by tests that fake AWS.
-	connect func(ctx context.Context, account, session string) (clientSet, error)
+	connect func(ctx context.Context, account, ticket string) (clientSet, error)
 	orgs    func(ctx context.Context) (orgAPI, error)
 
 	orgCache       *ttlCache[orgAnswer]
 	principalCache *ttlCache[principalFacts]
 
 	mu             sync.Mutex
-	sessions       map[string]*roleSession
+	sessions       map[string]*cachedSession
 	ambientAccount string
 	orgIDs         []string // aws.accounts = "organization": read by LoadAccounts, sorted
 }
@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Provider, error) {
 		now:      opts.Now,
 		log:      opts.Logger,
 		teams:    enrich.Teams(opts.Teams),
-		sessions: map[string]*roleSession{},
+		sessions: map[string]*cachedSession{},
 	}
 	if p.now == nil {
 		p.now = time.Now

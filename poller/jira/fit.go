@@ -60,7 +60,7 @@ func cutMessage(m poller.Message, keep, total int) poller.Message {
 		left = 0
 		return s[:i] + ellipsis
 	}
-	out := poller.Message{Title: take(m.Title)}
+	out := poller.Message{Title: take(m.Title), Ref: m.Ref}
 	for _, s := range m.Sections {
 		c := poller.Section{Heading: take(s.Heading), Text: take(s.Text)}
 		for _, f := range s.Fields {

@@ -255,6 +255,48 @@ func TestCommentAtIsJirasTime(t *testing.T) {
 	}
 }
 
+// TestFindComment: a comment patrol posted is found by the reference line
+// it ends with, with Jira's time, through pages of newer comments; the same
+// line in someone else's comment, or another reference, is not it.
+func TestFindComment(t *testing.T) {
+	for _, flavor := range []jiratest.Flavor{jiratest.Cloud, jiratest.DataCenter} {
+		t.Run(string(flavor), func(t *testing.T) {
+			e := setup(t, flavor, jiratest.Options{})
+			tk := create(t, e)
+			ctx := context.Background()
+			m := poller.Message{Sections: []poller.Section{{Heading: "Enrichment", Text: "owner: alice"}}, Ref: "3f9a1c0b7e2d"}
+			other := m
+			other.Ref = "000000000000"
+			if _, found, err := e.tr.FindComment(ctx, tk.Key, m); err != nil || found {
+				t.Fatalf("before it was posted: found %v, %v", found, err)
+			}
+			e.fake.AddComment(tk.Key, "mallory", "quoting you:\n"+m.RefLine())
+			if _, found, err := e.tr.FindComment(ctx, tk.Key, m); err != nil || found {
+				t.Fatalf("someone else's comment with the line counted: %v, %v", found, err)
+			}
+			at, err := e.tr.CommentAt(ctx, tk.Key, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 150; i++ { // newer comments, more than a page
+				e.clock.Advance(time.Second)
+				e.fake.AddComment(tk.Key, "someone", fmt.Sprintf("comment %d", i))
+			}
+			got, found, err := e.tr.FindComment(ctx, tk.Key, m)
+			if err != nil || !found || !got.Equal(at) {
+				t.Errorf("FindComment = %v, %v, %v; want %v", got, found, err, at)
+			}
+			if _, found, err := e.tr.FindComment(ctx, tk.Key, other); err != nil || found {
+				t.Errorf("another reference found: %v, %v", found, err)
+			}
+			is, _ := e.fake.Issue(tk.Key)
+			if text := jiratest.PlainText(is.Comments[1].Body); !strings.HasSuffix(text, "patrol ref 3f9a1c0b7e2d") {
+				t.Errorf("comment text = %q", text)
+			}
+		})
+	}
+}
+
 // TestDataCenterApproverByKey: Data Center approvers are named in the
 // config by user name and matched by their stable user key, resolved at
 // start. An administrator who renames the approver and gives the name to

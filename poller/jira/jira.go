@@ -67,6 +67,7 @@ type Tracker struct {
 
 	mu   sync.Mutex
 	zone *time.Location // the Jira account's zone: JQL dates are read in it
+	me   string         // patrol's account: Cloud accountId, Data Center user name
 	// approverKeys maps Data Center user keys to the approvers entry they
 	// were resolved from; nil until resolved.
 	approverKeys map[string]string
@@ -212,9 +213,19 @@ func (t *Tracker) accountZone(ctx context.Context) (*time.Location, error) {
 	}
 	t.log.Info("jira account", "account", id, "time_zone", zone.String(), "flavor", t.cfg.Flavor)
 	t.mu.Lock()
-	t.zone = zone
+	t.zone, t.me = zone, id
 	t.mu.Unlock()
 	return zone, nil
+}
+
+// self returns patrol's own account (from /myself, read once).
+func (t *Tracker) self(ctx context.Context) (string, error) {
+	if _, err := t.accountZone(ctx); err != nil {
+		return "", err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.me, nil
 }
 
 // call sends one request with a JSON body (or none) and decodes the JSON

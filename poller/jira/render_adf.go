@@ -107,6 +107,9 @@ func RenderADF(m poller.Message) ADFDoc {
 	if len(doc.Content) == 0 {
 		doc.Content = []ADFNode{adfParagraph(adfText("(no details)"))}
 	}
+	if ref := m.RefLine(); ref != "" {
+		doc.Content = append(doc.Content, adfParagraph(adfText(cleanControls(ref))))
+	}
 	return doc
 }
 

@@ -57,7 +57,10 @@ func RenderWiki(m poller.Message) string {
 		}
 	}
 	if b.Len() == 0 {
-		return "(no details)"
+		b.WriteString("(no details)\n")
+	}
+	if ref := wikiInline(m.RefLine()); ref != "" {
+		b.WriteString("\n" + ref + "\n")
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -92,6 +92,27 @@ func (t *Tracker) CommentAt(ctx context.Context, key string, m poller.Message) (
 	return t.DB.LocalCommentAt(ctx, key, t.author(), m.PlainText())
 }
 
+// FindComment implements poller.CommentFinder: a comment patrol posted
+// that ends with m's reference line, and its time.
+func (t *Tracker) FindComment(ctx context.Context, key string, m poller.Message) (time.Time, bool, error) {
+	ref := m.RefLine()
+	if ref == "" {
+		return time.Time{}, false, nil
+	}
+	cs, err := t.DB.LocalComments(ctx, key)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, c := range cs {
+		if c.Author == t.author() && strings.HasSuffix(strings.TrimRight(c.Body, "\n"), "\n"+ref) {
+			return c.At, true, nil
+		}
+	}
+	return time.Time{}, false, nil
+}
+
+var _ poller.CommentFinder = (*Tracker)(nil)
+
 // Transition sets the ticket's status to name.
 func (t *Tracker) Transition(ctx context.Context, key, name string) error {
 	return t.DB.LocalTransition(ctx, key, name, t.author())

@@ -62,6 +62,17 @@ func TestTracker(t *testing.T) {
 	if err := tr.Comment(ctx, "LOCAL-9", poller.Message{Title: "x"}); err == nil {
 		t.Error("comment on a missing ticket succeeded")
 	}
+	m := poller.Message{Title: "Enrichment", Ref: "3f9a1c0b7e2d"}
+	db.LocalComment(ctx, tk.Key, "mallory", "quoting:\n"+m.RefLine())
+	if _, found, _ := tr.FindComment(ctx, tk.Key, m); found {
+		t.Error("someone else's comment counted")
+	}
+	if err := tr.Comment(ctx, tk.Key, m); err != nil {
+		t.Fatal(err)
+	}
+	if at, found, err := tr.FindComment(ctx, tk.Key, m); err != nil || !found || !at.Equal(now) {
+		t.Errorf("FindComment = %v %v %v", at, found, err)
+	}
 }
 
 func TestLogNotifierThreads(t *testing.T) {

@@ -48,6 +48,9 @@ func (n notifier) Notify(ctx context.Context, note poller.Notification) (string,
 
 // Tracker counts a tracker's failures as request errors of backend.
 func (m *Metrics) Tracker(t poller.Tracker, backend string) poller.Tracker {
+	if _, ok := t.(poller.CommentFinder); ok {
+		return findingTracker{tracker{t, m, backend}}
+	}
 	return tracker{t, m, backend}
 }
 
@@ -130,6 +133,12 @@ func (a action) Apply(ctx context.Context, p poller.Plan) (poller.Outcome, error
 	return out, a.m.count("aws", err)
 }
 
+// MarksSends passes through what the wrapped action says.
+func (a action) MarksSends() bool {
+	m, ok := a.a.(poller.SendMarker)
+	return ok && m.MarksSends()
+}
+
 func (a action) revert(ctx context.Context, p poller.Plan, snapshot string) (poller.Outcome, error) {
 	out, err := a.a.(poller.Reverter).Revert(ctx, p, snapshot)
 	return out, a.m.count("aws", err)
@@ -182,6 +191,14 @@ func (t tracker) AddLabels(ctx context.Context, key string, labels ...string) er
 	return t.m.count(t.backend, l.AddLabels(ctx, key, labels...))
 }
 
+// findingTracker is a tracker that can find the comments it was sent.
+type findingTracker struct{ tracker }
+
+func (t findingTracker) FindComment(ctx context.Context, key string, msg poller.Message) (time.Time, bool, error) {
+	at, found, err := t.t.(poller.CommentFinder).FindComment(ctx, key, msg)
+	return at, found, t.m.count(t.backend, err)
+}
+
 // Link passes through to a tracker that links tickets; for one that does
 // not, there is nothing to do (the ticket's text names the other one).
 func (t tracker) Link(ctx context.Context, key, other string) error {
@@ -213,4 +230,5 @@ var (
 	_ poller.Labeler        = tracker{}
 	_ poller.Linker         = tracker{}
 	_ poller.Resolver       = tracker{}
+	_ poller.CommentFinder  = findingTracker{}
 )

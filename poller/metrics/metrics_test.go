@@ -144,8 +144,17 @@ func TestWrappersKeepOptionalInterfaces(t *testing.T) {
 	if _, ok := acts["full"].(poller.Checker); !ok {
 		t.Error("an action lost Check")
 	}
+	if acts["plain"].(poller.SendMarker).MarksSends() || !acts["full"].(poller.SendMarker).MarksSends() {
+		t.Error("the wrappers do not say whether the action marks its sends")
+	}
 	if _, ok := m.Tracker(nil, "jira").(poller.CommentStamper); !ok {
 		t.Error("the tracker wrapper hides CommentAt")
+	}
+	if _, ok := m.Tracker(nil, "x").(poller.CommentFinder); ok {
+		t.Error("a tracker that cannot find comments can")
+	}
+	if _, ok := m.Tracker(findingTracker{}, "jira").(poller.CommentFinder); !ok {
+		t.Error("the tracker wrapper hides FindComment")
 	}
 }
 
@@ -166,6 +175,7 @@ func (fullAction) Revert(context.Context, poller.Plan, string) (poller.Outcome, 
 func (fullAction) Check(context.Context, poller.Plan, time.Time) (poller.Outcome, error) {
 	return poller.Outcome{}, nil
 }
+func (fullAction) MarksSends() bool { return true }
 
 // TestTextfileReadableByTheCollector: node_exporter runs as another user,
 // so the textfile is 0644 whatever patrol's umask (0077 under systemd).

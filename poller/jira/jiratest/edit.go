@@ -244,6 +244,46 @@ func (s *Server) addComment(w http.ResponseWriter, version, key string, body []b
 	})
 }
 
+// listComments handles GET /issue/{key}/comment: a page (startAt,
+// maxResults, default 100) ordered by created (orderBy=created, +created,
+// -created), each body in the version asked for.
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request, version, key string) {
+	q := r.URL.Query()
+	start, _ := strconv.Atoi(q.Get("startAt"))
+	max, err := strconv.Atoi(q.Get("maxResults"))
+	if err != nil || max <= 0 || max > 100 {
+		max = 100
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.find(key)
+	if is == nil {
+		noIssue(w)
+		return
+	}
+	cs := slices.Clone(is.Comments)
+	if q.Get("orderBy") == "-created" {
+		slices.Reverse(cs)
+	}
+	page := []any{}
+	for i := start; i < len(cs) && len(page) < max; i++ {
+		c := cs[i]
+		body := c.Body
+		switch {
+		case c.API == "2" && version == "3":
+			body = adfParagraph(fmt.Sprint(c.Body))
+		case c.API == "3" && version == "2":
+			body = PlainText(c.Body)
+		}
+		page = append(page, map[string]any{
+			"id": c.ID, "self": s.URL + "/rest/api/" + version + "/issue/" + is.ID + "/comment/" + c.ID,
+			"author": s.userJSON(c.Author), "updateAuthor": s.userJSON(c.Author), "body": body,
+			"created": s.fmtTime(c.Created), "updated": s.fmtTime(c.Created),
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": start, "maxResults": max, "total": len(cs), "comments": page})
+}
+
 // listTransitions handles GET /issue/{key}/transitions: every transition
 // except the one into the current status.
 func (s *Server) listTransitions(w http.ResponseWriter, key string) {

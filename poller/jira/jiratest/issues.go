@@ -178,6 +178,20 @@ func (s *Server) SetField(key, field string, value any, by string) error {
 	return nil
 }
 
+// AddComment adds a comment as by did in Jira's UI (REST v2 wiki text).
+func (s *Server) AddComment(key, by, text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.find(key)
+	if is == nil {
+		return fmt.Errorf("jiratest: no issue %s", key)
+	}
+	s.nextID++
+	c := Comment{ID: strconv.Itoa(s.nextID), Author: by, API: "2", Body: text, Created: s.now()}
+	s.modify(is, by, nil, func(i *Issue) { i.Comments = append(i.Comments, c) })
+	return nil
+}
+
 // AddLabel adds label to the issue as by did in Jira's UI.
 func (s *Server) AddLabel(key, label, by string) error {
 	return s.changeLabels(key, by, func(ls []string) []string {

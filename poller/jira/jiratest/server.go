@@ -287,6 +287,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 	case len(parts) == 3 && parts[0] == "issue" && parts[2] == "comment" && r.Method == http.MethodPost:
 		s.addComment(w, version, parts[1], body)
+	case len(parts) == 3 && parts[0] == "issue" && parts[2] == "comment" && r.Method == http.MethodGet:
+		s.listComments(w, r, version, parts[1])
 	case len(parts) == 3 && parts[0] == "issue" && parts[2] == "transitions":
 		if r.Method == http.MethodPost {
 			s.doTransition(w, parts[1], body)
