@@ -23,7 +23,7 @@ test:
 check: fmt-check vet test
 
 # The chaos test at length: real patrol processes killed with SIGKILL at
-# seeded moments (8 to 15 kills a seed), then run until everything settles;
+# seeded moments (aiming at 8 to 15 kills a seed), then run until everything settles;
 # prints each seed and the figures (kills, fixed, handed to a person,
 # double calls, duplicate tickets). make test runs it with two seeds.
 # CHAOS_SEED=N CHAOS_SEEDS=1 replays one printed seed.
