@@ -27,6 +27,9 @@ type Meter struct {
 	// line per interval, and Clear and Done erase it.
 	live  bool
 	shown bool // a live line is on the terminal
+	// status is what the command is at (a backtest's detection and
+	// window), set by Status.
+	status string
 
 	mu                   sync.Mutex
 	objects, wantObjects int
@@ -52,6 +55,41 @@ func NewLive(w io.Writer, label string, now func() time.Time) *Meter {
 	m := New(w, label, now)
 	m.live = true
 	return m
+}
+
+// SetInterval sets how often count lines may be printed (a second by
+// default): a log that a long job writes to wants fewer lines than a
+// terminal does.
+func (m *Meter) SetInterval(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.every = d
+}
+
+// Status says what the command is at ("detection 2/5 x, window 3/10"). A
+// live Meter redraws its line with it at once and keeps it at the head of
+// the count lines, so the command's own status and the counts share one
+// line instead of fighting over it; a plain Meter prints it as a line of
+// its own when it changes, and its count lines follow.
+func (m *Meter) Status(s string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live {
+		m.status = s
+		fmt.Fprintf(m.w, "\r%s: %s\x1b[K", m.label, s)
+		m.shown = true
+		return
+	}
+	if s != m.status {
+		m.status = s
+		fmt.Fprintf(m.w, "%s: %s\n", m.label, s)
+	}
 }
 
 // Clear erases a live line, if one is shown: a search calls it when it
@@ -162,7 +200,11 @@ func (m *Meter) tick() {
 	m.last = now
 	elapsed := now.Sub(m.start)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d", m.label, m.objects)
+	fmt.Fprintf(&b, "%s: ", m.label)
+	if m.live && m.status != "" {
+		fmt.Fprintf(&b, "%s: ", m.status)
+	}
+	fmt.Fprintf(&b, "%d", m.objects)
 	if m.wantObjects > 0 {
 		fmt.Fprintf(&b, "/%d", m.wantObjects)
 	}
