@@ -153,7 +153,7 @@ var meterClock func() time.Time
 // at the end); on a terminal one line is redrawn in place.
 func backtestMeter(errOut io.Writer) *progress.Meter {
 	if showProgress(errOut) {
-		return progress.NewLive(errOut, "backtest", meterClock)
+		return liveMeter(errOut, "backtest", meterClock)
 	}
 	m := progress.New(errOut, "backtest", meterClock)
 	m.SetInterval(10 * time.Second)

@@ -27,6 +27,7 @@ type Meter struct {
 	// line per interval, and Clear and Done erase it.
 	live  bool
 	shown bool // a live line is on the terminal
+	width int  // the terminal's columns (0: unknown)
 	// status is what the command is at (a backtest's detection and
 	// window), set by Status.
 	status string
@@ -69,6 +70,29 @@ func (m *Meter) SetInterval(d time.Duration) {
 	m.every = d
 }
 
+// SetWidth gives a live Meter the terminal's width in columns. A line
+// longer than that wraps, and a carriage return goes back only to the
+// start of its last row, so every redraw would leave the rows above behind:
+// live lines are cut to fit instead. 0 (unknown) cuts nothing.
+func (m *Meter) SetWidth(cols int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.width = cols
+}
+
+// draw redraws the live line with text, cut to the terminal's width (one
+// column short: writing the last one wraps on some terminals).
+func (m *Meter) draw(text string) {
+	if r := []rune(text); m.width > 1 && len(r) > m.width-1 {
+		text = string(r[:m.width-1])
+	}
+	fmt.Fprintf(m.w, "\r%s\x1b[K", text)
+	m.shown = true
+}
+
 // Status says what the command is at ("detection 2/5 x, window 3/10"). A
 // live Meter redraws its line with it at once and keeps it at the head of
 // the count lines, so the command's own status and the counts share one
@@ -82,8 +106,7 @@ func (m *Meter) Status(s string) {
 	defer m.mu.Unlock()
 	if m.live {
 		m.status = s
-		fmt.Fprintf(m.w, "\r%s: %s\x1b[K", m.label, s)
-		m.shown = true
+		m.draw(m.label + ": " + s)
 		return
 	}
 	if s != m.status {
@@ -219,8 +242,7 @@ func (m *Meter) tick() {
 	}
 	b.WriteString(m.eventsText())
 	if m.live {
-		fmt.Fprintf(m.w, "\r%s\x1b[K", b.String())
-		m.shown = true
+		m.draw(b.String())
 		return
 	}
 	fmt.Fprintln(m.w, b.String())

@@ -155,3 +155,26 @@ func TestMeterStatus(t *testing.T) {
 		}
 	})
 }
+
+// A live line never wraps: a carriage return could not redraw it.
+func TestLiveLinesFitTheTerminal(t *testing.T) {
+	var out bytes.Buffer
+	c := &clock{t: time.Unix(0, 0)}
+	m := NewLive(&out, "backtest", c.now)
+	m.SetWidth(40)
+	m.Status("detection 12/29 cloudtrail-logging-stopped, window 3/40")
+	m.Expect(2, 2e6)
+	c.advance(1500 * time.Millisecond)
+	m.Read(1e6)
+	want := "\rbacktest: detection 12/29 cloudtrail-lo\x1b[K" +
+		"\rbacktest: detection 12/29 cloudtrail-lo\x1b[K"
+	if out.String() != want {
+		t.Fatalf("live output:\n got %q\nwant %q", out.String(), want)
+	}
+	out.Reset()
+	m.SetWidth(0) // unknown: nothing is cut
+	m.Status("detection 12/29 cloudtrail-logging-stopped, window 3/40")
+	if want := "\rbacktest: detection 12/29 cloudtrail-logging-stopped, window 3/40\x1b[K"; out.String() != want {
+		t.Fatalf("live output:\n got %q\nwant %q", out.String(), want)
+	}
+}
