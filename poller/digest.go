@@ -69,8 +69,11 @@ type DigestDetection struct {
 
 // DigestExpiring is an exception or silence about to end.
 type DigestExpiring struct {
-	Kind    string // exception | silence
+	Kind string // exception | silence
+	// Name is what it is known by: a silence's id; an exception's
+	// detection and match.
 	Name    string
+	Reason  string // the people's words: text, not a name
 	Owner   string
 	Expires time.Time
 }
@@ -118,7 +121,8 @@ func (d Digest) Message() Message {
 	if len(d.Expiring) > 0 {
 		exp := Section{Heading: "Exceptions and silences ending within 7 days"}
 		for _, e := range d.Expiring {
-			exp.Fields = append(exp.Fields, Field{Name: e.Kind + " " + e.Name, Value: "owner " + e.Owner + ", ends " + e.Expires.UTC().Format(time.RFC3339)})
+			exp.Fields = append(exp.Fields, Field{Name: e.Kind + " " + e.Name, Value: e.Reason + " (owner " + e.Owner + "), ends " +
+				e.Expires.UTC().Format(time.RFC3339) + ", in " + Age(e.Expires.Sub(d.At))})
 		}
 		m.Sections = append(m.Sections, exp)
 	}

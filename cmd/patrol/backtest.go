@@ -12,6 +12,7 @@ import (
 	"github.com/patrolsec/patrol/poller/aws"
 	"github.com/patrolsec/patrol/poller/backtest"
 	"github.com/patrolsec/patrol/poller/config"
+	"github.com/patrolsec/patrol/poller/progress"
 	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
 )
@@ -71,14 +72,16 @@ func cmdBacktest(ctx context.Context, args []string, out, errOut io.Writer) int 
 		fmt.Fprintf(errOut, "patrol backtest: aws: %v\n", err)
 		return exitFailed
 	}
+	meter := backtestMeter(errOut)
+	ctx = progress.NewContext(ctx, meter)
 	reports, err := backtest.Run(ctx, backtest.Options{
 		Detections: sequencesLast(selected), Searcher: a.searcher, Tuner: &tuning.Tuner{Silences: silences},
 		Router: poller.Router{Teams: a.cfg.Teams}, Actions: provider.Actions(), DryRun: a.cfg.AWS.DryRun, Label: a.cfg.Tickets.Label,
 		Kinds:     func(db *state.DB, s poller.Searcher) []poller.Kind { return kinds(a.cfg, db, s, a.log) },
 		MaxWindow: config.Duration(a.cfg.Search.MaxWindow), From: span.Start, To: span.End,
-		Progress: progressLine(errOut),
+		Progress: progressLine(meter, showProgress(errOut)),
 	})
-	clearProgress(errOut)
+	meter.Done()
 	if err != nil {
 		fmt.Fprintf(errOut, "patrol backtest: %v\n", err)
 		return exitFailed
@@ -140,26 +143,34 @@ func printBacktest(out io.Writer, r backtest.Report) {
 	}
 }
 
-// progressLine reports a backtest's progress on errOut: redrawn in place
-// on a terminal, one line per detection otherwise.
-func progressLine(errOut io.Writer) func(backtest.Progress) {
-	term := isTerminal(errOut)
-	last := ""
-	return func(p backtest.Progress) {
-		if term {
-			fmt.Fprintf(errOut, "\r\x1b[Kbacktest: detection %d/%d %s, window %d/%d ending %s", p.Index, p.Total, p.Detection,
-				p.Windows, max(p.Spans, p.Windows), p.Window.End.Format(time.RFC3339))
-			return
-		}
-		if p.Detection != last {
-			last = p.Detection
-			fmt.Fprintf(errOut, "backtest: detection %d/%d %s (%d window(s))\n", p.Index, p.Total, p.Detection, p.Spans)
-		}
+// meterClock is the backtest meter's clock (nil: time.Now); tests step it.
+var meterClock func() time.Time
+
+// backtestMeter counts the objects and bytes a backtest reads (local files,
+// S3 objects) and their rate. A backtest is a long job, often run with
+// stderr going to a file or a CI log: there it prints plain lines (the
+// detection it is at, counts every ten seconds of a long read, a summary
+// at the end); on a terminal one line is redrawn in place.
+func backtestMeter(errOut io.Writer) *progress.Meter {
+	if showProgress(errOut) {
+		return liveMeter(errOut, "backtest", meterClock)
 	}
+	m := progress.New(errOut, "backtest", meterClock)
+	m.SetInterval(10 * time.Second)
+	return m
 }
 
-func clearProgress(errOut io.Writer) {
-	if isTerminal(errOut) {
-		fmt.Fprint(errOut, "\r\x1b[K")
+// progressLine reports where a backtest is through its meter, so the
+// detection, the window and the counts never garble each other: every
+// window on a terminal, where the meter's line is redrawn in place, and
+// one line per detection otherwise.
+func progressLine(m *progress.Meter, term bool) func(backtest.Progress) {
+	return func(p backtest.Progress) {
+		if term {
+			// Short: the counts follow on the same line.
+			m.Status(fmt.Sprintf("detection %d/%d %s, window %d/%d", p.Index, p.Total, p.Detection, p.Windows, max(p.Spans, p.Windows)))
+			return
+		}
+		m.Status(fmt.Sprintf("detection %d/%d %s (%d window(s))", p.Index, p.Total, p.Detection, p.Spans))
 	}
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +333,46 @@ func TestEndToEndBreaker(t *testing.T) {
 	}
 	if code, out, _ := patrol(t, "resume", "--config", conf); code != exitOK || !strings.Contains(out, "closed") {
 		t.Errorf("second resume: %d %s", code, out)
+	}
+}
+
+// TestDigestsListWhatEndsThisWeek: the digests patrol builds from its
+// config list the loaded detections' exceptions and silences.toml's
+// silences that end within 7 days, soonest first, and no others.
+func TestDigestsListWhatEndsThisWeek(t *testing.T) {
+	now := time.Now().UTC()
+	day := func(n int) string { return now.AddDate(0, 0, n).Format("2006-01-02") } // the end of that day, UTC
+	exception := func(user, expires string) string {
+		return "\n[[exception]]\nmatch = { \"userIdentity.userName\" = \"" + user + "\" }\nreason = \"known\"\nowner = \"alice\"\nexpires = " + expires + "\n"
+	}
+	conf := tuningDir(t, map[string]string{"a.toml": e2eKey + exception("ci-deployer", day(3)) + exception("backup", day(30))})
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(f, "[[digest]]\nchannel = \"#security-alerts\"\nschedule = \"0 9 * * *\"\n")
+	f.Close()
+	silence := func(id, expires string) string {
+		return "[[silence]]\nid = \"" + id + "\"\ndetections = [\"e2e-*\"]\nexpires = " + expires + "\nowner = \"bob\"\nreason = \"maintenance\"\n"
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(conf), "silences.toml"),
+		[]byte(silence("freeze", now.Add(49*time.Hour).Format(time.RFC3339))+silence("migration", day(20))), 0o644)
+
+	var errOut bytes.Buffer
+	a, code := setup(context.Background(), conf, setupOptions{jobs: true}, &errOut)
+	if a == nil {
+		t.Fatalf("setup: exit %d\n%s", code, errOut.String())
+	}
+	defer a.close()
+	if len(a.digests) != 1 || a.digests[0].Expiring == nil {
+		t.Fatalf("digests: %+v", a.digests)
+	}
+	var got []string
+	for _, e := range a.digests[0].Expiring(now) {
+		got = append(got, e.Kind+" "+e.Name+" ("+e.Owner+")")
+	}
+	want := []string{"silence freeze (bob)", "exception e2e-external-key: userIdentity.userName=ci-deployer (alice)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ending within 7 days:\n got %q\nwant %q", got, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -206,4 +207,97 @@ func TestSearchOverS3ShowsProgress(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^search: read 16 objects, [0-9.]+ MB in [0-9.]+m?s \([0-9.]+ MB/s\); \d+ events`).MatchString(errOut) {
 		t.Errorf("progress: %q", errOut)
 	}
+}
+
+// patrol backtest over S3 shows progress on stderr (objects, bytes, rate),
+// without garbling its detection lines: in a log, whole lines (the
+// detection it is at, the counts, a summary); on a terminal, one line
+// redrawn in place with the detection and the counts, erased before the
+// summary.
+func TestBacktestOverS3ShowsProgress(t *testing.T) {
+	bucket, _, arrived := deliveredSamples(t, "backtest-logs", time.Now().Add(-time.Hour), time.Now())
+	conf := s3Config(t, t.TempDir(), "backtest", bucket)
+	// A slow read: every look at the meter's clock finds it 11s later, so
+	// each object read is past the interval (10s in a log) and printed.
+	old := meterClock
+	t.Cleanup(func() { meterClock = old })
+	dets := []string{"cloudtrail-logging-stopped", "vpcflow-admin-port-from-internet"}
+	args := []string{"backtest", "--config", conf, "--detection", dets[0], "--detection", dets[1],
+		"--from", "all", "--to", arrived.Add(time.Minute).Format(time.RFC3339)}
+	summary := regexp.MustCompile(`^backtest: read (\d+) objects, [0-9.]+ MB in [0-9.hms]+ \([0-9.]+ MB/s\); \d+ events, \d+ passed the search filter$`)
+	counts := regexp.MustCompile(`^backtest: (\d+)/\d+ objects, [0-9.]+ MB of [0-9.]+ MB \(\d+%\), [0-9.]+ MB/s`)
+	stepClock := func() {
+		at := time.Unix(0, 0)
+		meterClock = func() time.Time { at = at.Add(11 * time.Second); return at } // called under the meter's lock
+	}
+
+	t.Run("log", func(t *testing.T) {
+		stepClock()
+		code, out, errOut := patrol(t, args...)
+		if code != exitOK || !strings.Contains(out, dets[0]+" (live): windows=1 results=") {
+			t.Fatalf("backtest: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if strings.ContainsAny(errOut, "\r\x1b") {
+			t.Fatalf("terminal codes in a log: %q", errOut)
+		}
+		// The detection lines, then one count line per object read (the
+		// count rising by one each time), then the summary.
+		lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+		var reads []int // objects read after each detection's line
+		read := 0
+		for i, l := range lines {
+			if i == len(lines)-1 {
+				if m := summary.FindStringSubmatch(l); m == nil || m[1] != fmt.Sprint(read) || read < 10 {
+					t.Errorf("summary after %d objects: %q", read, l)
+				}
+				continue
+			}
+			if m := counts.FindStringSubmatch(l); m != nil && m[1] == fmt.Sprint(read+1) && len(reads) > 0 {
+				read++
+				reads[len(reads)-1]++
+				continue
+			}
+			if n := len(reads); n < len(dets) && l == fmt.Sprintf("backtest: detection %d/%d %s (1 window(s))", n+1, len(dets), dets[n]) {
+				reads = append(reads, 0)
+				continue
+			}
+			t.Errorf("line %d out of place: %q", i+1, l)
+		}
+		if len(reads) != len(dets) || slices.Contains(reads, 0) {
+			t.Errorf("want each detection's line followed by its reads, got:\n%s", errOut)
+		}
+	})
+
+	t.Run("terminal", func(t *testing.T) {
+		stepClock()
+		var out, errOut terminal
+		if code := dispatch(context.Background(), args, &out, &errOut); code != exitOK {
+			t.Fatalf("backtest: exit %d\n%s\n%q", code, out.String(), errOut.String())
+		}
+		// Everything before the summary is redrawn in place: no line ends,
+		// and the counts carry the detection and window they belong to.
+		e := errOut.String()
+		cut := strings.LastIndex(e, "\r\x1b[K")
+		if cut < 0 || !summary.MatchString(strings.TrimSuffix(e[cut+len("\r\x1b[K"):], "\n")) {
+			t.Fatalf("no summary after the erased line: %q", e)
+		}
+		live := regexp.MustCompile(`^\rbacktest: detection [12]/2 (\S+), window 1/1(: \d+/\d+ objects, [^\r\n]*)?\x1b\[K$`)
+		withCounts := 0
+		for _, draw := range strings.SplitAfter(e[:cut], "\x1b[K") {
+			if draw == "\r\x1b[K" || draw == "" {
+				continue
+			}
+			m := live.FindStringSubmatch(draw)
+			if m == nil || (m[1] != dets[0] && m[1] != dets[1]) {
+				t.Errorf("not a redrawn progress line: %q", draw)
+				continue
+			}
+			if m[2] != "" {
+				withCounts++
+			}
+		}
+		if withCounts < 10 {
+			t.Errorf("%d progress lines with counts:\n%q", withCounts, e)
+		}
+	})
 }

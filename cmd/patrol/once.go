@@ -34,7 +34,7 @@ func cmdOnce(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if showProgress(errOut) {
 		// Each search's progress is redrawn in place and erased when it
 		// ends, before the detection's own line is printed.
-		ctx = progress.NewContext(ctx, progress.NewLive(errOut, "search", nil))
+		ctx = progress.NewContext(ctx, liveMeter(errOut, "search", nil))
 	}
 	failed := false
 	for _, d := range sequencesLast(selected) {

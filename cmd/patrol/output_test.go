@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -114,5 +115,21 @@ dry_run = false
 	last := lines[len(lines)-1]
 	if code != exitFailed || !strings.Contains(last, "remediations: failed=1") || !strings.Contains(last, "FAILED: 1 remediation(s) did not complete") {
 		t.Errorf("exit %d, respond line %q\n%s", code, last, errOut)
+	}
+}
+
+// Progress lines are cut to a terminal's width; anything else has none,
+// and nothing is cut.
+func TestTermWidthOffATerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for _, out := range []io.Writer{w, &terminal{}} {
+		if n := termWidth(out); n != 0 {
+			t.Errorf("termWidth(%T) = %d", out, n)
+		}
 	}
 }

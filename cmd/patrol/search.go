@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
@@ -18,6 +21,27 @@ import (
 // showProgress says whether progress lines go to w: only to a terminal
 // (tests set it).
 var showProgress = isTerminal
+
+// liveMeter returns a progress meter whose line is redrawn in place on the
+// terminal w, cut to the terminal's width so that it never wraps.
+func liveMeter(w io.Writer, label string, now func() time.Time) *progress.Meter {
+	m := progress.NewLive(w, label, now)
+	m.SetWidth(termWidth(w))
+	return m
+}
+
+// termWidth is the width in columns of the terminal w, or 0 when unknown.
+func termWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
+}
 
 func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fs, cfgPath := flags("search", errOut)
@@ -81,7 +105,7 @@ func cmdSearch(ctx context.Context, args []string, out, errOut io.Writer) int {
 	defer bw.Flush()
 	var meter *progress.Meter
 	if showProgress(errOut) {
-		meter = progress.NewLive(errOut, "search", nil)
+		meter = liveMeter(errOut, "search", nil)
 		ctx = progress.NewContext(ctx, meter)
 	}
 	n := 0

@@ -18,6 +18,7 @@ import (
 	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/slack/slackfake"
+	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -154,18 +155,63 @@ func TestOneDigestPerTick(t *testing.T) {
 
 // TestDigestGolden: a digest built from a real state file (open alerts of
 // two teams and none, a plan waiting for approval, actions since the last
-// digest, a failing and a stale detection), rendered as Block Kit by the
+// digest, a failing and a stale detection) and from the exceptions and
+// silences that end within 7 days (as patrol lists them: tuning.Expiring
+// over the detections and a silences file), rendered as Block Kit by the
 // Slack notifier and posted to the fake. Event data in it stays inert.
 func TestDigestGolden(t *testing.T) {
 	c := &clock{t: at(1, 9, 0)}
 	fake := slackfake.New(t, slackfake.Options{Now: c.Now})
 	teams := []poller.Team{{Name: "payments", Accounts: []string{"111122223333"}}, {Name: "core", Accounts: []string{"444455556666"}}}
-	d := start(t, filepath.Join(t.TempDir(), "patrol.db"), c, fake, teams)
+	dir := t.TempDir()
+	d := start(t, filepath.Join(dir, "patrol.db"), c, fake, teams)
 	ctx := context.Background()
 	db := d.db
+	evil := "<!channel> `x` <http://evil|click> @here"
+	// The digest goes out on day 2 at 09:00: of each pair, one ends within
+	// the week after it and one does not (or has ended).
+	dets := []*detections.Detection{{ID: "key-used", Severity: "high", Exceptions: []detections.Exception{
+		{Match: map[string][]string{"userIdentity.userName": {"ci-deployer"}}, Reason: "CI rotates its own keys", Owner: "alice",
+			Expires: time.Date(2026, 11, 5, 23, 59, 59, 0, time.UTC)}, // written as a date: the end of that day
+		{Match: map[string][]string{"userIdentity.userName": {"backup-*"}}, Reason: "backups run from a fixed host", Owner: "alice",
+			Expires: time.Date(2027, 1, 15, 23, 59, 59, 0, time.UTC)},
+	}}, {ID: "trail-stopped", Severity: "critical"}}
+	d.job.Detections = func() []*detections.Detection { return dets }
+	silences := filepath.Join(dir, "silences.toml")
+	if err := os.WriteFile(silences, []byte(`
+[[silence]]
+id = "change-freeze"
+detections = ["trail-*"]
+expires = 2026-11-03T12:00:00Z
+owner = "bob"
+reason = "release freeze `+strings.ReplaceAll(evil, `"`, `\"`)+`"
+
+[[silence]]
+id = "old-maintenance"
+detections = ["key-used"]
+expires = 2026-11-01T08:00:00Z
+owner = "bob"
+reason = "over before the digest"
+
+[[silence]]
+id = "q1-migration"
+detections = ["*"]
+starts = 2026-11-02T00:00:00Z
+expires = 2026-12-31
+owner = "carol"
+reason = "ends after the week"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sf, err := tuning.OpenSilences(silences, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.job.Expiring = func(now time.Time) []poller.DigestExpiring {
+		return tuning.Expiring(d.job.Detections(), sf, now, 7*24*time.Hour)
+	}
 	d.run(t) // digests begin
 	c.Set(at(1, 10, 0))
-	evil := "<!channel> `x` <http://evil|click> @here"
 	alert := func(det, fp, acct, key, stage string) {
 		t.Helper()
 		a, err := db.CreatePendingAlert(ctx, state.Alert{Detection: det, Fingerprint: fp, FirstSeen: c.Now(), LastSeen: c.Now(), Count: 1,

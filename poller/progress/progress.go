@@ -27,6 +27,10 @@ type Meter struct {
 	// line per interval, and Clear and Done erase it.
 	live  bool
 	shown bool // a live line is on the terminal
+	width int  // the terminal's columns (0: unknown)
+	// status is what the command is at (a backtest's detection and
+	// window), set by Status.
+	status string
 
 	mu                   sync.Mutex
 	objects, wantObjects int
@@ -52,6 +56,63 @@ func NewLive(w io.Writer, label string, now func() time.Time) *Meter {
 	m := New(w, label, now)
 	m.live = true
 	return m
+}
+
+// SetInterval sets how often count lines may be printed (a second by
+// default): a log that a long job writes to wants fewer lines than a
+// terminal does.
+func (m *Meter) SetInterval(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.every = d
+}
+
+// SetWidth gives a live Meter the terminal's width in columns. A line
+// longer than that wraps, and a carriage return goes back only to the
+// start of its last row, so every redraw would leave the rows above behind:
+// live lines are cut to fit instead. 0 (unknown) cuts nothing.
+func (m *Meter) SetWidth(cols int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.width = cols
+}
+
+// draw redraws the live line with text, cut to the terminal's width (one
+// column short: writing the last one wraps on some terminals).
+func (m *Meter) draw(text string) {
+	if r := []rune(text); m.width > 1 && len(r) > m.width-1 {
+		text = string(r[:m.width-1])
+	}
+	fmt.Fprintf(m.w, "\r%s\x1b[K", text)
+	m.shown = true
+}
+
+// Status says what the command is at ("detection 2/5 x, window 3/10"). A
+// live Meter redraws its line with it at once and keeps it at the head of
+// the count lines, so the command's own status and the counts share one
+// line instead of fighting over it; a plain Meter prints it as a line of
+// its own when it changes, and its count lines follow.
+func (m *Meter) Status(s string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live {
+		m.status = s
+		m.draw(m.label + ": " + s)
+		return
+	}
+	if s != m.status {
+		m.status = s
+		fmt.Fprintf(m.w, "%s: %s\n", m.label, s)
+	}
 }
 
 // Clear erases a live line, if one is shown: a search calls it when it
@@ -162,7 +223,11 @@ func (m *Meter) tick() {
 	m.last = now
 	elapsed := now.Sub(m.start)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d", m.label, m.objects)
+	fmt.Fprintf(&b, "%s: ", m.label)
+	if m.live && m.status != "" {
+		fmt.Fprintf(&b, "%s: ", m.status)
+	}
+	fmt.Fprintf(&b, "%d", m.objects)
 	if m.wantObjects > 0 {
 		fmt.Fprintf(&b, "/%d", m.wantObjects)
 	}
@@ -177,8 +242,7 @@ func (m *Meter) tick() {
 	}
 	b.WriteString(m.eventsText())
 	if m.live {
-		fmt.Fprintf(m.w, "\r%s\x1b[K", b.String())
-		m.shown = true
+		m.draw(b.String())
 		return
 	}
 	fmt.Fprintln(m.w, b.String())

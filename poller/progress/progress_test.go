@@ -113,3 +113,68 @@ func TestLiveMeterRedrawsInPlaceAndClears(t *testing.T) {
 		t.Fatalf("summary:\n got %q\nwant %q", out.String(), want)
 	}
 }
+
+// A command's status (a backtest's detection and window) shares the live
+// line with the counts, and is a line of its own, once, on a plain Meter.
+func TestMeterStatus(t *testing.T) {
+	t.Run("live", func(t *testing.T) {
+		var out bytes.Buffer
+		c := &clock{t: time.Unix(0, 0)}
+		m := NewLive(&out, "backtest", c.now)
+		m.Status("detection 1/2 a, window 1/3")
+		m.Expect(2, 2e6)
+		c.advance(1500 * time.Millisecond)
+		m.Read(1e6)
+		m.Clear()
+		want := "\rbacktest: detection 1/2 a, window 1/3\x1b[K" +
+			"\rbacktest: detection 1/2 a, window 1/3: 1/2 objects, 1.0 MB of 2.0 MB (50%), 0.7 MB/s, about 2s left\x1b[K" +
+			"\r\x1b[K"
+		if out.String() != want {
+			t.Fatalf("live output:\n got %q\nwant %q", out.String(), want)
+		}
+	})
+	t.Run("plain", func(t *testing.T) {
+		var out bytes.Buffer
+		c := &clock{t: time.Unix(0, 0)}
+		m := New(&out, "backtest", c.now)
+		m.SetInterval(10 * time.Second)
+		m.Status("detection 1/2 a (3 window(s))")
+		m.Status("detection 1/2 a (3 window(s))") // unchanged: not repeated
+		m.Expect(3, 3e6)
+		c.advance(5 * time.Second)
+		m.Read(1e6) // within the interval: no line
+		c.advance(5 * time.Second)
+		m.Read(1e6)
+		m.Status("detection 2/2 b (1 window(s))")
+		m.Clear() // nothing live to erase
+		want := "backtest: detection 1/2 a (3 window(s))\n" +
+			"backtest: 2/3 objects, 2.0 MB of 3.0 MB (66%), 0.2 MB/s, about 5s left\n" +
+			"backtest: detection 2/2 b (1 window(s))\n"
+		if out.String() != want {
+			t.Fatalf("plain output:\n got %q\nwant %q", out.String(), want)
+		}
+	})
+}
+
+// A live line never wraps: a carriage return could not redraw it.
+func TestLiveLinesFitTheTerminal(t *testing.T) {
+	var out bytes.Buffer
+	c := &clock{t: time.Unix(0, 0)}
+	m := NewLive(&out, "backtest", c.now)
+	m.SetWidth(40)
+	m.Status("detection 12/29 cloudtrail-logging-stopped, window 3/40")
+	m.Expect(2, 2e6)
+	c.advance(1500 * time.Millisecond)
+	m.Read(1e6)
+	want := "\rbacktest: detection 12/29 cloudtrail-lo\x1b[K" +
+		"\rbacktest: detection 12/29 cloudtrail-lo\x1b[K"
+	if out.String() != want {
+		t.Fatalf("live output:\n got %q\nwant %q", out.String(), want)
+	}
+	out.Reset()
+	m.SetWidth(0) // unknown: nothing is cut
+	m.Status("detection 12/29 cloudtrail-logging-stopped, window 3/40")
+	if want := "\rbacktest: detection 12/29 cloudtrail-logging-stopped, window 3/40\x1b[K"; out.String() != want {
+		t.Fatalf("live output:\n got %q\nwant %q", out.String(), want)
+	}
+}

@@ -69,7 +69,8 @@ func DigestBlocks(d poller.Digest) []goslack.Block {
 	if len(d.Expiring) > 0 {
 		var exp []string
 		for _, e := range d.Expiring {
-			exp = append(exp, fmt.Sprintf("• %s %s (owner %s) ends %s", escapeLine(e.Kind), codeValue(e.Name, 200), escapeLine(orDash(e.Owner)), e.Expires.UTC().Format("2006-01-02 15:04 UTC")))
+			exp = append(exp, fmt.Sprintf("• %s %s: %s (owner %s), ends %s, in %s", escapeLine(e.Kind), codeValue(e.Name, 200),
+				fit(orDash(e.Reason), 300, escapeLine), escapeLine(orDash(e.Owner)), e.Expires.UTC().Format("2006-01-02 15:04 UTC"), poller.Age(e.Expires.Sub(d.At))))
 		}
 		blocks = append(blocks, list("Exceptions and silences ending within 7 days", len(d.Expiring), exp, ""))
 	}

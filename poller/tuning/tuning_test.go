@@ -272,7 +272,8 @@ func TestExpiring(t *testing.T) {
 	}
 	f := &SilenceFile{checked: now.Add(time.Hour * 24 * 365), silences: ss}
 	got := Expiring(ds, f, now, 7*24*time.Hour)
-	if len(got) != 2 || got[0].Kind != "silence" || got[0].Owner != "dan" || got[1].Kind != "exception" || got[1].Owner != "alice" {
+	if len(got) != 2 || got[0].Kind != "silence" || got[0].Name != "m" || got[0].Reason != "maint" || got[0].Owner != "dan" ||
+		got[1].Kind != "exception" || got[1].Name != "d: a=x" || got[1].Reason != "r" || got[1].Owner != "alice" {
 		t.Fatalf("expiring %+v", got)
 	}
 }

@@ -54,14 +54,14 @@ func Expiring(ds []*detections.Detection, f *SilenceFile, now time.Time, within 
 	for _, d := range ds {
 		for _, e := range d.Exceptions {
 			if soon(e.Expires) {
-				out = append(out, poller.DigestExpiring{Kind: "exception", Name: d.ID + ": " + e.String() + " (" + e.Reason + ")", Owner: e.Owner, Expires: e.Expires})
+				out = append(out, poller.DigestExpiring{Kind: "exception", Name: d.ID + ": " + e.String(), Reason: e.Reason, Owner: e.Owner, Expires: e.Expires})
 			}
 		}
 	}
 	if f != nil {
 		for _, s := range f.Current() {
 			if soon(s.Expires) {
-				out = append(out, poller.DigestExpiring{Kind: "silence", Name: s.ID + " (" + s.Reason + ")", Owner: s.Owner, Expires: s.Expires})
+				out = append(out, poller.DigestExpiring{Kind: "silence", Name: s.ID, Reason: s.Reason, Owner: s.Owner, Expires: s.Expires})
 			}
 		}
 	}

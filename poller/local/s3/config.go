@@ -24,8 +24,11 @@ type Config struct {
 	// RoleARN is assumed for reading (a log-archive account's read-only
 	// role); "" reads with the ambient credentials of the AWS chain.
 	RoleARN string `toml:"role_arn"`
-	// MaxConcurrent bounds the downloads (and listings) in flight for one
-	// search.
+	// MaxConcurrent bounds the S3 requests (listings and downloads) in
+	// flight at once across all searches, not per search: the Source and
+	// its slots are shared. It also bounds memory: at most MaxConcurrent ×
+	// 8 MB of objects are read ahead of the search decoding them (larger
+	// objects are streamed, holding a slot only until the body starts).
 	MaxConcurrent int `toml:"max_concurrent"`
 	// EventTimeSpan bounds event time below a window's start: events in
 	// the objects that arrived in the window and happened more than this
