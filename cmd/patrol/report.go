@@ -58,7 +58,13 @@ func cmdReport(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	defer a.close()
 	for _, d := range *a.dets.Load() {
-		rd := report.Detection{ID: d.ID, Title: d.Title, Severity: d.Severity}
+		rd := report.Detection{ID: d.ID, Title: d.Title, Severity: d.Severity, Kind: report.KindSearch}
+		switch {
+		case d.Sequence != nil:
+			rd.Kind = report.KindSequence
+		case d.FirstSeen != nil:
+			rd.Kind = report.KindFirstSeen
+		}
 		if d.Remediation != nil {
 			rd.Action, rd.Mode = d.Remediation.Action, d.Remediation.Mode
 		}

@@ -24,7 +24,21 @@ type Detection struct {
 	ID, Title, Severity string
 	Action              string // remediation action, "" for none
 	Mode                string // remediation mode: auto | approve | off
+	Kind                string // KindSearch, KindSequence or KindFirstSeen
+	// Attack lists the ATT&CK technique ids the detection covers; Stage is
+	// attack.StageLive or attack.StageShadow.
+	Attack []string
+	Stage  string
 }
+
+// Kinds of detection, marked in the per-detection tables: a sequence fires
+// on other detections' alerts, a first-seen detection only on value
+// combinations new to its history.
+const (
+	KindSearch    = "search"
+	KindSequence  = "sequence"
+	KindFirstSeen = "first seen"
+)
 
 // Options select the span and give the report what the state file does not
 // hold (detections' titles and severities, the approval rules).
