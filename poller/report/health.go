@@ -145,7 +145,12 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	s.Blocks = append(s.Blocks, Block{Table: t})
+	dead, err := deadLettersTable(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	s.Blocks = append(s.Blocks, Block{Table: t}, Block{Table: dead,
+		Caption: "A delivery is set aside after a permanent error (the tracker or the chat refused it); transient errors are retried until they succeed. 'patrol status' lists the latest."})
 	// Runs were pruned when the history starts after the span does while
 	// older alerts, tickets or actions remain.
 	oldest, err := d.db.OldestRun(ctx)

@@ -101,6 +101,10 @@ func TestFigures(t *testing.T) {
 			{"d-seq", "sequence", 0, 0, 0, 0, 0, 0, nil, nil, nil, nil, 0, 0, 0, 0},
 			{"(respond job)", nil, 2, 0, 0, 0, 0, 2, 2 * time.Second, nil, at(2, 11, 2).Add(4 * time.Second), nil, 0, 1, 0, 0},
 		},
+		"dead_letters": {
+			{at(2, 9, 54), "LOCAL-2", "comment", "ticket comment", "400 Bad Request: comment body too long", 2, at(2, 9, 53)},
+			{at(5, 10, 0), "SEC-9", "transition", "ticket transition", `400 Bad Request: no transition "Done"`, 2, at(0, 23, 0)},
+		},
 		"audit_trail": {
 			{at(1, 11, 11), "LOCAL-1", "d-crit", "iam.disable_access_key", "AKIA1", "succeeded", "alice", at(1, 11, 12), 6, "succeeded detail"},
 			{at(2, 9, 52), "LOCAL-2", "d-crit", "iam.disable_access_key", "AKIA2", "failed", "carol", at(2, 9, 53), 9, "failed detail"},

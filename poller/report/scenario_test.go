@@ -138,6 +138,19 @@ func (s *scenario) skip(det string, when time.Time) {
 	s.must(err)
 }
 
+// dead queues a delivery at queued that fails once, then for good at failed.
+func (s *scenario) dead(key, kind, errText string, queued, failed time.Time) {
+	s.t.Helper()
+	s.now = queued
+	s.must(s.db.EnqueueDeliveries(s.ctx, state.Delivery{TicketKey: key, Kind: kind, Payload: "{}"}))
+	items, err := s.db.PendingOutbox(s.ctx, 100)
+	s.must(err)
+	id := items[len(items)-1].ID
+	s.must(s.db.OutboxFailed(s.ctx, id, "503 Service Unavailable"))
+	s.now = failed
+	s.must(s.db.OutboxDead(s.ctx, id, errText))
+}
+
 func (s *scenario) upsert(row state.TicketRow, created time.Time) {
 	s.t.Helper()
 	s.now = created
@@ -212,6 +225,11 @@ func buildScenario(t *testing.T) string {
 	s.upsert(state.TicketRow{Key: lt7.Key, ID: lt7.Key, Detection: "d-high", Status: "Open"}, at(6, 10, 0))
 	deferred, note := state.StageDeferred, "Remediation held back: the hourly budget of 20 actions is used up."
 	s.must(db.UpdateTicket(s.ctx, lt7.Key, state.TicketUpdate{Stage: &deferred, Note: &note}))
+	// Deliveries that failed for good: one before the span, two in it (one
+	// queued before it).
+	s.dead("SEC-0", state.DeliverNotify, "channel_not_found", at(0, 2, 0), at(0, 2, 5))
+	s.dead(k2, state.DeliverComment, "400 Bad Request: comment body too long", at(2, 9, 53), at(2, 9, 54))
+	s.dead("SEC-9", state.DeliverTransition, "400 Bad Request: no transition \"Done\"", at(0, 23, 0), at(5, 10, 0))
 	// Self-alerts: d-low's source went quiet; the respond job failed.
 	s.selfAlert("SEC-10", "stale:d-low", at(6, 12, 0))
 	s.selfAlert("SEC-11", "failing:respond", at(6, 13, 0))
