@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 
@@ -95,7 +94,7 @@ func (a *attempt) outcomeText() string {
 	return a.Outcome()
 }
 
-func actionsSection(_ context.Context, d *data) (*Section, error) {
+func actionsSection(ctx context.Context, d *data) (*Section, error) {
 	s := &Section{ID: "actions", Title: "Remediation",
 		Intro: "Each remediation attempt (ticket, action and target) that began in the span, by where it ended by the span's end. A dry run records the plan and changes nothing; a refused action met a guardrail (protected principal or account)."}
 	kinds := map[string]map[string]int{}
@@ -137,25 +136,10 @@ func actionsSection(_ context.Context, d *data) (*Section, error) {
 		t.VisualTitle = "outcomes"
 	}
 	s.Blocks = append(s.Blocks, Block{Table: t, Chart: legend(outcomes, outcomeClasses())})
-	s.Blocks = append(s.Blocks, Block{Table: heldTable(d)})
-	return s, nil
-}
-
-// heldTable lists the tickets whose action is held back when the report is
-// made: by the hourly budget (aws.max_actions_per_hour), the circuit breaker
-// (aws.breaker_failures), a grace period (remediation.grace) or a hold
-// label (tickets.hold_label).
-func heldTable(d *data) *Table {
-	t := &Table{Name: "held_actions", Title: "Actions held back", Columns: []Column{
-		{Key: "ticket", Title: "Ticket"}, {Key: "detection", Title: "Detection"}, {Key: "action", Title: "Action"},
-		{Key: "reason", Title: "Held by"}, {Key: "ticket_created", Title: "Ticket created", Kind: Time}, {Key: "note", Title: "Note"}},
-		Empty: fmt.Sprintf("No action was held back when the report was made (%s).", d.opt.Now.Format(timeLayout))}
-	for _, tk := range d.spanTickets() {
-		why := heldReason(tk)
-		if why == "" {
-			continue
-		}
-		t.Rows = append(t.Rows, []any{tk.Key, tk.Detection, d.dets[tk.Detection].Action, why, tk.Created, tk.Note})
+	held, err := heldTable(ctx, d)
+	if err != nil {
+		return nil, err
 	}
-	return t
+	s.Blocks = append(s.Blocks, Block{Table: held})
+	return s, nil
 }
