@@ -71,6 +71,7 @@ func TestFigures(t *testing.T) {
 			{"s3.block_public_access", 0, 0, 0, 0, 1, 0, 0, 1},
 			{"all actions", 1, 1, 1, 2, 1, 0, 0, 6},
 		},
+		"interrupted_actions": {},
 		"held_actions": {
 			{"LOCAL-7", "d-high", "ec2.revoke_open_ingress", "hourly budget", at(6, 10, 0), "Remediation held back: the hourly budget of 20 actions is used up."},
 		},
