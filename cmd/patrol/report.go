@@ -57,8 +57,11 @@ func cmdReport(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return code
 	}
 	defer a.close()
-	for _, d := range *a.dets.Load() {
-		rd := report.Detection{ID: d.ID, Title: d.Title, Severity: d.Severity, Kind: report.KindSearch}
+	dets := *a.dets.Load()
+	cov := coverageOf(dets) // ATT&CK techniques and stage, as patrol coverage reads them
+	for i, d := range dets {
+		rd := report.Detection{ID: d.ID, Title: d.Title, Severity: d.Severity, Kind: report.KindSearch,
+			Attack: cov[i].Techniques, Stage: cov[i].Stage}
 		switch {
 		case d.Sequence != nil:
 			rd.Kind = report.KindSequence

@@ -109,8 +109,8 @@ func (r *Report) Tables() []*Table {
 // builder makes one section from the loaded data, or nil to leave it out.
 type builder func(ctx context.Context, d *data) (*Section, error)
 
-// sections are the report's sections in page order. A later ledger
-// (coverage, say) adds its builder here.
+// sections are the report's sections in page order. A later ledger adds
+// its builder here.
 var sections = []builder{
 	alertsSection,
 	speedSection,
@@ -119,6 +119,7 @@ var sections = []builder{
 	verdictSection,
 	tuningSection,
 	shadowSection,
+	coverageSection,
 	entitiesSection,
 	healthSection,
 	auditSection,
