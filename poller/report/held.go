@@ -47,8 +47,10 @@ func heldReason(ctx context.Context, db *state.DB, t state.TicketRow) (string, e
 		return "", err
 	}
 	switch {
-	case h.Via == poller.HoldViaChat:
+	case h.Via == poller.HoldViaChat && h.By != "":
 		return "hold, clicked in the chat by " + h.By, nil
+	case h.Via == poller.HoldViaChat:
+		return "hold, clicked in the chat", nil
 	case h.Via == poller.HoldViaLabel && t.HeldBy != "":
 		return "hold label, added by " + t.HeldBy, nil
 	case h.Via == poller.HoldViaLabel:
