@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/patrolsec/patrol/state"
@@ -91,11 +92,10 @@ func (r *Responder) breakerHolds(ctx context.Context, t Ticket, row *state.Ticke
 	if err != nil || !b.Open {
 		return false, err
 	}
-	const why = "Remediation held: the circuit breaker is open"
-	if row.Stage == state.StageDeferred && len(row.Note) >= len(why) && row.Note[:len(why)] == why {
+	if row.Stage == state.StageDeferred && strings.HasPrefix(row.Note, NoteBreaker) {
 		return true, nil // already said so
 	}
 	r.observe(plan.Action, "deferred")
-	text := fmt.Sprintf("%s (%d actions failed in a row). patrol runs it once a person has looked at the failures and run 'patrol resume'.\n\n%s", why, b.Failures, planText(plan))
+	text := fmt.Sprintf("%s (%d actions failed in a row). patrol runs it once a person has looked at the failures and run 'patrol resume'.\n\n%s", NoteBreaker, b.Failures, planText(plan))
 	return true, r.stop(ctx, t, row, r.detection(row), state.StageDeferred, text, change{})
 }

@@ -27,6 +27,15 @@ const DefaultHoldLabel = "patrol-hold"
 // holdFirstLine starts the note of a ticket held by its label.
 const holdFirstLine = "Remediation held: the label"
 
+// A deferred ticket's note (state.StageDeferred) starts with what holds its
+// action back: the hourly budget (aws.max_actions_per_hour) or the circuit
+// breaker (aws.breaker_failures). The respond job reads it to say so once;
+// the report, to name the reason.
+const (
+	NoteBudget  = "Remediation held back: the hourly budget"
+	NoteBreaker = "Remediation held: the circuit breaker is open"
+)
+
 func (r *Responder) holdLabel() string {
 	if r.HoldLabel != "" {
 		return r.HoldLabel
@@ -85,36 +94,65 @@ const holdSeenKey = "hold_seen:"
 // by the hold label, first seen then), if no approval was recorded after
 // that hold; zero otherwise.
 func (r *Responder) chatHold(ctx context.Context, key string) (time.Time, error) {
-	actions, err := r.Store.ChatActions(ctx, key)
+	h, err := LastHold(ctx, r.Store, key)
+	return h.At, err
+}
+
+// HoldReader is what LastHold reads of the state.
+type HoldReader interface {
+	ChatActions(ctx context.Context, key string) ([]state.ChatAction, error)
+	Meta(ctx context.Context, key string) (string, error)
+	Approvals(ctx context.Context, key string) ([]state.Approval, error)
+}
+
+// Hold is the hold in force on a ticket's remediation.
+type Hold struct {
+	At  time.Time // zero: none
+	By  string    // the approver who clicked Hold; "" for the label (TicketRow.HeldBy names who added it)
+	Via string    // HoldViaChat or HoldViaLabel
+}
+
+// Where a hold was given.
+const (
+	HoldViaChat  = "chat"
+	HoldViaLabel = "label"
+)
+
+// LastHold returns the latest hold of a ticket's remediation (a Hold click
+// in the chat, or the hold label, when patrol first saw it) when no
+// approval was recorded after it: the remediation then does not run, and
+// waits for an approval given after the hold. The zero Hold when none.
+func LastHold(ctx context.Context, s HoldReader, key string) (Hold, error) {
+	actions, err := s.ChatActions(ctx, key)
 	if err != nil {
-		return time.Time{}, err
+		return Hold{}, err
 	}
-	var at time.Time
+	var h Hold
 	for _, a := range actions {
-		if a.Kind == ClickHold && a.At.After(at) {
-			at = a.At
+		if a.Kind == ClickHold && a.At.After(h.At) {
+			h = Hold{At: a.At, By: a.By, Via: HoldViaChat}
 		}
 	}
-	seen, err := r.Store.Meta(ctx, holdSeenKey+key)
+	seen, err := s.Meta(ctx, holdSeenKey+key)
 	if err != nil {
-		return time.Time{}, err
+		return Hold{}, err
 	}
-	if t, err := time.Parse(time.RFC3339Nano, seen); err == nil && t.After(at) {
-		at = t
+	if t, err := time.Parse(time.RFC3339Nano, seen); err == nil && t.After(h.At) {
+		h = Hold{At: t, Via: HoldViaLabel}
 	}
-	if at.IsZero() {
-		return at, nil
+	if h.At.IsZero() {
+		return h, nil
 	}
-	approvals, err := r.Store.Approvals(ctx, key)
+	approvals, err := s.Approvals(ctx, key)
 	if err != nil {
-		return time.Time{}, err
+		return Hold{}, err
 	}
 	for _, a := range approvals {
-		if a.At.After(at) {
-			return time.Time{}, nil
+		if a.At.After(h.At) {
+			return Hold{}, nil
 		}
 	}
-	return at, nil
+	return h, nil
 }
 
 // grace runs an automatic remediation's grace period. The first time it

@@ -82,11 +82,11 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 			return 0, err
 		}
 		if n >= r.Guard.MaxPerHour {
-			if row.Stage == state.StageDeferred && strings.HasPrefix(row.Note, "Remediation held back: the hourly budget") {
+			if row.Stage == state.StageDeferred && strings.HasPrefix(row.Note, NoteBudget) {
 				return 0, nil // already said so
 			}
 			r.observe(plan.Action, "deferred")
-			return 0, r.stop(ctx, t, row, d, state.StageDeferred, fmt.Sprintf("Remediation held back: the hourly budget of %d actions is used up. patrol runs it when the budget allows.\n\n%s", r.Guard.MaxPerHour, planText(plan)), change{})
+			return 0, r.stop(ctx, t, row, d, state.StageDeferred, fmt.Sprintf("%s of %d actions is used up. patrol runs it when the budget allows.\n\n%s", NoteBudget, r.Guard.MaxPerHour, planText(plan)), change{})
 		}
 	}
 	if held, err := r.breakerHolds(ctx, t, row, plan); held || err != nil {

@@ -105,6 +105,12 @@ func (s *DB) DeadLetters(ctx context.Context, limit int) ([]OutboxItem, error) {
 	return s.queryOutbox(ctx, `WHERE dead_at IS NOT NULL ORDER BY id DESC LIMIT ?`, limit)
 }
 
+// DeadLettersBetween returns the deliveries set aside in [from, to), oldest
+// first. Dead letters older than state.retention are pruned.
+func (s *DB) DeadLettersBetween(ctx context.Context, from, to time.Time) ([]OutboxItem, error) {
+	return s.queryOutbox(ctx, `WHERE dead_at >= ? AND dead_at < ? ORDER BY dead_at, id`, ts(from), ts(to))
+}
+
 // OutboxSending records that an attempt of a delivery starts now. It is a
 // NORMAL commit: it survives patrol being killed during the attempt; after
 // a host restart Recover treats every queued comment as attempted.

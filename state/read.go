@@ -63,7 +63,7 @@ func (s *DB) AttemptsBetween(ctx context.Context, from, to time.Time) ([]ActionE
 // EachRun calls fn with every run started in [from, to), oldest first.
 func (s *DB) EachRun(ctx context.Context, from, to time.Time, fn func(Run) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, job, detection, window_start, window_end, started_at, coalesce(finished_at, ''),
-		results, alerts, tickets, actions, error FROM runs WHERE started_at >= ? AND started_at < ? ORDER BY id`, ts(from), ts(to))
+		results, alerts, tickets, actions, error, cancelled FROM runs WHERE started_at >= ? AND started_at < ? ORDER BY id`, ts(from), ts(to))
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (s *DB) EachRun(ctx context.Context, from, to time.Time, fn func(Run) error
 	for rows.Next() {
 		var r Run
 		var ws, we, started, finished string
-		if err := rows.Scan(&r.ID, &r.Job, &r.Detection, &ws, &we, &started, &finished, &r.Results, &r.Alerts, &r.Tickets, &r.Actions, &r.Error); err != nil {
+		if err := rows.Scan(&r.ID, &r.Job, &r.Detection, &ws, &we, &started, &finished, &r.Results, &r.Alerts, &r.Tickets, &r.Actions, &r.Error, &r.Cancelled); err != nil {
 			return err
 		}
 		r.WindowStart, r.WindowEnd, r.Started, r.Finished = parseTS(ws), parseTS(we), parseTS(started), parseTS(finished)

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -154,6 +155,33 @@ func TestOpenAlertWritesLedgerAndOutbox(t *testing.T) {
 	}
 	if dead, _ := db.DeadLetters(ctx, 10); len(dead) != 1 || dead[0].Kind != DeliverComment || dead[0].Dead.IsZero() {
 		t.Errorf("dead letters: %+v", dead)
+	}
+}
+
+// TestDeadLettersBetween: a report lists the deliveries set aside in its
+// span, oldest first, with their error and attempts.
+func TestDeadLettersBetween(t *testing.T) {
+	ctx := context.Background()
+	db, now := openTest(t)
+	t0 := *now
+	db.EnqueueDeliveries(ctx, Delivery{TicketKey: "SEC-1", Kind: DeliverComment, Payload: "c"}, Delivery{TicketKey: "SEC-2", Kind: DeliverLabels, Payload: "l"},
+		Delivery{TicketKey: "SEC-3", Payload: "n"}, Delivery{TicketKey: "SEC-4", Payload: "sent"})
+	items, _ := db.PendingOutbox(ctx, 10)
+	db.OutboxSent(ctx, items[3].ID)
+	for i, d := range []time.Duration{2 * time.Hour, time.Hour, 30 * time.Hour} { // SEC-3 after the span
+		*now = t0.Add(d)
+		db.OutboxFailed(ctx, items[i].ID, "503")
+		db.OutboxDead(ctx, items[i].ID, fmt.Sprintf("400 Bad Request %d", i))
+	}
+	dead, err := db.DeadLettersBetween(ctx, t0, t0.Add(24*time.Hour))
+	if err != nil || len(dead) != 2 {
+		t.Fatalf("dead letters: %+v %v", dead, err)
+	}
+	if d := dead[0]; d.TicketKey != "SEC-2" || d.Kind != DeliverLabels || d.LastError != "400 Bad Request 1" || d.Attempts != 2 || !d.Dead.Equal(t0.Add(time.Hour)) || !d.Created.Equal(t0) {
+		t.Errorf("first: %+v", d)
+	}
+	if dead[1].TicketKey != "SEC-1" {
+		t.Errorf("second: %+v", dead[1])
 	}
 }
 
@@ -316,6 +344,14 @@ func TestCancelledRunIsNeitherSuccessNorFailure(t *testing.T) {
 	if runs, _ := db.LastRuns(ctx); !runs[0].LastSuccess.Equal(first) {
 		t.Error("a cancelled run counted as a success")
 	}
+	var cancelled []bool
+	db.EachRun(ctx, time.Time{}, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), func(r Run) error {
+		cancelled = append(cancelled, r.Cancelled)
+		return nil
+	})
+	if fmt.Sprint(cancelled) != "[false false true true true]" {
+		t.Errorf("runs read back as cancelled: %v", cancelled)
+	}
 }
 
 func TestRecordSkip(t *testing.T) {
@@ -331,5 +367,22 @@ func TestRecordSkip(t *testing.T) {
 	got, err := db.SkippedRuns(ctx)
 	if err != nil || got["a"].Count != 3 || !got["a"].Last.Equal(*now) || got["b"].Count != 1 || len(got) != 2 {
 		t.Errorf("skipped runs: %+v %v", got, err)
+	}
+	// The log places each skip in time: a span counts its own.
+	t0 := now.Add(-3 * time.Minute) // the first skip was at t0 + 1m
+	span, err := db.SkippedBetween(ctx, t0.Add(2*time.Minute), t0.Add(3*time.Minute))
+	if err != nil || len(span) != 1 || span["a"].Count != 1 || !span["a"].Last.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("skips in [2m, 3m): %+v %v", span, err)
+	}
+	// Pruned with the run history; the totals stay.
+	*now = now.Add(100 * 24 * time.Hour)
+	if n, err := db.Prune(ctx, now.Add(-90*24*time.Hour)); err != nil || n != 4 {
+		t.Errorf("pruned %d %v, want the 4 logged skips", n, err)
+	}
+	if span, _ := db.SkippedBetween(ctx, t0, *now); len(span) != 0 {
+		t.Errorf("skips after pruning: %+v", span)
+	}
+	if got, _ := db.SkippedRuns(ctx); got["a"].Count != 3 {
+		t.Errorf("totals after pruning: %+v", got)
 	}
 }

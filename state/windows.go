@@ -258,10 +258,10 @@ func (s *DB) FailuresInRow(ctx context.Context, job, detection string) (int, err
 	return n, err
 }
 
-// Prune deletes run history, sent deliveries and dead letters older than
-// before. The latest finished run and the latest successful run of each
-// job are kept, and the audit trail (alerts, tickets, actions, plans,
-// approvals) is never pruned.
+// Prune deletes run history (runs and the skip log), sent deliveries and
+// dead letters older than before. The latest finished run and the latest
+// successful run of each job are kept, and the audit trail (alerts,
+// tickets, actions, plans, approvals) is never pruned.
 func (s *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -276,7 +276,11 @@ func (s *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 			return err
 		}
 		b, _ := res.RowsAffected()
-		n = a + b
+		if res, err = tx.ExecContext(ctx, `DELETE FROM skip_log WHERE at < ?`, ts(before)); err != nil {
+			return err
+		}
+		c, _ := res.RowsAffected()
+		n = a + b + c
 		return nil
 	})
 	return n, err

@@ -57,8 +57,17 @@ func cmdReport(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return code
 	}
 	defer a.close()
-	for _, d := range *a.dets.Load() {
-		rd := report.Detection{ID: d.ID, Title: d.Title, Severity: d.Severity}
+	dets := *a.dets.Load()
+	cov := coverageOf(dets) // ATT&CK techniques and stage, as patrol coverage reads them
+	for i, d := range dets {
+		rd := report.Detection{ID: d.ID, Title: d.Title, Severity: d.Severity, Kind: report.KindSearch,
+			Attack: cov[i].Techniques, Stage: cov[i].Stage}
+		switch {
+		case d.Sequence != nil:
+			rd.Kind = report.KindSequence
+		case d.FirstSeen != nil:
+			rd.Kind = report.KindFirstSeen
+		}
 		if d.Remediation != nil {
 			rd.Action, rd.Mode = d.Remediation.Action, d.Remediation.Mode
 		}

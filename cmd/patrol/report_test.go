@@ -80,6 +80,25 @@ func TestReportOfTheTrial(t *testing.T) {
 	if all := doc.Tables["actions_by_kind"]; len(all) == 0 || all[len(all)-1]["dry_run"].(float64) < 2 {
 		t.Errorf("actions_by_kind: %v", all)
 	}
+	// The shipped detections' attack tags, mapped as patrol coverage maps
+	// them; their kinds, as their files declare them.
+	var logsStopped bool
+	for _, r := range doc.Tables["attack_techniques"] {
+		logsStopped = logsStopped || (r["tactic"] == "Defense Evasion" && r["technique"] == "T1562.008" &&
+			strings.Contains(r["live_detections"].(string), "cloudtrail-logging-stopped") && r["alerts"].(float64) >= 1)
+	}
+	if !logsStopped || len(doc.Tables["attack_tactics"]) != 14 {
+		t.Errorf("attack coverage: %d tactics, techniques %v", len(doc.Tables["attack_tactics"]), doc.Tables["attack_techniques"])
+	}
+	kinds := map[string]any{}
+	for _, r := range doc.Tables["detection_health"] {
+		kinds[r["detection"].(string)] = r["kind"]
+	}
+	for id, want := range map[string]string{"cloudtrail-logging-stopped": "search", "cloudtrail-stopped-not-restarted": "sequence", "account-new-region": "first seen"} {
+		if kinds[id] != want {
+			t.Errorf("%s: kind %v, want %s", id, kinds[id], want)
+		}
+	}
 	csvDir := filepath.Join(dir, "csv")
 	if code, _, errOut := patrol(t, "report", "--config", cfg, "--format", "csv", "--out", csvDir); code != exitOK {
 		t.Fatalf("report --format csv: exit %d %s", code, errOut)

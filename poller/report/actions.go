@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 
@@ -22,6 +21,17 @@ const (
 
 var outcomes = []string{outSucceeded, outFailed, outRefused, outDryRun, outUndone, outInterrupted, outOther}
 
+// outcomeHints explain the outcome columns on the page.
+var outcomeHints = map[string]string{
+	outSucceeded:   "the change is in place (including one read back after an interruption, and one whose undo failed or was refused)",
+	outFailed:      "the action failed, or was interrupted and a person took over",
+	outRefused:     "a guardrail (protected principal or account) refused it before it ran",
+	outDryRun:      "aws.dry_run: the plan was recorded and nothing changed",
+	outUndone:      "changed, then undone with 'patrol undo'",
+	outInterrupted: "patrol stopped while it ran and has not yet read the target back",
+	outOther:       "planned and never started, or still running",
+}
+
 // attempt is one remediation attempt (ticket + action + target) as it
 // stood at the end of the span.
 type attempt struct {
@@ -32,6 +42,40 @@ type attempt struct {
 	Phase                  string // the last phase
 	Detail                 string
 	SucceededAt            time.Time // when a real (not dry-run) run succeeded
+	// Interrupted is when patrol recorded that it stopped while the action
+	// ran (zero: it never did); Resent, that the change had never been sent
+	// and was sent after; Settled, Settle and SettleDetail, the row that
+	// then said whether the change is in place (succeeded) or a person
+	// takes over (failed).
+	Interrupted  time.Time
+	Resent       bool
+	Settled      time.Time
+	Settle       string
+	SettleDetail string
+}
+
+// How an interrupted attempt was resolved.
+const (
+	resVerified = "verified in place"           // read back: the change is there
+	resResent   = "sent after the interruption" // read back: never sent, so sent then
+	resPerson   = "handed to a person"          // not in place, or cannot be read back
+	resPending  = "read-back pending"           // not settled by the span's end
+)
+
+// resolution says how an interrupted attempt was resolved ("" when it was
+// not interrupted).
+func (a *attempt) resolution() string {
+	switch {
+	case a.Interrupted.IsZero():
+		return ""
+	case a.Settle == state.PhaseFailed:
+		return resPerson
+	case a.Settle == state.PhaseSucceeded && a.Resent:
+		return resResent
+	case a.Settle == state.PhaseSucceeded:
+		return resVerified
+	}
+	return resPending
 }
 
 // attempts groups ledger rows (in id order) into attempts, ordered by their
@@ -51,6 +95,15 @@ func attempts(evs []state.ActionEvent) []*attempt {
 		if e.Phase == state.PhaseSucceeded && !e.DryRun && a.SucceededAt.IsZero() {
 			a.SucceededAt = e.At
 		}
+		switch {
+		case e.Phase == state.PhaseInterrupted && a.Interrupted.IsZero():
+			a.Interrupted = e.At
+		case a.Interrupted.IsZero() || !a.Settled.IsZero():
+		case e.Phase == state.PhaseStarted:
+			a.Resent = true
+		case e.Phase == state.PhaseSucceeded || e.Phase == state.PhaseFailed:
+			a.Settled, a.Settle, a.SettleDetail = e.At, e.Phase, e.Detail
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].First.Before(out[j].First) })
 	return out
@@ -59,8 +112,8 @@ func attempts(evs []state.ActionEvent) []*attempt {
 // Outcome names where the attempt ended.
 func (a *attempt) Outcome() string {
 	switch a.Phase {
-	case state.PhaseSucceeded, state.PhaseRevertFailed, state.PhaseRevertStarted:
-		// an undo that failed or never finished leaves the change in place
+	case state.PhaseSucceeded, state.PhaseRevertFailed, state.PhaseRevertStarted, state.PhaseRevertRefused:
+		// an undo that failed, was refused or never finished leaves the change in place
 		return outSucceeded
 	case state.PhaseFailed:
 		return outFailed
@@ -78,13 +131,26 @@ func (a *attempt) Outcome() string {
 	return outOther
 }
 
-// outcomeText says the outcome with what it leaves out.
+// outcomeText says the outcome with what it leaves out, and how an
+// interruption was resolved.
 func (a *attempt) outcomeText() string {
+	switch res := a.resolution(); {
+	case res == resPending && a.Phase == state.PhaseInterrupted:
+		return "interrupted; " + res
+	case res != "":
+		return a.plainOutcome() + " (interrupted; " + res + ")"
+	}
+	return a.plainOutcome()
+}
+
+func (a *attempt) plainOutcome() string {
 	switch a.Phase {
 	case state.PhaseRevertFailed:
 		return "succeeded; undo failed"
 	case state.PhaseRevertStarted:
 		return "succeeded; undo unfinished"
+	case state.PhaseRevertRefused:
+		return "succeeded; undo refused"
 	case state.PhasePlanned:
 		if !a.DryRun {
 			return "planned, never started"
@@ -95,9 +161,9 @@ func (a *attempt) outcomeText() string {
 	return a.Outcome()
 }
 
-func actionsSection(_ context.Context, d *data) (*Section, error) {
+func actionsSection(ctx context.Context, d *data) (*Section, error) {
 	s := &Section{ID: "actions", Title: "Remediation",
-		Intro: "Each remediation attempt (ticket, action and target) that began in the span, by where it ended by the span's end. A dry run records the plan and changes nothing; a refused action met a guardrail (protected principal or account)."}
+		Intro: "Each remediation attempt (ticket, action and target) that began in the span, by where it ended by the span's end. A dry run records the plan and changes nothing; a refused action met a guardrail (protected principal or account). An action patrol was stopped in the middle of is never run twice: patrol reads its target back and records whether the change is in place, or hands the ticket to a person."}
 	kinds := map[string]map[string]int{}
 	var names []string
 	for _, a := range d.attempts {
@@ -111,7 +177,7 @@ func actionsSection(_ context.Context, d *data) (*Section, error) {
 	sort.Strings(names)
 	cols := []Column{{Key: "action", Title: "Action"}}
 	for _, o := range outcomes {
-		cols = append(cols, Column{Key: snake(o), Title: o, Kind: Count})
+		cols = append(cols, Column{Key: snake(o), Title: o, Kind: Count, Hint: outcomeHints[o]})
 	}
 	t := &Table{Name: "actions_by_kind", Title: "Attempts by action and outcome", Columns: append(cols, Column{Key: "total", Title: "Total", Kind: Count}),
 		Empty: "No remediation was attempted in the span."}
@@ -136,26 +202,11 @@ func actionsSection(_ context.Context, d *data) (*Section, error) {
 		t.Visual = stackedBars(bars, outcomeClasses(), outcomes)
 		t.VisualTitle = "outcomes"
 	}
-	s.Blocks = append(s.Blocks, Block{Table: t, Chart: legend(outcomes, outcomeClasses())})
-	s.Blocks = append(s.Blocks, Block{Table: heldTable(d)})
-	return s, nil
-}
-
-// heldTable lists the tickets whose action is held back when the report is
-// made: by the hourly budget (aws.max_actions_per_hour), the circuit breaker
-// (aws.breaker_failures), a grace period (remediation.grace) or a hold
-// label (tickets.hold_label).
-func heldTable(d *data) *Table {
-	t := &Table{Name: "held_actions", Title: "Actions held back", Columns: []Column{
-		{Key: "ticket", Title: "Ticket"}, {Key: "detection", Title: "Detection"}, {Key: "action", Title: "Action"},
-		{Key: "reason", Title: "Held by"}, {Key: "ticket_created", Title: "Ticket created", Kind: Time}, {Key: "note", Title: "Note"}},
-		Empty: fmt.Sprintf("No action was held back when the report was made (%s).", d.opt.Now.Format(timeLayout))}
-	for _, tk := range d.spanTickets() {
-		why := heldReason(tk)
-		if why == "" {
-			continue
-		}
-		t.Rows = append(t.Rows, []any{tk.Key, tk.Detection, d.dets[tk.Detection].Action, why, tk.Created, tk.Note})
+	s.Blocks = append(s.Blocks, Block{Table: t, Chart: legend(outcomes, outcomeClasses())}, Block{Table: interruptedTable(d)})
+	held, err := heldTable(ctx, d)
+	if err != nil {
+		return nil, err
 	}
-	return t
+	s.Blocks = append(s.Blocks, Block{Table: held})
+	return s, nil
 }

@@ -79,7 +79,7 @@ func alertsSection(_ context.Context, d *data) (*Section, error) {
 	s.Blocks = append(s.Blocks, Block{Title: over.Title + ", by severity", Chart: legend(severityCols, severityClasses()) + chart})
 
 	by := &Table{Name: "alerts_by_detection", Title: "Alerts per detection", Columns: []Column{
-		{Key: "detection", Title: "Detection"}, {Key: "title", Title: "Title"}, {Key: "severity", Title: "Severity", Pill: true},
+		{Key: "detection", Title: "Detection"}, {Key: "title", Title: "Title"}, kindColumn, {Key: "severity", Title: "Severity", Pill: true},
 		{Key: "alerts", Title: "Alerts", Kind: Count}, {Key: "results", Title: "Results", Kind: Count}, {Key: "tickets", Title: "Tickets", Kind: Count}},
 		Empty: "No alert was raised in the span.", VisualAfter: "alerts"}
 	ids := make([]string, 0, len(byDet))
@@ -95,7 +95,7 @@ func alertsSection(_ context.Context, d *data) (*Section, error) {
 	var bars [][]int
 	for _, id := range ids {
 		p := byDet[id]
-		by.Rows = append(by.Rows, []any{id, d.dets[id].Title, d.severity(id), p.alerts, p.results, p.tickets})
+		by.Rows = append(by.Rows, []any{id, d.dets[id].Title, d.kind(id), d.severity(id), p.alerts, p.results, p.tickets})
 		seg := make([]int, len(severityCols))
 		seg[indexOf(severityCols, d.severity(id))] = p.alerts
 		bars = append(bars, seg)

@@ -228,7 +228,9 @@ func (b *browser) eval(expr string, v any) {
 func TestReportInChromium(t *testing.T) {
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
-	rep := buildReport(t, hostileScenario(t), scenarioOptions())
+	opt := scenarioOptions()
+	opt.Detections[0].Attack = []string{"T1078.004", "T1098.001"} // and so the coverage section
+	rep := buildReport(t, hostileScenario(t), opt)
 	if err := rep.WriteFile(page, "html"); err != nil {
 		t.Fatal(err)
 	}
@@ -242,16 +244,21 @@ func TestReportInChromium(t *testing.T) {
 	var text string
 	b.eval("document.body.innerText", &text)
 	for _, w := range []string{"DETECTION AND RESPONSE REPORT", "Time to detect (median)", "10m", "Alerts per day, by severity",
-		"Plans posted for approval", "alice", "Audit trail", hostileTarget, hostilePrincipal} {
+		"Plans posted for approval", "alice", "Audit trail", hostileTarget, hostilePrincipal,
+		"ATT&CK coverage", "Additional Cloud Credentials", "Interrupted actions", "Deliveries that failed for good", "comment body too long"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("rendered text lacks %q", w)
 		}
 	}
-	var layout struct{ Overflow, Marks, Scripts int }
+	var layout struct {
+		Overflow, Marks, Scripts int
+		Wide                     []string
+	}
 	b.eval(`({overflow: document.documentElement.scrollWidth - window.innerWidth,
-		marks: document.querySelectorAll("svg rect, svg circle").length, scripts: document.scripts.length})`, &layout)
-	if layout.Overflow > 0 || layout.Marks == 0 || layout.Scripts != 0 {
-		t.Errorf("layout: %+v (the page must fit 1280px, draw its charts and run no script)", layout)
+		marks: document.querySelectorAll("svg rect, svg circle").length, scripts: document.scripts.length,
+		wide: Array.from(document.querySelectorAll(".scroll")).filter(s => s.scrollWidth > s.clientWidth).map(s => s.firstElementChild.className)})`, &layout)
+	if layout.Overflow > 0 || layout.Marks == 0 || layout.Scripts != 0 || len(layout.Wide) > 0 {
+		t.Errorf("layout: %+v (the page and each table must fit 1280px, draw its charts and run no script)", layout)
 	}
 	var pdf struct{ Data string }
 	b.decode(b.call("Page.printToPDF", map[string]any{"preferCSSPageSize": true, "printBackground": true}), &pdf)

@@ -128,6 +128,19 @@ func (d *data) severity(id string) string {
 	return "other"
 }
 
+// kind is a detection's kind as a table cell: nil when it is not loaded.
+func (d *data) kind(id string) any {
+	if k := d.dets[id].Kind; k != "" {
+		return k
+	}
+	return nil
+}
+
+// kindColumn marks sequence and first-seen detections in a per-detection
+// table.
+var kindColumn = Column{Key: "kind", Title: "Kind", Pill: true,
+	Hint: "search; sequence: fires on its steps' alerts; first seen: fires only on value combinations new to its history"}
+
 // isSelf reports whether a ledger row is a self-alert about patrol itself.
 func isSelf(t state.TicketRow) bool {
 	return t.Detection == poller.SelfDetection || slices.Contains(t.Labels, poller.SelfLabel)

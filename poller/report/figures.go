@@ -15,6 +15,7 @@ type figures struct {
 	approved, waiting  int
 	waits              []time.Duration
 	runs, failedRuns   int
+	cancelledRuns      int
 	selfAlerts         int
 	detectionsWithRuns int
 }
@@ -57,7 +58,7 @@ func (d *data) tiles() []Tile {
 	}
 	tiles = append(tiles, Tile{Label: "Approvals", Value: fmt.Sprint(f.approved), Note: note, Tone: toneIf(f.waiting > 0, "warn")})
 	tiles = append(tiles, Tile{Label: "Detection runs", Value: fmt.Sprint(f.runs),
-		Note: fmt.Sprintf("%d failed · %s", f.failedRuns, plural(f.selfAlerts, "self-alert", "self-alerts")), Tone: toneIf(f.failedRuns > 0 || f.selfAlerts > 0, "warn")})
+		Note: fmt.Sprintf("%d failed · %d cancelled · %s", f.failedRuns, f.cancelledRuns, plural(f.selfAlerts, "self-alert", "self-alerts")), Tone: toneIf(f.failedRuns > 0 || f.selfAlerts > 0, "warn")})
 	return tiles
 }
 

@@ -17,16 +17,17 @@ var selfKinds = []string{"stale", "failing", "lagging", "flood"}
 const respondJob = "(respond job)"
 
 type jobHealth struct {
-	runs, failed, unfinished, results, alerts int
-	durations                                 []time.Duration
-	maxLag                                    time.Duration
-	lastSuccess                               time.Time
-	self                                      map[string]int
+	runs, failed, cancelled, unfinished, results, alerts int
+	skipped                                              int
+	durations                                            []time.Duration // of runs that ran to the end, failed or not
+	maxLag                                               time.Duration
+	lastSuccess                                          time.Time
+	self                                                 map[string]int
 }
 
 func healthSection(ctx context.Context, d *data) (*Section, error) {
 	s := &Section{ID: "health", Title: "Detection health",
-		Intro: "How each detection's scheduled runs fared in the span. Max lag is the furthest behind real time a run's window ended when the run finished (settle time, queueing and search time); lag now is how far behind each detection's checkpoint was when the report was made. The last four columns count the self-alerts patrol raised about each detection: its source went quiet (freshness), its runs kept failing, its checkpoint fell behind, a window would have flooded the tracker."}
+		Intro: "How each detection's scheduled runs fared in the span. A cancelled run was stopped by a clean shutdown or a reload: neither a success nor a failure, its window is searched by the next run. A skipped run was never started because the detection's previous run was still going (a sign of overload). Max lag is the furthest behind real time a run's window ended when the run finished (settle time, queueing and search time); lag now is how far behind each detection's checkpoint was when the report was made. The last four columns count the self-alerts patrol raised about each detection: its source went quiet (freshness), its runs kept failing, its checkpoint fell behind, a window would have flooded the tracker."}
 	by := map[string]*jobHealth{}
 	get := func(id string) *jobHealth {
 		if by[id] == nil {
@@ -49,6 +50,8 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 		switch {
 		case r.Finished.IsZero():
 			h.unfinished++
+		case r.Cancelled:
+			h.cancelled++
 		case r.Error != "":
 			h.failed++
 		default:
@@ -56,7 +59,7 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 				h.lastSuccess = r.Finished
 			}
 		}
-		if !r.Finished.IsZero() {
+		if !r.Finished.IsZero() && !r.Cancelled { // a cancelled run's time and lag say nothing of the detection
 			h.durations = append(h.durations, r.Finished.Sub(r.Started))
 			if r.Job == "detect" && !r.WindowEnd.IsZero() {
 				h.maxLag = max(h.maxLag, r.Finished.Sub(r.WindowEnd))
@@ -64,7 +67,10 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 		}
 		if r.Job == "detect" {
 			d.figures.runs++
-			if r.Error != "" {
+			switch {
+			case r.Cancelled:
+				d.figures.cancelledRuns++
+			case r.Error != "" && !r.Finished.IsZero():
 				d.figures.failedRuns++
 			}
 		}
@@ -72,6 +78,13 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	skips, err := d.db.SkippedBetween(ctx, d.opt.From, d.opt.To)
+	if err != nil {
+		return nil, err
+	}
+	for id, sk := range skips {
+		get(id).skipped = int(sk.Count)
 	}
 	for _, a := range d.self {
 		if !d.inSpan(a.Created) {
@@ -89,8 +102,11 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 		return nil, err
 	}
 	t := &Table{Name: "detection_health", Title: "Runs and self-alerts", Columns: []Column{
-		{Key: "detection", Title: "Detection"}, {Key: "runs", Title: "Runs", Kind: Count}, {Key: "failed", Title: "Failed", Kind: Count},
-		{Key: "unfinished", Title: "Unfinished", Kind: Count, Hint: "started and never recorded as finished: patrol stopped, or still running"},
+		{Key: "detection", Title: "Detection"}, kindColumn,
+		{Key: "runs", Title: "Runs", Kind: Count}, {Key: "failed", Title: "Failed", Kind: Count},
+		{Key: "cancelled", Title: "Cancelled", Kind: Count, Hint: "stopped by a clean shutdown or a reload: neither a success nor a failure; the next run searches the window"},
+		{Key: "unfinished", Title: "Unfinished", Kind: Count, Hint: "started and never recorded as finished: patrol was killed, or the run is still going"},
+		{Key: "skipped", Title: "Skipped", Kind: Count, Hint: "scheduled runs not started because the previous run was still going (searching or waiting for a search slot): overload; the next run covers the window"},
 		{Key: "results", Title: "Results", Kind: Count, Hint: "search results; for the respond job, tickets polled"},
 		{Key: "run_p50_seconds", Title: "Run p50", Kind: Seconds},
 		{Key: "search_lag_max_seconds", Title: "Max lag", Kind: Seconds, Hint: "the most a run's window end was behind real time when the run finished"},
@@ -123,13 +139,18 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 		if !h.lastSuccess.IsZero() {
 			last = h.lastSuccess
 		}
-		row := []any{id, h.runs, h.failed, h.unfinished, h.results, pct(h.durations, 50), maxLag, last, lag}
+		row := []any{id, d.kind(id), h.runs, h.failed, h.cancelled, h.unfinished, h.skipped, h.results, pct(h.durations, 50), maxLag, last, lag}
 		for _, k := range selfKinds {
 			row = append(row, h.self[k])
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	s.Blocks = append(s.Blocks, Block{Table: t})
+	dead, err := deadLettersTable(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	s.Blocks = append(s.Blocks, Block{Table: t}, Block{Table: dead,
+		Caption: "A delivery is set aside after a permanent error (the tracker or the chat refused it); transient errors are retried until they succeed. 'patrol status' lists the latest."})
 	// Runs were pruned when the history starts after the span does while
 	// older alerts, tickets or actions remain.
 	oldest, err := d.db.OldestRun(ctx)
@@ -141,32 +162,7 @@ func healthSection(ctx context.Context, d *data) (*Section, error) {
 		return nil, err
 	}
 	if oldest.After(d.opt.From) && first.Before(oldest) {
-		s.Notes = append(s.Notes, fmt.Sprintf("Run history is kept for state.retention: the oldest run recorded started %s, so runs before it are not counted (alerts, tickets and actions are never pruned).", oldest.Format(timeLayout)))
+		s.Notes = append(s.Notes, fmt.Sprintf("Run history is kept for state.retention: the oldest run recorded started %s, so runs, skipped runs and dead letters before it are not counted (alerts, tickets and actions are never pruned).", oldest.Format(timeLayout)))
 	}
-	return s, nil
-}
-
-func auditSection(_ context.Context, d *data) (*Section, error) {
-	s := &Section{ID: "audit", Title: "Audit trail",
-		Intro: "Every remediation attempt that began in the span, oldest first, as the action ledger records it: one row per ticket, action and target, with where it ended by the span's end. The id is the one 'patrol undo' takes."}
-	t := &Table{Name: "audit_trail", Title: "Actions", Columns: []Column{
-		{Key: "time", Title: "Time", Kind: Time}, {Key: "ticket", Title: "Ticket"}, {Key: "detection", Title: "Detection"},
-		{Key: "action", Title: "Action"}, {Key: "target", Title: "Target"}, {Key: "outcome", Title: "Outcome"},
-		{Key: "approver", Title: "Approver"}, {Key: "finished", Title: "Last recorded", Kind: Time},
-		{Key: "id", Title: "Id", Kind: Count}, {Key: "detail", Title: "Detail"}},
-		Empty: "No remediation was attempted in the span."}
-	for _, a := range d.attempts {
-		approver := ""
-		switch ap := d.approved[a.Ticket]; {
-		case ap != nil && ap.By != "":
-			approver = ap.By
-		case ap != nil:
-			approver = trackerApprover
-		case d.tickets[a.Ticket].PlannedAt.IsZero() && a.Outcome() != outRefused:
-			approver = "auto mode"
-		}
-		t.Rows = append(t.Rows, []any{a.First, a.Ticket, d.tickets[a.Ticket].Detection, a.Action, a.Target, a.outcomeText(), approver, a.Last, int(a.LastID), a.Detail})
-	}
-	s.Blocks = append(s.Blocks, Block{Table: t})
 	return s, nil
 }

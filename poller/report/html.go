@@ -129,7 +129,7 @@ func colClass(c Column) string {
 		return "num"
 	case c.Kind == Time:
 		return "time"
-	case c.Key == "target" || c.Key == "principal" || c.Key == "detail" || c.Key == "note":
+	case c.Key == "target" || c.Key == "principal" || c.Key == "account" || c.Key == "source" || c.Key == "detail" || c.Key == "note" || c.Key == "error":
 		return "long"
 	case c.Key == "ticket":
 		return "key"

@@ -24,7 +24,21 @@ type Detection struct {
 	ID, Title, Severity string
 	Action              string // remediation action, "" for none
 	Mode                string // remediation mode: auto | approve | off
+	Kind                string // KindSearch, KindSequence or KindFirstSeen
+	// Attack lists the ATT&CK technique ids the detection covers; Stage is
+	// attack.StageLive or attack.StageShadow.
+	Attack []string
+	Stage  string
 }
+
+// Kinds of detection, marked in the per-detection tables: a sequence fires
+// on other detections' alerts, a first-seen detection only on value
+// combinations new to its history.
+const (
+	KindSearch    = "search"
+	KindSequence  = "sequence"
+	KindFirstSeen = "first seen"
+)
 
 // Options select the span and give the report what the state file does not
 // hold (detections' titles and severities, the approval rules).
@@ -95,8 +109,8 @@ func (r *Report) Tables() []*Table {
 // builder makes one section from the loaded data, or nil to leave it out.
 type builder func(ctx context.Context, d *data) (*Section, error)
 
-// sections are the report's sections in page order. A later ledger
-// (coverage, say) adds its builder here.
+// sections are the report's sections in page order. A later ledger adds
+// its builder here.
 var sections = []builder{
 	alertsSection,
 	speedSection,
@@ -105,6 +119,7 @@ var sections = []builder{
 	verdictSection,
 	tuningSection,
 	shadowSection,
+	coverageSection,
 	entitiesSection,
 	healthSection,
 	auditSection,

@@ -54,10 +54,10 @@ func TestFigures(t *testing.T) {
 			{"2026-11-08", 0, 0, 0, 0, 0, 0},
 		},
 		"alerts_by_detection": {
-			{"d-crit", "Key leaked", "critical", 2, 4, 2},
-			{"d-high", "Group opened", "high", 2, 2, 2},
-			{"d-low", "Odd login", "low", 1, 1, 0},
-			{"gone-det", "", "other", 1, 1, 1},
+			{"d-crit", "Key leaked", "search", "critical", 2, 4, 2},
+			{"d-high", "Group opened", "search", "high", 2, 2, 2},
+			{"d-low", "Odd login", "first seen", "low", 1, 1, 0},
+			{"gone-det", "", nil, "other", 1, 1, 1},
 		},
 		"response_times": {
 			{"d-crit", 2, mins(6), mins(30), 3, 2, mins(66), mins(180)},
@@ -71,6 +71,7 @@ func TestFigures(t *testing.T) {
 			{"s3.block_public_access", 0, 0, 0, 0, 1, 0, 0, 1},
 			{"all actions", 1, 1, 1, 2, 1, 0, 0, 6},
 		},
+		"interrupted_actions": {},
 		"held_actions": {
 			{"LOCAL-7", "d-high", "ec2.revoke_open_ingress", "hourly budget", at(6, 10, 0), "Remediation held back: the hourly budget of 20 actions is used up."},
 		},
@@ -95,10 +96,15 @@ func TestFigures(t *testing.T) {
 			{"192.0.2.66", 3, 2}, {"198.51.100.7", 1, 1}, {"203.0.113.5", 1, 1},
 		},
 		"detection_health": {
-			{"d-crit", 3, 1, 1, 3, 30 * time.Second, 3 * time.Minute, at(1, 10, 0).Add(30 * time.Second), time.Hour, 0, 0, 0, 0},
-			{"d-high", 1, 0, 0, 1, 10 * time.Second, 2*time.Minute + 10*time.Second, at(2, 11, 0).Add(10 * time.Second), nil, 0, 0, 0, 0},
-			{"d-low", 0, 0, 0, 0, nil, nil, nil, nil, 1, 0, 0, 0},
-			{"(respond job)", 2, 0, 0, 2, 2 * time.Second, nil, at(2, 11, 2).Add(4 * time.Second), nil, 0, 1, 0, 0},
+			{"d-crit", "search", 3, 1, 0, 1, 2, 3, 30 * time.Second, 3 * time.Minute, at(1, 10, 0).Add(30 * time.Second), time.Hour, 0, 0, 0, 0},
+			{"d-high", "search", 2, 0, 1, 0, 0, 1, 10 * time.Second, 2*time.Minute + 10*time.Second, at(2, 11, 0).Add(10 * time.Second), nil, 0, 0, 0, 0},
+			{"d-low", "first seen", 0, 0, 0, 0, 0, 0, nil, nil, nil, nil, 1, 0, 0, 0},
+			{"d-seq", "sequence", 0, 0, 0, 0, 0, 0, nil, nil, nil, nil, 0, 0, 0, 0},
+			{"(respond job)", nil, 2, 0, 0, 0, 0, 2, 2 * time.Second, nil, at(2, 11, 2).Add(4 * time.Second), nil, 0, 1, 0, 0},
+		},
+		"dead_letters": {
+			{at(2, 9, 54), "LOCAL-2", "comment", "ticket comment", "400 Bad Request: comment body too long", 2, at(2, 9, 53)},
+			{at(5, 10, 0), "SEC-9", "transition", "ticket transition", `400 Bad Request: no transition "Done"`, 2, at(0, 23, 0)},
 		},
 		"audit_trail": {
 			{at(1, 11, 11), "LOCAL-1", "d-crit", "iam.disable_access_key", "AKIA1", "succeeded", "alice", at(1, 11, 12), 6, "succeeded detail"},
@@ -144,7 +150,7 @@ func TestTiles(t *testing.T) {
 		{Label: "Remediated", Value: "1", Note: "2 dry runs · 1 undone", Tone: "good"},
 		{Label: "Failed or refused", Value: "2", Note: "1 failed · 1 refused · 0 interrupted", Tone: "bad"},
 		{Label: "Approvals", Value: "3", Note: "median wait 35m · 1 waiting", Tone: "warn"},
-		{Label: "Detection runs", Value: "4", Note: "1 failed · 2 self-alerts", Tone: "warn"},
+		{Label: "Detection runs", Value: "5", Note: "1 failed · 1 cancelled · 2 self-alerts", Tone: "warn"},
 	}
 	if !reflect.DeepEqual(rep.Tiles, want) {
 		t.Errorf("tiles:\n got %+v\nwant %+v", rep.Tiles, want)

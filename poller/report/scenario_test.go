@@ -26,9 +26,10 @@ func scenarioOptions() Options {
 	return Options{From: spanFrom, To: spanTo, Now: spanTo, ApproveLabel: "patrol-approve", Approvers: []string{"alice", "carol"},
 		DoneStatuses: []string{"Done"}, Source: "test.db",
 		Detections: []Detection{
-			{ID: "d-crit", Title: "Key leaked", Severity: "critical", Action: "iam.disable_access_key", Mode: "approve"},
-			{ID: "d-high", Title: "Group opened", Severity: "high", Action: "ec2.revoke_open_ingress", Mode: "auto"},
-			{ID: "d-low", Title: "Odd login", Severity: "low"},
+			{ID: "d-crit", Title: "Key leaked", Severity: "critical", Action: "iam.disable_access_key", Mode: "approve", Kind: KindSearch},
+			{ID: "d-high", Title: "Group opened", Severity: "high", Action: "ec2.revoke_open_ingress", Mode: "auto", Kind: KindSearch},
+			{ID: "d-low", Title: "Odd login", Severity: "low", Kind: KindFirstSeen},
+			{ID: "d-seq", Title: "Key leaked, then used", Severity: "high", Kind: KindSequence},
 		}}
 }
 
@@ -119,6 +120,37 @@ func (s *scenario) run(job, det string, started, windowEnd, finished time.Time, 
 	s.must(s.db.FinishRun(state.Run{ID: id, Job: job, Detection: det, WindowEnd: windowEnd, Results: results, Error: errText}))
 }
 
+// cancelled records a run stopped by a clean shutdown or a reload.
+func (s *scenario) cancelled(det string, started, windowEnd, finished time.Time) {
+	s.t.Helper()
+	s.now = started
+	id, err := s.db.StartRun(s.ctx, state.Run{Job: "detect", Detection: det, WindowEnd: windowEnd})
+	s.must(err)
+	s.now = finished
+	s.must(s.db.FinishRun(state.Run{ID: id, Job: "detect", Detection: det, WindowEnd: windowEnd, Error: "cancelled: patrol is stopping", Cancelled: true}))
+}
+
+// skip records a scheduled run skipped because the previous one was still going.
+func (s *scenario) skip(det string, when time.Time) {
+	s.t.Helper()
+	s.now = when
+	_, err := s.db.RecordSkip(s.ctx, det)
+	s.must(err)
+}
+
+// dead queues a delivery at queued that fails once, then for good at failed.
+func (s *scenario) dead(key, kind, errText string, queued, failed time.Time) {
+	s.t.Helper()
+	s.now = queued
+	s.must(s.db.EnqueueDeliveries(s.ctx, state.Delivery{TicketKey: key, Kind: kind, Payload: "{}"}))
+	items, err := s.db.PendingOutbox(s.ctx, 100)
+	s.must(err)
+	id := items[len(items)-1].ID
+	s.must(s.db.OutboxFailed(s.ctx, id, "503 Service Unavailable"))
+	s.now = failed
+	s.must(s.db.OutboxDead(s.ctx, id, errText))
+}
+
 func (s *scenario) upsert(row state.TicketRow, created time.Time) {
 	s.t.Helper()
 	s.now = created
@@ -144,6 +176,7 @@ func buildScenario(t *testing.T) string {
 	s.upsert(state.TicketRow{Key: "SEC-0", ID: "1", Detection: "d-crit", Status: "Open"}, at(0, 2, 0))
 	s.action("SEC-0", "iam.disable_access_key", "old", false, "planned", at(0, 2, 1), "started", at(0, 2, 1), "succeeded", at(0, 2, 2))
 	s.run("detect", "d-crit", at(0, 3, 0), at(0, 2, 58), at(0, 3, 1), 0, "")
+	s.skip("d-crit", at(0, 3, 0))
 
 	// LOCAL-1: critical, approve mode; bob (not an approver) labels it, alice approves after 60m; remediated.
 	k1 := s.alert("d-crit", "fp1", 3, at(1, 10, 0), at(1, 10, 5), at(1, 10, 6), result("111122223333", mallory, "192.0.2.66"))
@@ -192,15 +225,25 @@ func buildScenario(t *testing.T) string {
 	s.upsert(state.TicketRow{Key: lt7.Key, ID: lt7.Key, Detection: "d-high", Status: "Open"}, at(6, 10, 0))
 	deferred, note := state.StageDeferred, "Remediation held back: the hourly budget of 20 actions is used up."
 	s.must(db.UpdateTicket(s.ctx, lt7.Key, state.TicketUpdate{Stage: &deferred, Note: &note}))
+	// Deliveries that failed for good: one before the span, two in it (one
+	// queued before it).
+	s.dead("SEC-0", state.DeliverNotify, "channel_not_found", at(0, 2, 0), at(0, 2, 5))
+	s.dead(k2, state.DeliverComment, "400 Bad Request: comment body too long", at(2, 9, 53), at(2, 9, 54))
+	s.dead("SEC-9", state.DeliverTransition, "400 Bad Request: no transition \"Done\"", at(0, 23, 0), at(5, 10, 0))
 	// Self-alerts: d-low's source went quiet; the respond job failed.
 	s.selfAlert("SEC-10", "stale:d-low", at(6, 12, 0))
 	s.selfAlert("SEC-11", "failing:respond", at(6, 13, 0))
 
-	// Runs: d-crit ok (lag 2m30s), failed (lag 3m), unfinished; d-high ok; two respond runs.
+	// Runs: d-crit ok (lag 2m30s), failed (lag 3m), unfinished (and two runs
+	// skipped behind it); d-high ok, then cancelled by a reload (its time and
+	// lag not counted); two respond runs.
 	s.run("detect", "d-crit", at(1, 10, 0), at(1, 9, 58), at(1, 10, 0).Add(30*time.Second), 3, "")
 	s.run("detect", "d-crit", at(2, 9, 0), at(2, 8, 58), at(2, 9, 1), 0, "splunk: 503")
 	s.run("detect", "d-crit", at(3, 0, 0), at(2, 23, 58), time.Time{}, 0, "")
+	s.skip("d-crit", at(3, 0, 5))
+	s.skip("d-crit", at(3, 0, 10))
 	s.run("detect", "d-high", at(2, 11, 0), at(2, 10, 58), at(2, 11, 0).Add(10*time.Second), 1, "")
+	s.cancelled("d-high", at(3, 5, 0), at(3, 0, 0), at(3, 5, 1))
 	s.run("respond", "", at(2, 11, 1), time.Time{}, at(2, 11, 1).Add(2*time.Second), 1, "")
 	s.run("respond", "", at(2, 11, 2), time.Time{}, at(2, 11, 2).Add(4*time.Second), 1, "")
 	s.now = at(7, 0, 0)

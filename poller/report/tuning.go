@@ -192,22 +192,3 @@ func share(n, of int) string {
 	}
 	return fmt.Sprintf("%d%%", n*100/of)
 }
-
-// heldReason says what holds a ticket's action back, or "" when nothing
-// does: the hourly budget, the circuit breaker, a grace period, a hold.
-func heldReason(t state.TicketRow) string {
-	switch {
-	case t.Stage == state.StageDeferred && strings.HasPrefix(t.Note, "Remediation held: the circuit breaker"):
-		return "circuit breaker"
-	case t.Stage == state.StageDeferred:
-		return "hourly budget"
-	case t.Stage == state.StageGrace:
-		return "grace period, runs at " + t.GraceUntil.Format(timeLayout)
-	case t.Stage == state.StageApproval && strings.HasPrefix(t.Note, "Remediation held: the label"):
-		if t.HeldBy != "" {
-			return "hold label, added by " + t.HeldBy
-		}
-		return "hold label"
-	}
-	return ""
-}

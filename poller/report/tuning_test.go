@@ -55,9 +55,28 @@ func TestTuningSections(t *testing.T) {
 	held("SEC-1", state.StageDeferred, "Remediation held back: the hourly budget of 20 actions is used up.", at(4, 9, 0), state.TicketUpdate{})
 	held("SEC-2", state.StageDeferred, "Remediation held: the circuit breaker is open (3 actions failed in a row).", at(4, 9, 0), state.TicketUpdate{})
 	held("SEC-3", state.StageGrace, "automatic remediation runs at ...", at(4, 9, 0), state.TicketUpdate{GraceUntil: &until})
-	by := "bob"
-	held("SEC-4", state.StageApproval, `Remediation held: the label "patrol-hold" is on this ticket`, at(4, 9, 0), state.TicketUpdate{HeldBy: &by})
+	// The hold label, as the respond job records it when it first sees it:
+	// who added it, and when it was seen (poller.LastHold reads that).
+	by, addedAt, seenAt := "bob", at(4, 9, 30), at(4, 9, 31)
+	held("SEC-4", state.StageApproval, `Remediation held: the label "patrol-hold" is on this ticket`, at(4, 9, 0), state.TicketUpdate{HeldBy: &by, HeldAt: &addedAt})
+	_, err = db.Record(s.ctx, state.Change{Ticket: "SEC-4", Meta: map[string]string{"hold_seen:SEC-4": seenAt.Format(time.RFC3339Nano)}})
+	s.must(err)
 	held("SEC-5", state.StageApproval, "Remediation waits for approval.", at(4, 9, 0), state.TicketUpdate{})
+	// Hold clicked in the chat: on a plan waiting for approval, on one
+	// deferred by the budget, and on one approved again after the hold.
+	click := func(key, kind, by string, when time.Time) {
+		_, err := db.Record(s.ctx, state.Change{Ticket: key, ChatAction: &state.ChatAction{Digest: "d1", Kind: kind, Via: "slack", By: by, At: when}})
+		s.must(err)
+	}
+	held("SEC-6", state.StageApproval, "Remediation waits for approval.", at(4, 9, 0), state.TicketUpdate{})
+	click("SEC-6", state.ChatHold, "carol", at(4, 10, 0))
+	held("SEC-7", state.StageDeferred, "Remediation held back: the hourly budget of 20 actions is used up.", at(4, 9, 0), state.TicketUpdate{})
+	click("SEC-7", state.ChatHold, "alice", at(4, 10, 0))
+	held("SEC-8", state.StageApproval, "Remediation waits for approval.", at(4, 9, 0), state.TicketUpdate{})
+	click("SEC-8", state.ChatHold, "alice", at(4, 10, 0))
+	click("SEC-8", state.ChatApprove, "carol", at(4, 10, 5))
+	_, err = db.Record(s.ctx, state.Change{Ticket: "SEC-8", Approval: &state.Approval{TicketKey: "SEC-8", Digest: "d1", By: "carol", At: at(4, 10, 5), Via: "slack"}})
+	s.must(err)
 	db.Close()
 
 	opt := scenarioOptions()
@@ -100,7 +119,8 @@ func TestTuningSections(t *testing.T) {
 		reasons[r[0].(string)] = r[3].(string)
 	}
 	if !reflect.DeepEqual(reasons, map[string]string{"SEC-1": "hourly budget", "SEC-2": "circuit breaker",
-		"SEC-3": "grace period, runs at 2026-11-05 12:00", "SEC-4": "hold label, added by bob"}) {
+		"SEC-3": "grace period, runs at 2026-11-05 12:00", "SEC-4": "hold label, added by bob",
+		"SEC-6": "hold, clicked in the chat by carol", "SEC-7": "hold, clicked in the chat by alice"}) {
 		t.Errorf("held reasons %v", reasons)
 	}
 	if rows := tableOf(t, rep, "alerts_by_detection").Rows; len(rows) != 0 {
