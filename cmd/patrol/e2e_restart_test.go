@@ -5,11 +5,13 @@ package main
 // each reloaded from the detection files by a new process.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,9 +74,9 @@ summary = "{userIdentity.arn} from {sourceIPAddress} ({eventID})"
 `,
 }
 
-// at is a record of eventName by user with key from ip at a time, with an
+// recordAt is a record of eventName by user with key from ip at a time, with an
 // event id of its own.
-func at(when time.Time, name, user, key, ip string, params, response map[string]any) map[string]any {
+func recordAt(when time.Time, name, user, key, ip string, params, response map[string]any) map[string]any {
 	r := record(name, user, key, ip, params)
 	r["eventTime"] = when.UTC().Format(time.RFC3339)
 	r["eventID"] = fmt.Sprintf("e2e-%s-%s-%d", name, ip, when.Unix())
@@ -91,19 +93,23 @@ func at(when time.Time, name, user, key, ip string, params, response map[string]
 // from its file by each process, alerts once for a value after learning
 // and not again when the second process sees the value again, while a new
 // value still alerts.
+//
+// Every command runs as a process of its own, so the test runs beside the
+// other process tests.
 func TestEndToEndStateAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	bin := buildPatrol(t)
 	conf := tuningDir(t, restartDetections)
 	dir := filepath.Dir(conf)
 	const settle = detections.DefaultSettle // the detections set none
 	now := time.Now()
 	const newKey = "AKIAEXAMPLERESTART1"
-	created := at(now.Add(-time.Hour), "CreateAccessKey", "admin", "AKIAEXAMPLEADMIN001", "192.0.2.10",
+	created := recordAt(now.Add(-time.Hour), "CreateAccessKey", "admin", "AKIAEXAMPLEADMIN001", "192.0.2.10",
 		map[string]any{"userName": "victim"},
 		map[string]any{"accessKey": map[string]any{"accessKeyId": newKey, "userName": "victim", "status": "Active"}})
 	writeRecords(t, dir, "1.json", created,
-		at(now.Add(-10*24*time.Hour), "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.1", nil, nil), // learnt
-		at(now.Add(-2*24*time.Hour), "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.2", nil, nil),  // new: alerts
+		recordAt(now.Add(-10*24*time.Hour), "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.1", nil, nil), // learnt
+		recordAt(now.Add(-2*24*time.Hour), "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.2", nil, nil),  // new: alerts
 	)
 
 	onceProcess := func(run int) {
@@ -116,8 +122,16 @@ func TestEndToEndStateAcrossProcesses(t *testing.T) {
 	}
 	tickets := func() map[string][]string {
 		t.Helper()
+		out, err := exec.Command(bin, "tickets", "--config", conf, "--json").Output()
+		if err != nil {
+			t.Fatalf("patrol tickets: %v", err)
+		}
 		got := map[string][]string{}
-		for _, tk := range listTickets(t, conf) {
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var tk listedTicket
+			if err := json.Unmarshal([]byte(line), &tk); err != nil {
+				t.Fatalf("%v: %q", err, line)
+			}
 			got[tk.Detection] = append(got[tk.Detection], tk.Summary)
 		}
 		for _, s := range got {
@@ -144,9 +158,9 @@ func TestEndToEndStateAcrossProcesses(t *testing.T) {
 	// finished), seen only by the second run once its windows reach them.
 	later := time.Now().Add(-settle).Truncate(time.Second).Add(time.Second)
 	writeRecords(t, dir, "2.json",
-		at(later, "ListBuckets", "victim", newKey, "203.0.113.99", nil, nil),
-		at(later, "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.2", nil, nil), // known: quiet
-		at(later, "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.3", nil, nil), // new: alerts
+		recordAt(later, "ListBuckets", "victim", newKey, "203.0.113.99", nil, nil),
+		recordAt(later, "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.2", nil, nil), // known: quiet
+		recordAt(later, "DescribeInstances", "ops", "AKIAEXAMPLEOPS00001", "198.51.100.3", nil, nil), // new: alerts
 	)
 	waitFor(t, "the clock to pass the later events by settle", 5*time.Second, func() bool { return !time.Now().Add(-settle).Before(later) })
 
