@@ -152,7 +152,7 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		if a.db != nil {
 			ledger = a.db
 		}
-		s, err := newSearcher(ctx, cfg, a.log, ledger, a.metrics.LocalSkip)
+		s, err := newSearcher(ctx, cfg, a.log, ledger, a.metrics.LocalSkip, a.orgAccounts)
 		if err != nil {
 			a.close()
 			fmt.Fprintf(errOut, "patrol: search backend: %v\n", err)
@@ -175,6 +175,17 @@ func setup(ctx context.Context, cfgPath string, opts setupOptions, errOut io.Wri
 		}
 	}
 	return a, exitOK
+}
+
+// orgAccounts are the organization's account ids for the searches: what
+// the AWS provider holds once the jobs are built (aws.accounts =
+// "organization" is read from AWS Organizations then, and on reload),
+// aws.accounts' list before that or without jobs.
+func (a *app) orgAccounts() []string {
+	if a.aws != nil {
+		return a.aws.AccountIDs()
+	}
+	return a.cfg.AWS.Accounts.IDs
 }
 
 func (a *app) close() {

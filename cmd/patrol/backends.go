@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/detections/spl"
 
 	"github.com/patrolsec/patrol/poller"
@@ -20,14 +21,16 @@ import (
 )
 
 // newSearcher builds the search backend; onSkip hears what the local engine
-// skips for being over a limit (metrics). The local engine reads the
+// skips for being over a limit (metrics), accounts gives the organization's
+// accounts (aws.accounts) at each search. The local engine reads the
 // s3:// entries of search.local.paths through the S3 reader, which
 // remembers the objects detect windows read in ledger (the state file).
-func newSearcher(ctx context.Context, cfg *config.Config, log *slog.Logger, ledger s3.Ledger, onSkip func(reason string)) (poller.Searcher, error) {
+func newSearcher(ctx context.Context, cfg *config.Config, log *slog.Logger, ledger s3.Ledger, onSkip func(reason string), accounts func() []string) (poller.Searcher, error) {
 	switch cfg.Search.Backend {
 	case "local":
 		opts := local.Options{BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index,
-			AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log, OnSkip: onSkip}
+			AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log, OnSkip: onSkip,
+			Rows: orgAccountRows(cfg, accounts)}
 		var urls []string
 		for _, p := range cfg.Search.Local.Paths {
 			if s3.IsURL(p) {
@@ -63,7 +66,7 @@ func checkSPL(cfg *config.Config) func(string) error {
 			return err
 		}
 		for _, name := range parsed.Lookups() {
-			if _, ok := cfg.Search.Lookups[name]; !ok {
+			if _, ok := cfg.Search.Lookups[name]; !ok && (name != detections.OrgAccountsLookup || !cfg.AWS.Accounts.Set()) {
 				return fmt.Errorf("lookup %q is not in [search.lookups]", name)
 			}
 		}
@@ -139,8 +142,33 @@ func newAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (*aws.Pro
 }
 
 // newFileSearcher searches one events file (detection tests) with the
-// config's lookups, whatever the production backend.
+// config's lookups, whatever the production backend. The organization's
+// accounts are aws.accounts' ids: a test reads no AWS Organizations.
 func newFileSearcher(cfg *config.Config, path string, log *slog.Logger) (poller.Searcher, error) {
 	return local.NewSearcher(local.Options{Paths: []string{path}, BaseDir: cfg.Dir, Lookups: cfg.Search.Lookups, Index: cfg.Search.Local.Index,
-		AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log}), nil
+		AllowCommands: cfg.Search.Splunk.AllowCommands, Limits: cfg.LocalLimits(), Logger: log, Rows: orgAccountRows(cfg, nil)}), nil
+}
+
+// orgAccountRows gives the local engine the organization's accounts as
+// rows of the org_accounts lookup, so that an account in aws.accounts
+// counts as the organization's in every detection that consults it, even
+// when the lookup's CSV lists only some, or when there is no CSV at all.
+// accounts, when set, gives the current ids (aws.accounts =
+// "organization" is read from AWS Organizations, again on reload); nil
+// means the ids aws.accounts lists. Without aws.accounts the lookup is the
+// CSV alone.
+func orgAccountRows(cfg *config.Config, accounts func() []string) func() map[string]spl.Table {
+	if !cfg.AWS.Accounts.Set() {
+		return nil
+	}
+	if accounts == nil {
+		accounts = func() []string { return cfg.AWS.Accounts.IDs }
+	}
+	return func() map[string]spl.Table {
+		t := spl.Table{Columns: []string{detections.OrgAccountsColumn}}
+		for _, id := range accounts() {
+			t.Rows = append(t.Rows, []string{id})
+		}
+		return map[string]spl.Table{detections.OrgAccountsLookup: t}
+	}
 }

@@ -146,3 +146,49 @@ channel = "#security-alerts"
 		}
 	}
 }
+
+// TestValidateRemoteOrgAccounts: on Splunk the org_accounts lookup is
+// Splunk's own table, which patrol cannot add aws.accounts to as the local
+// engine does; validate --remote reads it and warns, with the config's
+// line, about each aws.accounts id it lacks (and only those), without
+// failing.
+func TestValidateRemoteOrgAccounts(t *testing.T) {
+	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token",
+		LookupRows: map[string][]map[string]string{"org_accounts": {{"account_id": "111122223333", "name": "payments-prod"}}}})
+	t.Setenv("SPLUNK_TOKEN", "splunk-token")
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a.toml"), []byte(`id = "vpce"
+title = "t"
+severity = "low"
+schedule = "@every 5m"
+search = "sourcetype=aws:cloudtrail | lookup org_accounts account_id AS vpcEndpointAccountId OUTPUT account_id AS own | where isnull(own) | table vpcEndpointAccountId"
+group_by = ["vpcEndpointAccountId"]
+[ticket]
+summary = "{vpcEndpointAccountId}"
+`), 0o644)
+	conf := filepath.Join(dir, "config.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[search]
+backend = "splunk"
+[search.splunk]
+url = %q
+allow_insecure_http = true
+token_env = "SPLUNK_TOKEN"
+[aws]
+accounts = ["111122223333", "555566667777", "999900001111"]
+`, fake.URL)), 0o644)
+	code, out, errOut := patrol(t, "validate", "--remote", "--config", conf)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, id := range []string{"555566667777", "999900001111"} {
+		want := conf + ":9: aws.accounts: warning: " + id + " is not in Splunk's org_accounts lookup"
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "111122223333 is not") {
+		t.Errorf("warned about an account the lookup lists:\n%s", out)
+	}
+}

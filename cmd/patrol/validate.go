@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
@@ -101,11 +104,69 @@ func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.De
 		bad++
 		fmt.Fprintf(out, "%s: search: lookup %q does not exist in Splunk (app %q): create it (README.md, \"Splunk lookups\")\n", m.file, m.name, cfg.Search.Splunk.App)
 	}
+	absent, err := orgAccountsNotInSplunk(ctx, s, cfg, ds, missing)
+	if err != nil {
+		fmt.Fprintf(errOut, "patrol validate --remote: reading Splunk's %s lookup: %s\n", detections.OrgAccountsLookup, truncate(cause(err), 300))
+		return exitFailed
+	}
+	lines := detections.ScanKeyLines(readFile(cfg.File))
+	for _, id := range absent {
+		p := &detections.Problem{File: cfg.File, Line: lines.Line("aws.accounts"), Key: "aws.accounts",
+			Msg: fmt.Sprintf("warning: %s is not in Splunk's %s lookup: searches on Splunk count its VPC endpoints and the shares with it as outside the organization. Add it to the lookup (README.md, \"Splunk lookups\")", id, detections.OrgAccountsLookup)}
+		fmt.Fprintln(out, p.Error())
+	}
 	if bad > 0 {
 		return exitInvalid
 	}
 	fmt.Fprintf(out, "remote: Splunk parses all %d searches and has the lookups they use\n", len(ds))
 	return exitOK
+}
+
+// orgAccountsNotInSplunk lists the aws.accounts ids that Splunk's
+// org_accounts lookup lacks, when a detection consults it and it exists.
+// The local engine adds them to the lookup itself; on Splunk the lookup is
+// Splunk's own table, so an id missing there means a false alert.
+// aws.accounts = "organization" is not read here (that needs AWS).
+func orgAccountsNotInSplunk(ctx context.Context, s *splunk.Searcher, cfg *config.Config, ds []*detections.Detection, missing []missingLookup) ([]string, error) {
+	if len(cfg.AWS.Accounts.IDs) == 0 {
+		return nil, nil
+	}
+	for _, m := range missing {
+		if m.name == detections.OrgAccountsLookup {
+			return nil, nil // already reported
+		}
+	}
+	used := false
+	for _, d := range ds {
+		if q, err := spl.Parse(d.Expanded); err == nil && slices.Contains(q.Lookups(), detections.OrgAccountsLookup) {
+			used = true
+			break
+		}
+	}
+	if !used {
+		return nil, nil
+	}
+	have := map[string]bool{}
+	q := poller.Query{SPL: "| inputlookup " + detections.OrgAccountsLookup + " | fields " + detections.OrgAccountsColumn,
+		Window: poller.Window{End: time.Now()}, TimeMode: poller.EventTime}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := s.Search(pctx, q, func(r poller.Result) error {
+		for _, v := range r[detections.OrgAccountsColumn] {
+			have[strings.TrimSpace(v)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range cfg.AWS.Accounts.IDs {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 type missingLookup struct{ file, name string }
@@ -138,4 +199,11 @@ func missingLookups(ctx context.Context, s *splunk.Searcher, ds []*detections.De
 		}
 	}
 	return out, nil
+}
+
+// readFile returns a file's text, or "" when it cannot be read (a line
+// number is then left out).
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
 }

@@ -150,7 +150,7 @@ func (p *condParser) unary() (expr, error) {
 	case t == ")":
 		return nil, unsupported(p.line, "the condition has an unexpected )")
 	case strings.EqualFold(t, "near"):
-		return nil, unsupported(p.line, "the condition uses near (a temporal correlation), which is not supported")
+		return nil, unsupported(p.line, "the condition uses near (a temporal correlation), which is not supported: write a detection for each part, then a patrol detection with [sequence] over them (README.md, \"Sequences\")")
 	case strings.EqualFold(t, "and") || strings.EqualFold(t, "or"):
 		return nil, unsupported(p.line, "%q needs a term on each side", t)
 	}

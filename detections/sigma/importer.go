@@ -111,7 +111,7 @@ func (im *Importer) Import(file string) Outcome {
 	}
 	for _, d := range docs {
 		if d.Kind != "rule" {
-			o.Reason, o.Failed = fmt.Sprintf("line %d: %s rules are not supported (a correlation needs state across events; write a patrol detection with stats instead)", d.Line, d.Kind), cloudtrail
+			o.Reason, o.Failed = fmt.Sprintf("line %d: %s", d.Line, correlationReason(d.Correlation)), cloudtrail
 			if d.Kind == "filter" {
 				o.Reason = fmt.Sprintf("line %d: Sigma filters are not supported (put the exclusion in the detection's search)", d.Line)
 			}
@@ -194,4 +194,19 @@ func (im *Importer) write(o Outcome, c *Converted) Outcome {
 	im.IDs[c.ID] = out
 	o.Out = out
 	return o
+}
+
+// correlationReason says why a correlation is skipped and how patrol
+// expresses it: events that follow each other are a [sequence] detection
+// over the detections of the rules it names (patrol keeps their state in
+// its ledger); counts are a search with stats.
+func correlationReason(typ string) string {
+	const sequence = "convert the rules it names, then write a patrol detection with [sequence] over their detections (steps, by, within; README.md, \"Sequences\")"
+	switch typ {
+	case "temporal", "temporal_ordered":
+		return fmt.Sprintf("correlation rules (type %s) are not supported: %s", typ, sequence)
+	case "":
+		return "correlation rules are not supported: for events that follow each other, " + sequence + "; for a count, write a patrol detection whose search counts with stats ... by over its lookback"
+	}
+	return fmt.Sprintf("correlation rules (type %s) are not supported: write a patrol detection whose search counts with stats ... by over its lookback; for events that follow each other, %s", typ, sequence)
 }

@@ -83,7 +83,10 @@ func unsupported(line int, format string, args ...any) error {
 type Document struct {
 	Kind string // "rule", "correlation" or "filter"
 	Rule *Rule  // for rules
-	Line int
+	// Correlation is a correlation's type (event_count, value_count,
+	// temporal, temporal_ordered, ...), for the reason it is skipped.
+	Correlation string
+	Line        int
 	// Logsource is the document's logsource, for messages.
 	Logsource map[string]string
 }
@@ -155,6 +158,13 @@ func parseDocument(n *yaml.Node) (*Document, error) {
 			detection = v
 		case "correlation":
 			d.Kind = "correlation"
+			if v.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(v.Content); i += 2 {
+					if v.Content[i].Value == "type" {
+						d.Correlation = v.Content[i+1].Value
+					}
+				}
+			}
 		case "filter":
 			d.Kind = "filter"
 		}

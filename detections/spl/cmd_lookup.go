@@ -24,15 +24,60 @@ func (rc *runCtx) lookupTable(name string) (*lookupTable, error) {
 		return t, nil
 	}
 	path, ok := rc.opts.Lookups[name]
-	if !ok {
+	extra, given := rc.opts.Rows[name]
+	if !ok && !given {
 		return nil, fmt.Errorf("unknown lookup table %q (name it in [search.lookups])", name)
 	}
-	t, err := loadLookup(name, path)
-	if err != nil {
-		return nil, err
+	t := &lookupTable{name: name, col: map[string]int{}, indexes: map[string]map[string][]int{}}
+	if ok {
+		var err error
+		if t, err = loadLookup(name, path); err != nil {
+			return nil, err
+		}
+	}
+	if given {
+		t.add(extra)
 	}
 	rc.lookups[name] = t
 	return t, nil
+}
+
+// Table is a lookup table's rows given in memory: each row holds a value
+// for each of Columns, in order.
+type Table struct {
+	Columns []string
+	Rows    [][]string
+}
+
+// add appends the rows of x that the table does not have yet: a row is
+// left out when one already there has the same values in x's columns (so
+// an account the CSV lists is not listed twice, and keeps its other
+// columns). Columns the table lacks are added, empty in its own rows.
+func (t *lookupTable) add(x Table) {
+	cols := make([]int, len(x.Columns))
+	for i, c := range x.Columns {
+		k, ok := t.col[c]
+		if !ok {
+			k = len(t.header)
+			t.header = append(t.header, c)
+			t.col[c] = k
+		}
+		cols[i] = k
+	}
+	have := map[string]bool{}
+	for _, r := range x.Rows {
+		k := strings.Join(r, "\x00")
+		if len(r) != len(cols) || have[k] || len(t.match(cols, r)) > 0 {
+			continue
+		}
+		have[k] = true
+		row := make([]string, len(t.header))
+		for i, c := range cols {
+			row[c] = r[i]
+		}
+		t.rows = append(t.rows, row)
+	}
+	clear(t.indexes) // they were built over the rows before these
 }
 
 func loadLookup(name, path string) (*lookupTable, error) {

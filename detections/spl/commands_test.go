@@ -189,3 +189,32 @@ func TestLookupAndSubsearches(t *testing.T) {
 		t.Fatalf("Lookups() = %q", got)
 	}
 }
+
+// TestLookupRowsInMemory: rows given in memory join the CSV of the same
+// name (an account it lists already is not added twice, and keeps its
+// other columns), or make the whole table when no file is named.
+func TestLookupRowsInMemory(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "org.csv")
+	if err := os.WriteFile(csvPath, []byte("account_id,name\n111122223333,payments-prod\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	accounts := Table{Columns: []string{"account_id"}, Rows: [][]string{{"111122223333"}, {"444455556666"}, {"444455556666"}}}
+	evs := testEvents(t, testLines...)
+	merged := Options{Lookups: map[string]string{"org": csvPath}, Rows: map[string]Table{"org": accounts}}
+	runCases(t, evs, merged, []queryCase{
+		{name: "the CSV's account keeps its name, once", q: `| inputlookup org | table account_id name`,
+			want: []string{"account_id=111122223333 name=payments-prod", "account_id=444455556666"}},
+		{name: "an added account matches", q: `user=alice | eval a="444455556666" | lookup org account_id AS a OUTPUT account_id AS own | table own`,
+			want: []string{"own=444455556666"}},
+		{name: "the CSV's account matches once", q: `user=alice | lookup org account_id AS recipientAccountId OUTPUT account_id AS own name | table own name`,
+			want: []string{"name=payments-prod own=111122223333"}},
+	})
+	alone := Options{Rows: map[string]Table{"org": accounts, "empty": {Columns: []string{"account_id"}}}}
+	runCases(t, evs, alone, []queryCase{
+		{name: "rows without a file are the table", q: `| inputlookup org | table account_id`,
+			want: []string{"account_id=111122223333", "account_id=444455556666"}},
+		{name: "a table of no rows has its columns", q: `user=alice | lookup empty account_id AS recipientAccountId OUTPUT account_id AS own | table own user`,
+			want: []string{"user=alice"}},
+	})
+}

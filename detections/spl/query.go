@@ -91,6 +91,10 @@ type Options struct {
 	Location *time.Location
 	// Lookups maps lookup table names to CSV files.
 	Lookups map[string]string
+	// Rows are lookup rows given in memory, by table name: they join the
+	// CSV file of the same name in Lookups, or make the whole table when
+	// there is none (see Table).
+	Rows map[string]Table
 	// JSON bounds spath's extraction from field values (zero values:
 	// DefaultJSONLimits); events' own JSON is bounded by their Meta.
 	JSON JSONLimits

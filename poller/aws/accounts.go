@@ -133,6 +133,17 @@ func (p *Provider) InAccounts(account string) bool {
 	return found
 }
 
+// AccountIDs returns the organization's account ids: aws.accounts' list,
+// or what AWS Organizations last answered (none before LoadAccounts).
+func (p *Provider) AccountIDs() []string {
+	if !p.cfg.Accounts.Organization {
+		return slices.Clone(p.cfg.Accounts.IDs)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.orgIDs)
+}
+
 // HasAccounts reports whether aws.accounts is set.
 func (p *Provider) HasAccounts() bool { return p.cfg.Accounts.Set() }
 

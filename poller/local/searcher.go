@@ -32,6 +32,10 @@ type Options struct {
 	// Lookups maps lookup table names to CSV files (relative to BaseDir),
 	// for | lookup and | inputlookup.
 	Lookups map[string]string
+	// Rows, when set, gives lookup rows patrol holds itself (the
+	// organization's accounts), asked at every search since they may change
+	// on a reload: they join the CSV of the same name, or are the table.
+	Rows func() map[string]spl.Table
 	// Index is the events' index field; "" means "main".
 	Index string
 	// Host is the events' host field; "" means this machine's name.
@@ -145,8 +149,12 @@ func (s *Searcher) Search(ctx context.Context, q poller.Query, emit func(poller.
 		}
 		lookups[name] = path
 	}
+	var rows map[string]spl.Table
+	if s.opts.Rows != nil {
+		rows = s.opts.Rows()
+	}
 	loc := s.location()
-	err = query.Run(ctx, src, spl.Options{Now: now, Location: loc, Lookups: lookups, JSON: s.limits().json()}, func(r spl.Row) error {
+	err = query.Run(ctx, src, spl.Options{Now: now, Location: loc, Lookups: lookups, Rows: rows, JSON: s.limits().json()}, func(r spl.Row) error {
 		res, err := toResult(r, loc)
 		if err != nil {
 			return err

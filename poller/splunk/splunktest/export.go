@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -136,12 +137,10 @@ func (s *Server) serverInfo(a *answer) {
 // lookupDefinition answers GET data/transforms/lookups/{name}: the definition's entry
 // when it exists, Splunk's 404 otherwise.
 func (s *Server) lookupDefinition(a *answer, name string) {
-	for _, l := range s.opts.Lookups {
-		if l == name {
-			a.jsonBody(http.StatusOK, map[string]any{"entry": []map[string]any{{"name": name,
-				"content": map[string]any{"filename": name + ".csv", "type": "file"}}}})
-			return
-		}
+	if _, filled := s.opts.LookupRows[name]; filled || slices.Contains(s.opts.Lookups, name) {
+		a.jsonBody(http.StatusOK, map[string]any{"entry": []map[string]any{{"name": name,
+			"content": map[string]any{"filename": name + ".csv", "type": "file"}}}})
+		return
 	}
 	a.messages(http.StatusNotFound, "ERROR", "Could not find object id="+name)
 }

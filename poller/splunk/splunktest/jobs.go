@@ -153,6 +153,20 @@ func (s *Server) search(form url.Values) (rows []Event, gen *generator, status i
 		}
 		*p.dst = t
 	}
+	if name, ok := inputlookup(spl); ok {
+		table, ok := s.opts.LookupRows[name]
+		if !ok {
+			return nil, nil, http.StatusBadRequest, fmt.Sprintf("Error in 'inputlookup' command: The lookup table '%s' does not exist or is not available.", name)
+		}
+		for _, r := range table {
+			e := Event{Time: now, Fields: map[string][]string{}}
+			for k, v := range r {
+				e.Fields[k] = []string{v}
+			}
+			rows = append(rows, e)
+		}
+		return rows, nil, 0, ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gen != nil {

@@ -59,6 +59,10 @@ type Options struct {
 	// Lookups are the lookup definitions that exist
 	// (data/transforms/lookups/NAME answers 200 for them, 404 for others).
 	Lookups []string
+	// LookupRows are the contents of lookups, which exist too: a search
+	// that begins "| inputlookup NAME" returns NAME's rows (and nothing
+	// else of the pipeline is applied).
+	LookupRows map[string][]map[string]string
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.

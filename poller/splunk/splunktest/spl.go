@@ -201,3 +201,16 @@ func inRange(t, lo, hi time.Time) bool {
 	}
 	return true
 }
+
+// inputlookup returns NAME when spl begins "| inputlookup NAME".
+func inputlookup(spl string) (string, bool) {
+	parts := splitPipes(strings.TrimSpace(spl))
+	if len(parts) < 2 || strings.TrimSpace(parts[0]) != "" {
+		return "", false
+	}
+	f := strings.Fields(parts[1])
+	if len(f) < 2 || !strings.EqualFold(f[0], "inputlookup") {
+		return "", false
+	}
+	return f[1], true
+}
