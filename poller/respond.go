@@ -282,7 +282,12 @@ func (r *Responder) handle(ctx context.Context, t Ticket, fromPoll bool) (bool, 
 }
 
 func (r *Responder) stages(ctx context.Context, t Ticket, row *state.TicketRow) (int, error) {
-	if row.Stage == state.StageDone || row.Stage == state.StageFailed {
+	switch {
+	case cancelledByClose(row) && !r.closed(t, row):
+		if err := r.reopened(ctx, t, row); err != nil {
+			return 0, err
+		}
+	case row.Stage == state.StageDone || row.Stage == state.StageFailed:
 		return 0, nil
 	}
 	if ok, err := r.claim(ctx, t, row); err != nil || !ok {
@@ -311,6 +316,9 @@ func (r *Responder) stages(ctx context.Context, t Ticket, row *state.TicketRow) 
 		return 0, r.finish(ctx, row, state.StageDone, "the detection has no remediation")
 	case d.Remediation.Mode == detections.ModeOff:
 		return 0, r.finish(ctx, row, state.StageDone, "remediation is off for this detection")
+	case r.closed(t, row):
+		// Closed by a person before the action started: it never does.
+		return 0, r.cancelClosed(ctx, t, row, d)
 	}
 	return r.remediate(ctx, t, row, d, fields, external)
 }
