@@ -224,3 +224,49 @@ func TestApproveClickOnClosedTicket(t *testing.T) {
 		t.Fatalf("after the poll: applied %v, stage %s, comments %q", e.action.keys(), e.stage(key), e.comments(key))
 	}
 }
+
+// TestClosedTicketLeftWaitingIsCancelled: a ticket the ledger already
+// knows is closed but left waiting for approval (as a patrol that did not
+// cancel such remediations left it), and not updated since, is cancelled
+// on the next pass and leaves the pending approvals.
+func TestClosedTicketLeftWaitingIsCancelled(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	e.search.add(keyEvent(e.clock.Now().Add(-10*time.Minute), "alice", "AKIAALICE00000000001"))
+	if _, err := e.detect(); err != nil {
+		t.Fatal(err)
+	}
+	e.poll()
+	key := e.issueKeys()[0]
+	e.clock.Add(time.Minute)
+	if err := e.jira.Resolve(key, "Done", "Won't Do", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	// The earlier patrol's poll recorded the close and moved its watermark.
+	is, _ := e.jira.Issue(key)
+	row, err := e.db.Ticket(ctx, key)
+	if err != nil || row.Stage != state.StageApproval {
+		t.Fatalf("ledger row %+v %v", row, err)
+	}
+	row.Done, row.Status, row.Resolution = true, is.Status, is.Resolution
+	if err := e.db.UpsertTicket(ctx, *row); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.UpdateTicket(ctx, key, state.TicketUpdate{UpdatedSeen: &is.Updated}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Hour)
+	if err := e.db.SetMetaTime(ctx, "respond_watermark", e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.poll(); err != nil {
+		t.Fatal(err)
+	}
+	if e.stage(key) != state.StageDone || e.count(key, cancelledLine+` (status "Done", resolution "Won't Do")`) != 1 {
+		t.Fatalf("stage %s, comments %q", e.stage(key), e.comments(key))
+	}
+	e.poll()
+	if e.count(key, cancelledLine) != 1 {
+		t.Errorf("comments %q", e.comments(key))
+	}
+}

@@ -154,13 +154,18 @@ func (r *Responder) poll(ctx context.Context, st *RespondStats) error {
 		}
 	}
 	// Tickets waiting for the hourly budget, or for an interrupted action
-	// to be read back, are not updated by anyone: retry them here.
-	parked, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageVerify, state.StageNew, state.StageGrace)
+	// to be read back, are not updated by anyone: retry them here. So are
+	// tickets waiting for approval that the ledger knows are closed (left
+	// so by a patrol that did not yet cancel their remediation).
+	parked, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageVerify, state.StageNew, state.StageGrace, state.StageApproval)
 	if err != nil {
 		return fmt.Errorf("respond: read ledger: %w", err)
 	}
 	for _, row := range parked {
 		if row.Stage == state.StageNew && !row.UpdatedSeen.IsZero() {
+			continue
+		}
+		if row.Stage == state.StageApproval && !r.closed(Ticket{}, &row) {
 			continue
 		}
 		_, n, err := r.handle(ctx, ticketFromRow(row), false)
