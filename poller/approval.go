@@ -85,6 +85,9 @@ func (r *Responder) postPlan(ctx context.Context, t Ticket, row *state.TicketRow
 		fmt.Fprintf(&b, "The plan changed since it was posted (digest %s, now %s): approvals given for the earlier plan do not count. Below is the new plan; it needs a new approval (remove the label %q and add it again).\n\n",
 			prev.Digest, digest, r.ApproveLabel)
 	}
+	if row.Note == reopenedNote {
+		b.WriteString("This ticket was reopened after patrol cancelled its remediation when the ticket was closed: the remediation does not resume by itself, and only an approval given after the reopen counts.\n\n")
+	}
 	if autoHeld {
 		b.WriteString("This ticket was not made by patrol, so its remediation waits for an approver although the detection's mode is auto (tickets.auto_for_external = false).\n\n")
 	}

@@ -60,7 +60,8 @@ type ConnState struct {
 
 // Click handles a click on a plan's Approve or Hold button. It changes
 // nothing unless the person is mapped to an approver (ChatApprovers) and
-// the plan clicked is the ticket's current plan, still waiting: then it
+// the plan clicked is the ticket's current plan, still waiting (an Approve
+// on a ticket closed in the tracker counts for nothing): then it
 // records the click (and, for Approve, the approval, via the chat) with its
 // mirror in the tracker (the label and a comment) and the update of the
 // message clicked, in one transaction. An approval then hands the ticket to
@@ -144,6 +145,9 @@ func (r *Responder) recordClick(ctx context.Context, c Click) (ClickAnswer, Tick
 			return refuse("%s was already %s by %s at %s.", row.Key, what, orNone(a.ChatName), a.At.UTC().Format(time.RFC3339))
 		}
 		break
+	}
+	if c.Kind == ClickApprove && r.closed(t, row) {
+		return refuse("%s is closed (status %q): patrol does not run its remediation. Reopen the ticket if it should run; it then needs a new approval.", row.Key, t.Status)
 	}
 	if c.Kind == ClickApprove && r.HoldLabel != "" && t.HasLabel(r.HoldLabel) {
 		return refuse("%s is on hold: the label %q is on the ticket. Remove it in the tracker, then approve again.", row.Key, r.HoldLabel)

@@ -159,7 +159,8 @@ func LastHold(ctx context.Context, s HoldReader, key string) (Hold, error) {
 // records when the action will run and says so on the ticket, with how to
 // hold it; until then it reports stop. When the time has come it reads the
 // ticket from the tracker itself (the poll's search may not show a label
-// added a moment ago): a hold label there stops it for good.
+// added or a close made a moment ago): a hold label there stops it for
+// good, and so does a close.
 func (r *Responder) grace(ctx context.Context, t Ticket, row *state.TicketRow, d *detections.Detection, plan Plan, grace time.Duration) (stop bool, err error) {
 	now := r.now()
 	if row.GraceUntil.IsZero() {
@@ -187,6 +188,9 @@ func (r *Responder) grace(ctx context.Context, t Ticket, row *state.TicketRow, d
 	fresh, err := r.Tracker.Get(ctx, t.Key)
 	if err != nil {
 		return true, fmt.Errorf("read %s before its automatic remediation: %w", t.Key, err)
+	}
+	if r.closed(fresh, row) { // closed a moment ago: the search may not show it yet
+		return true, r.cancelClosed(ctx, fresh, row, d)
 	}
 	return r.heldByLabel(ctx, fresh, row, d, plan)
 }

@@ -58,6 +58,15 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	if err != nil {
 		return 0, err
 	}
+	// Cancelled when its ticket was closed, then reopened: like a hold,
+	// only an approval given after that counts.
+	closedAt, err := r.closedAt(ctx, t.Key)
+	if err != nil {
+		return 0, err
+	}
+	if closedAt.After(holdAt) {
+		holdAt = closedAt
+	}
 	mode := rem.Mode
 	if mode == detections.ModeAuto && external && !r.AutoForExternal {
 		mode = detections.ModeApprove // tickets.auto_for_external is off
@@ -91,6 +100,17 @@ func (r *Responder) remediate(ctx context.Context, t Ticket, row *state.TicketRo
 	}
 	if held, err := r.breakerHolds(ctx, t, row, plan); held || err != nil {
 		return 0, err
+	}
+	if row.Stage == state.StageDeferred {
+		// Held back until now: read the ticket itself, as a grace period
+		// does, since the search may not show a close made a moment ago.
+		fresh, err := r.Tracker.Get(ctx, t.Key)
+		if err != nil {
+			return 0, fmt.Errorf("read %s before its held-back remediation: %w", t.Key, err)
+		}
+		if r.closed(fresh, row) {
+			return 0, r.cancelClosed(ctx, fresh, row, d)
+		}
 	}
 	if r.Guard.DryRun {
 		ev.Phase, ev.Detail = state.PhasePlanned, "dry run: nothing changed"

@@ -154,13 +154,18 @@ func (r *Responder) poll(ctx context.Context, st *RespondStats) error {
 		}
 	}
 	// Tickets waiting for the hourly budget, or for an interrupted action
-	// to be read back, are not updated by anyone: retry them here.
-	parked, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageVerify, state.StageNew, state.StageGrace)
+	// to be read back, are not updated by anyone: retry them here. So are
+	// tickets waiting for approval that the ledger knows are closed (left
+	// so by a patrol that did not yet cancel their remediation).
+	parked, err := r.Store.TicketsInStage(ctx, state.StageDeferred, state.StageVerify, state.StageNew, state.StageGrace, state.StageApproval)
 	if err != nil {
 		return fmt.Errorf("respond: read ledger: %w", err)
 	}
 	for _, row := range parked {
 		if row.Stage == state.StageNew && !row.UpdatedSeen.IsZero() {
+			continue
+		}
+		if row.Stage == state.StageApproval && !r.closed(Ticket{}, &row) {
 			continue
 		}
 		_, n, err := r.handle(ctx, ticketFromRow(row), false)
@@ -282,7 +287,12 @@ func (r *Responder) handle(ctx context.Context, t Ticket, fromPoll bool) (bool, 
 }
 
 func (r *Responder) stages(ctx context.Context, t Ticket, row *state.TicketRow) (int, error) {
-	if row.Stage == state.StageDone || row.Stage == state.StageFailed {
+	switch {
+	case cancelledByClose(row) && !r.closed(t, row):
+		if err := r.reopened(ctx, t, row); err != nil {
+			return 0, err
+		}
+	case row.Stage == state.StageDone || row.Stage == state.StageFailed:
 		return 0, nil
 	}
 	if ok, err := r.claim(ctx, t, row); err != nil || !ok {
@@ -311,6 +321,9 @@ func (r *Responder) stages(ctx context.Context, t Ticket, row *state.TicketRow) 
 		return 0, r.finish(ctx, row, state.StageDone, "the detection has no remediation")
 	case d.Remediation.Mode == detections.ModeOff:
 		return 0, r.finish(ctx, row, state.StageDone, "remediation is off for this detection")
+	case r.closed(t, row):
+		// Closed by a person before the action started: it never does.
+		return 0, r.cancelClosed(ctx, t, row, d)
 	}
 	return r.remediate(ctx, t, row, d, fields, external)
 }

@@ -256,8 +256,9 @@ func TestEndToEndReopen(t *testing.T) {
 }
 
 // TestEndToEndBreaker: after three remediations failed in a row on AWS (on
-// moto: trails that do not exist), the fourth is held and one self-alert
-// explains; `patrol resume` lets it run.
+// moto: trails that do not exist), the fourth and fifth are held and one
+// self-alert explains; `patrol resume` lets the fourth run, while the
+// fifth, whose ticket a person closed meanwhile, never runs.
 func TestEndToEndBreaker(t *testing.T) {
 	endpoint := awstest.URL(t)
 	ctx := context.Background()
@@ -269,15 +270,18 @@ func TestEndToEndBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	ct := cloudtrail.NewFromConfig(cfg)
-	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String(trail), S3BucketName: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
+	closedTrail := fmt.Sprintf("breaker-closed-%d", runs)
+	for _, name := range []string{trail, closedTrail} {
+		if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String(name), S3BucketName: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	var recs []map[string]any
-	for i, name := range []string{"gone-1", "gone-2", "gone-3", trail} {
+	for i, name := range []string{"gone-1", "gone-2", "gone-3", trail, closedTrail} {
 		r := record("StopLogging", "mallory", "AKIAMALLORY000000001", "192.0.2.66", map[string]any{"name": fmt.Sprintf("%s-%d", name, runs)})
-		if name == trail {
-			r["requestParameters"] = map[string]any{"name": trail}
+		if name == trail || name == closedTrail {
+			r["requestParameters"] = map[string]any{"name": name}
 		}
 		r["eventTime"], r["eventID"] = at.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), fmt.Sprintf("breaker-%d-%d", runs, i)
 		recs = append(recs, r)
@@ -292,22 +296,26 @@ func TestEndToEndBreaker(t *testing.T) {
 		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
 	}
 	stages := map[string]string{}
-	var held, self string
+	var held, closed, self string
 	for _, tk := range listTickets(t, conf) {
 		stages[tk.Summary] = tk.Stage
 		switch {
 		case tk.Detection == "patrol":
 			self = tk.Key
-		case strings.Contains(tk.Summary, trail):
+		case strings.HasSuffix(tk.Summary, " "+trail):
 			held = tk.Key
+		case strings.HasSuffix(tk.Summary, " "+closedTrail):
+			closed = tk.Key
 		}
 	}
-	if held == "" || self == "" {
+	if held == "" || closed == "" || self == "" {
 		t.Fatalf("tickets %v", stages)
 	}
 	db := openState(t, conf)
-	if tk, _ := db.Ticket(ctx, held); tk.Stage != state.StageDeferred || !strings.Contains(comments(t, db, held), "circuit breaker is open") {
-		t.Fatalf("the fourth ran or was not held: %v\n%s", stages, comments(t, db, held))
+	for _, key := range []string{held, closed} {
+		if tk, _ := db.Ticket(ctx, key); tk.Stage != state.StageDeferred || !strings.Contains(comments(t, db, key), "circuit breaker is open") {
+			t.Fatalf("%s ran or was not held: %v\n%s", key, stages, comments(t, db, key))
+		}
 	}
 	if st, _ := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(trail)}); st == nil || aws.ToBool(st.IsLogging) {
 		t.Fatal("the held action ran")
@@ -319,6 +327,11 @@ func TestEndToEndBreaker(t *testing.T) {
 	if n := strings.Count(comments(t, db, held), "circuit breaker is open"); n != 1 {
 		t.Errorf("held comment posted %d times", n)
 	}
+	// A person looks at the held tickets and closes one as not needing the
+	// action, then resets the breaker.
+	if err := db.LocalResolve(ctx, closed, "Done", "Won't Do", "bob"); err != nil {
+		t.Fatal(err)
+	}
 	if code, out, _ := patrol(t, "resume", "--config", conf, "--as", "alice"); code != exitOK || !strings.Contains(out, "reset by alice") || !strings.Contains(out, held) {
 		t.Fatalf("resume: exit %d %s", code, out)
 	}
@@ -327,6 +340,15 @@ func TestEndToEndBreaker(t *testing.T) {
 	}
 	if st, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(trail)}); err != nil || !aws.ToBool(st.IsLogging) {
 		t.Fatalf("trail not logging after resume: %v", err)
+	}
+	if st, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(closedTrail)}); err != nil || aws.ToBool(st.IsLogging) {
+		t.Fatalf("the action of the closed ticket ran (%v):\n%s", err, comments(t, db, closed))
+	}
+	if c := comments(t, db, closed); strings.Count(c, "Remediation cancelled: the ticket was closed") != 1 {
+		t.Errorf("comments of the closed ticket:\n%s", c)
+	}
+	if _, out, _ := patrol(t, "status", "--config", conf); strings.Contains(out, "held (hourly budget") {
+		t.Errorf("status still lists held actions:\n%s", out)
 	}
 	if !strings.Contains(comments(t, db, self), "reset by alice") {
 		t.Errorf("self-alert not resolved:\n%s", comments(t, db, self))

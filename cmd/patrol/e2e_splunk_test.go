@@ -98,6 +98,13 @@ cloudtrail = "sourcetype=aws:cloudtrail"
 [tickets]
 backend = "local"
 `, fake.URL)), 0o644)
+	// The scratch state goes in the temporary folder and is removed.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	scratchLeft := func() []string {
+		names, _ := filepath.Glob(filepath.Join(tmp, "*"))
+		return names
+	}
 	from := now.Add(-time.Hour).Format(time.RFC3339)
 	code, out, errOut := patrol(t, "backtest", "--config", conf, "--from", from, "--to", now.Format(time.RFC3339), "--json")
 	if code != exitOK {
@@ -123,8 +130,14 @@ backend = "local"
 	if _, err := os.Stat(filepath.Join(dir, "patrol.db")); !os.IsNotExist(err) {
 		t.Errorf("a backtest created the state file: %v", err)
 	}
+	if left := scratchLeft(); len(left) != 0 {
+		t.Errorf("the backtest left its scratch state: %v", left)
+	}
 	fake.Fail(splunktest.Fault{Endpoint: splunktest.Dispatch, Status: 400, Text: "Error in 'search' command"})
 	if code, out, _ := patrol(t, "backtest", "--config", conf, "--from", from, "--to", "now"); code != exitFailed || !strings.Contains(out, "FAILED") {
 		t.Errorf("failed search: exit %d\n%s", code, out)
+	}
+	if left := scratchLeft(); len(left) != 0 {
+		t.Errorf("the failed backtest left its scratch state: %v", left)
 	}
 }

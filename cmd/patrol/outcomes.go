@@ -8,9 +8,10 @@ import (
 )
 
 // outcomes counts remediation outcomes (succeeded, failed, unverified,
-// refused, dry_run, deferred, interrupted) over the process's life. Under
-// once, most remediations run when the detect job hands a new ticket over,
-// before the respond pass: its line reports them all.
+// refused, dry_run, deferred, held, cancelled, interrupted) over the
+// process's life. Under once, most remediations run when the detect job
+// hands a new ticket over, before the respond pass: its line reports them
+// all.
 type outcomes struct {
 	mu sync.Mutex
 	n  map[string]int

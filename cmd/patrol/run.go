@@ -88,7 +88,7 @@ func cmdRun(ctx context.Context, args []string, out, errOut io.Writer) int {
 		case <-hup:
 			sdNotify("RELOADING=1")
 			if err := a.reload(sched); err != nil {
-				a.log.Error("reload refused: the running configuration stays", "err", err)
+				a.log.Error("reload refused: the running config, detections and silences all stay; fix the error and reload again", "err", err)
 			}
 			sdNotify("READY=1")
 		case <-watchdog:
@@ -183,10 +183,12 @@ func (a *app) writeMetrics() {
 	}
 }
 
-// reload re-reads the config and the detections and swaps the detections in
-// only if both are valid. Checkpoints are keyed by detection id, so added,
-// removed and rescheduled detections keep theirs. Backend settings need a
-// restart; a change to them is logged.
+// reload re-reads the config, the detections and the silences file, and
+// applies them only if all three are valid: a reload is all or nothing, so
+// a broken silences file also keeps detection changes out (and the error
+// names its file and line). Checkpoints are keyed by detection id, so
+// added, removed and rescheduled detections keep theirs. Backend settings
+// need a restart; a change to them is logged.
 func (a *app) reload(sched *poller.Scheduler) error {
 	cfg, err := config.Load(a.cfg.File)
 	if err != nil {
@@ -227,7 +229,7 @@ func (a *app) reload(sched *poller.Scheduler) error {
 	}
 	a.metrics.Reload(true)
 	a.metrics.Detections(len(ds))
-	a.log.Info("reloaded", "detections", len(ds))
+	a.log.Info("reloaded", "detections", len(ds), "silences", len(a.tuner.Silences.Current()))
 	return nil
 }
 

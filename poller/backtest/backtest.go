@@ -1,8 +1,9 @@
 // Package backtest shows what detections would have done over a past span,
-// on the configured search backend, without changing anything: no state,
-// ticket, message or AWS call. Each detection runs through the production
-// detect job (windows of max_window, exceptions, silences, fingerprints,
-// suppression) against a throwaway state file and a tracker that only
+// on the configured search backend, without changing anything: not the
+// configured state, no ticket, message or AWS call. Each detection runs
+// through the production detect job (windows of max_window, exceptions,
+// silences, fingerprints, suppression) against a scratch state file in a
+// new temporary folder, removed when Run returns, and a tracker that only
 // writes down the tickets it is asked for; remediations are planned, which
 // is pure. What a backtest reports is therefore what `patrol once` would
 // open on a fresh state file over the same span.

@@ -116,7 +116,7 @@ func (m *Metrics) Respond(st poller.RespondStats, err error) {
 	}
 }
 
-// Action records a remediation outcome (succeeded, failed, refused, dry_run, interrupted, deferred).
+// Action records a remediation outcome (succeeded, failed, refused, dry_run, interrupted, deferred, held, cancelled).
 func (m *Metrics) Action(action, outcome string) { m.actions.WithLabelValues(action, outcome).Inc() }
 
 // Reload records a SIGHUP reload.
