@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller/splunk/splunktest"
 	"github.com/patrolsec/patrol/state"
 )
@@ -25,6 +26,11 @@ import (
 // SIGTERM and checks the exit and that no run was recorded as failed.
 // idle is the same daemon with nothing due (schedules once a year).
 //
+// It fails (b.Errorf) where a figure breaks issue 20's limits: idle under
+// 1% CPU and 40 MB RSS; loaded under 100 MB RSS and no detection more than
+// 3 minutes without a completed run; within capacity (60 detections) no
+// lag over a minute + settle + 15 s.
+//
 //	go test -run '^$' -bench DaemonLoad -benchtime 1x -timeout 30m ./cmd/patrol/
 func BenchmarkDaemonLoad(b *testing.B) {
 	minutes := 3
@@ -33,12 +39,27 @@ func BenchmarkDaemonLoad(b *testing.B) {
 	}
 	bin := buildPatrol(b)
 	b.Run("idle", func(b *testing.B) { benchIdle(b, bin) })
-	for _, n := range []int{60, 200} {
-		b.Run(fmt.Sprintf("detections=%d", n), func(b *testing.B) {
-			benchLoad(b, bin, n, time.Duration(minutes)*time.Minute)
+	for _, c := range []struct {
+		n              int
+		withinCapacity bool // 2 slots do about 90 searches a minute here (1 s each, plus polling)
+	}{{60, true}, {200, false}} {
+		b.Run(fmt.Sprintf("detections=%d", c.n), func(b *testing.B) {
+			benchLoad(b, bin, c.n, c.withinCapacity, time.Duration(minutes)*time.Minute)
 		})
 	}
 }
+
+// Issue 20's limits.
+const (
+	idleCPULimit   = 1.0   // % of one core
+	idleRSSLimit   = 40.0  // MB
+	loadedRSSLimit = 100.0 // MB, with 200 detections every minute
+	// Over capacity every detection still runs at least once per 3 minutes.
+	runGapLimit = 3 * time.Minute
+	// Within capacity a detection's lag (now − checkpoint) stays within its
+	// minute, the settle time and 15 s of queueing and searching.
+	lagLimit = time.Minute + detections.DefaultSettle + 15*time.Second
+)
 
 func benchIdle(b *testing.B, bin string) {
 	fake := splunktest.New(b, splunktest.Options{Token: "splunk-token"})
@@ -52,12 +73,18 @@ func benchIdle(b *testing.B, bin string) {
 	b.ReportMetric(cpu, "cpu-%")
 	b.ReportMetric(rss, "rss-MB")
 	b.Logf("idle, 200 detections loaded: cpu %.2f%%, rss %.1f MB", cpu, rss)
+	if cpu >= idleCPULimit {
+		b.Errorf("idle CPU %.2f%%, the limit is under %.0f%%", cpu, idleCPULimit)
+	}
+	if rss >= idleRSSLimit {
+		b.Errorf("idle RSS %.1f MB, the limit is under %.0f MB (TestMethodsAreDeadCodeEliminated passing?)", rss, idleRSSLimit)
+	}
 	if code := d.stop(); code != exitOK {
 		b.Errorf("exit %d", code)
 	}
 }
 
-func benchLoad(b *testing.B, bin string, n int, span time.Duration) {
+func benchLoad(b *testing.B, bin string, n int, withinCapacity bool, span time.Duration) {
 	fake := splunktest.New(b, splunktest.Options{Token: "splunk-token", Plan: splunktest.JobPlan{Latency: time.Second}})
 	dir, conf := splunkDaemon(b, fake.URL, n, "* * * * *", "")
 	d := startDaemon(b, bin, conf)
@@ -136,6 +163,15 @@ func benchLoad(b *testing.B, bin string, n int, span time.Duration) {
 	b.ReportMetric(max(peakRSS, hwm), "rss-MB")
 	b.Logf("%d detections every minute, 2 slots, 1 s searches, %s: max lag %s (settle 2m), longest without a run %s, %.2f searches/s, %.2f skipped runs per detection, cpu %.1f%%, peak rss %.1f MB, failed runs %d",
 		n, elapsed.Round(time.Second), maxLag.Round(time.Second), maxGap.Round(time.Second), searches, float64(skipped)/float64(n), cpu, max(peakRSS, hwm), failed)
+	if rss := max(peakRSS, hwm); rss >= loadedRSSLimit {
+		b.Errorf("peak RSS %.1f MB, the limit is under %.0f MB", rss, loadedRSSLimit)
+	}
+	if maxGap > runGapLimit {
+		b.Errorf("a detection went %s without a completed run, the limit is %s", maxGap.Round(time.Second), runGapLimit)
+	}
+	if withinCapacity && maxLag > lagLimit {
+		b.Errorf("within capacity a lag reached %s, the limit is %s (a minute + settle %s + 15 s)", maxLag.Round(time.Second), lagLimit, detections.DefaultSettle)
+	}
 }
 
 // procMem returns the daemon's resident set and its peak, in MB.

@@ -21,7 +21,8 @@ import (
 )
 
 // buildPatrol builds the patrol binary once per test binary, into a folder
-// TestMain removes.
+// TestMain removes. The same build reads the linker's dependency graph for
+// TestMethodsAreDeadCodeEliminated.
 func buildPatrol(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
@@ -31,9 +32,7 @@ func buildPatrol(t testing.TB) string {
 			return
 		}
 		built.dir, built.bin = dir, filepath.Join(dir, "patrol")
-		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("build: %v\n%s", err, out)
-		}
+		built.deps, built.err = buildWithDeps(built.bin)
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
@@ -44,6 +43,7 @@ func buildPatrol(t testing.TB) string {
 var built struct {
 	once     sync.Once
 	dir, bin string
+	deps     linkDeps
 	err      error
 }
 

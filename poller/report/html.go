@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -10,23 +11,198 @@ import (
 	"time"
 )
 
-//go:embed report.html
-var pageSource string
+// The page is written by the code below rather than by html/template:
+// executing a template reaches reflect.Value.MethodByName, and then the
+// linker keeps every exported method of every package in the binary (it
+// cannot tell which one a template might call). That tripled patrol's
+// binary and took the idle daemon over its memory bound (issue 20);
+// TestMethodsAreDeadCodeEliminated in cmd/patrol keeps it from coming back.
+// template.HTML stays as the type of the trusted fragments (charts, cells
+// made here); it is only a string type, nothing is executed.
 
 //go:embed report.css
 var pageCSS string
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"cell":   htmlCell,
-	"header": tableHeader,
-	"row":    tableRow,
-	"rows":   blockRows,
-	"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") },
-	"days":   func(from, to time.Time) string { return spanLength(to.Sub(from)) },
-	"body":   bodyRows,
-	"foot":   footRows,
-	"shown":  func(t *Table) bool { return len(bodyRows(t))+len(footRows(t)) > 0 },
-}).Parse(pageSource))
+// WriteHTML writes the report as one self-contained page: inline CSS and
+// SVG, no script, no reference to anything outside the file. Every value
+// from the report is escaped; only the stylesheet and the fragments typed
+// template.HTML (SVG and cells built in this package, escaping their own
+// values) go out as they are.
+func (r *Report) WriteHTML(w io.Writer) error {
+	p := &pageWriter{w: bufio.NewWriter(w)}
+	date := func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") }
+	p.raw(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light">
+<title>patrol report · `)
+	p.text(date(r.From))
+	p.raw(" to ")
+	p.text(date(r.To))
+	p.raw(" UTC</title>\n<style>", pageCSS, `</style>
+</head>
+<body>
+<header class="top">
+  <p class="brand">patrol · detection and response report</p>
+  <h1>`)
+	p.text(date(r.From))
+	p.raw(` <span class="to">to</span> `)
+	p.text(date(r.To))
+	p.raw(` <span class="utc">UTC</span></h1>
+  <p class="meta">`)
+	p.text(spanLength(r.To.Sub(r.From)))
+	p.raw(" · made ")
+	p.text(date(r.Generated))
+	p.raw(" UTC")
+	if r.Source != "" {
+		p.raw(" from <code>")
+		p.text(r.Source)
+		p.raw("</code>")
+	}
+	p.raw("</p>\n  <nav aria-label=\"sections\">")
+	for _, s := range r.Sections {
+		p.raw(`<a href="#`, fragment(s.ID), `">`)
+		p.text(s.Title)
+		p.raw("</a>")
+	}
+	p.raw(`</nav>
+</header>
+<main>
+<section class="tiles" aria-label="headline figures">`)
+	for _, t := range r.Tiles {
+		p.raw("\n  <div class=\"tile ")
+		p.text(t.Tone)
+		p.raw(`"><p class="label">`)
+		p.text(t.Label)
+		p.raw(`</p><p class="value">`)
+		p.text(t.Value)
+		p.raw(`</p><p class="sub">`)
+		p.text(t.Note)
+		p.raw("</p></div>")
+	}
+	p.raw("\n</section>")
+	for _, s := range r.Sections {
+		p.section(s)
+	}
+	p.raw(`
+</main>
+<footer><p>Made by <code>patrol report</code> from the state file alone; nothing on this page was fetched from elsewhere. Every figure is also in <code>patrol report --format csv</code> and <code>--format json</code>.</p></footer>
+</body>
+</html>
+`)
+	return p.w.Flush() // the first write error, if any: bufio keeps it
+}
+
+// pageWriter writes the page: raw for the page's own markup and trusted
+// fragments, text for every value (text and quoted attributes alike).
+type pageWriter struct{ w *bufio.Writer }
+
+func (p *pageWriter) raw(ss ...string) {
+	for _, s := range ss {
+		p.w.WriteString(s)
+	}
+}
+
+func (p *pageWriter) text(s string) { pageEscaper.WriteString(p.w, s) }
+
+// pageEscaper escapes as html/template did for text and quoted attributes
+// (+ too), so the page is byte for byte what the template made.
+var pageEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
+
+// fragment percent-encodes an id for a #fragment link: everything but
+// letters, digits and -._~, as html/template's URL escaper did.
+func fragment(id string) string {
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02x", c)
+		}
+	}
+	return b.String()
+}
+
+// section writes one part of the page: heading, intro, its blocks (half
+// blocks paired side by side) and notes.
+func (p *pageWriter) section(s *Section) {
+	p.raw("\n<section class=\"part\" id=\"")
+	p.text(s.ID)
+	p.raw("\">\n  <h2>")
+	p.text(s.Title)
+	p.raw("</h2>\n  ")
+	if s.Intro != "" {
+		p.raw(`<p class="intro">`)
+		p.text(s.Intro)
+		p.raw("</p>")
+	}
+	for _, row := range blockRows(s.Blocks) {
+		p.raw("\n  <div class=\"blocks")
+		if len(row) > 1 {
+			p.raw(" pair")
+		}
+		p.raw(`">`)
+		for _, b := range row {
+			p.block(b)
+		}
+		p.raw("\n  </div>")
+	}
+	for _, n := range s.Notes {
+		p.raw(`<p class="note">`)
+		p.text(n)
+		p.raw("</p>")
+	}
+	p.raw("\n</section>")
+}
+
+// block writes a chart or a table as a figure: its title, the chart, the
+// table (or the table's text for no rows) and the caption.
+func (p *pageWriter) block(b Block) {
+	p.raw("\n    <figure class=\"block\">")
+	title := b.Title
+	if b.Table != nil {
+		title = b.Table.Title
+	}
+	if title != "" {
+		p.raw("<figcaption><h3>")
+		p.text(title)
+		p.raw("</h3></figcaption>")
+	}
+	p.raw(string(b.Chart))
+	if t := b.Table; t != nil {
+		body, foot := bodyRows(t), footRows(t)
+		if len(body)+len(foot) > 0 {
+			p.raw("\n      <div class=\"scroll\"><table class=\"t-")
+			p.text(t.Name)
+			p.raw("\">\n        <thead><tr>", string(tableHeader(t)), "</tr></thead>\n        <tbody>")
+			for _, r := range body {
+				p.raw("<tr>", string(tableRow(t, r)), "</tr>")
+			}
+			p.raw("</tbody>")
+			if len(foot) > 0 {
+				p.raw("<tfoot>")
+				for _, r := range foot {
+					p.raw("<tr>", string(tableRow(t, r)), "</tr>")
+				}
+				p.raw("</tfoot>")
+			}
+			p.raw("\n      </table></div>")
+		} else {
+			p.raw("\n      <p class=\"empty\">")
+			p.text(t.Empty)
+			p.raw("</p>")
+		}
+	}
+	if b.Caption != "" {
+		p.raw(`<p class="caption">`)
+		p.text(b.Caption)
+		p.raw("</p>")
+	}
+	p.raw("\n    </figure>")
+}
 
 // bodyRows and footRows are the indexes of a table's rows and of its total.
 func bodyRows(t *Table) []int {
@@ -57,15 +233,6 @@ func footRows(t *Table) []int {
 		return []int{len(t.Rows) - 1}
 	}
 	return nil
-}
-
-// WriteHTML writes the report as one self-contained page: inline CSS and
-// SVG, no script, no reference to anything outside the file.
-func (r *Report) WriteHTML(w io.Writer) error {
-	return page.Execute(w, struct {
-		*Report
-		CSS template.CSS
-	}{r, template.CSS(pageCSS)})
 }
 
 // blockRows pairs consecutive half-width blocks so they sit side by side.
