@@ -282,7 +282,7 @@ func TestEndToEndBreaker(t *testing.T) {
 	}
 	conf := tuningDir(t, map[string]string{"a.toml": e2eStop}, recs...)
 	b, _ := os.ReadFile(conf)
-	os.WriteFile(conf, append(b, []byte(fmt.Sprintf("[aws]\nendpoint_url = %q\nrole_arn = \"arn:aws:iam::{account}:role/patrol-responder\"\naccounts = [\"%s\"]\ndry_run = false\n", endpoint, e2eAccount))...), 0o644)
+	os.WriteFile(conf, append(b, []byte(fmt.Sprintf("[aws]\nendpoint_url = %q\nallow_insecure_http = true\nrole_arn = \"arn:aws:iam::{account}:role/patrol-responder\"\naccounts = [\"%s\"]\ndry_run = false\n", endpoint, e2eAccount))...), 0o644)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
 
