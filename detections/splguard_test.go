@@ -81,6 +81,9 @@ func TestCheckCommands(t *testing.T) {
 		{"index=aws `mymacro(| delete)` | table a", "delete"},
 		{"index=aws ```| delete``` | table a", "delete"},
 		{"index=aws `mymacro(x)` | table a", ""},
+		// A quote in a comment Splunk drops must not pair with another.
+		{"index=aws x=```\"``` | delete | search y=```\"```", "delete"},
+		{"index=aws ```a \"comment``` | table a", "quote"},
 
 		// Not commands: search terms and field names.
 		{`index=aws delete outputlookup`, ""},

@@ -21,15 +21,18 @@ import (
 // Inside double quotes a backslash escapes the next character (\" and \\).
 // Outside them Splunk also reads a backslash as an escape (\| and \" are
 // literal characters), while patrol's own engine reads it as an ordinary
-// character. The guard reads the search both ways and refuses it if either
-// reading finds a forbidden command or a double quote that never closes.
+// character. Splunk drops ```comments```, perhaps before it pairs quotes, so
+// a quote inside one would shift which pipes are quoted. The guard reads
+// the search every one of these ways and refuses it if any reading finds a
+// forbidden command or a double quote that never closes.
 
 // reading is one way of reading a search.
 type reading struct {
 	escapeOutside bool // a backslash outside quotes escapes the next character (Splunk)
+	dropComments  bool // ```comments``` are removed before anything else
 }
 
-var readings = []reading{{escapeOutside: true}, {escapeOutside: false}}
+var readings = []reading{{true, false}, {false, false}, {true, true}, {false, true}}
 
 // scan returns the commands found by every reading, in the order they are
 // written, and a *QuoteError if a reading finds a quote that never closes.
@@ -39,7 +42,11 @@ func scan(spl string) ([]CommandUse, error) {
 	seen := map[CommandUse]bool{}
 	for _, rd := range readings {
 		var uses []CommandUse
-		if err := rd.scan(spl, 0, false, false, &uses); err != nil && qerr == nil {
+		s := spl
+		if rd.dropComments {
+			s = blankComments(s)
+		}
+		if err := rd.scan(s, 0, false, false, &uses); err != nil && qerr == nil {
 			qerr = err
 		}
 		for _, u := range uses {
@@ -153,6 +160,27 @@ func add(out *[]CommandUse, word string, off int, inMap bool) string {
 	}
 	*out = append(*out, CommandUse{Name: name, Offset: off, InMap: inMap})
 	return name
+}
+
+// blankComments replaces every ```comment``` of s (one left open runs to
+// the end) with spaces, so that offsets stay those of s.
+func blankComments(s string) string {
+	b := []byte(s)
+	for i := 0; ; {
+		start := strings.Index(s[i:], "```")
+		if start < 0 {
+			return string(b)
+		}
+		start += i
+		end := len(s)
+		if k := strings.Index(s[start+3:], "```"); k >= 0 {
+			end = start + 3 + k + 3
+		}
+		for j := start; j < end; j++ {
+			b[j] = ' '
+		}
+		i = end
+	}
 }
 
 // closeQuote returns the offset after the double-quoted string starting at
