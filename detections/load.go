@@ -233,6 +233,10 @@ func validateFreshness(r *Reporter, d *Detection, raw *rawDetection, opts LoadOp
 		addEach(r, "freshness_search", err)
 		d.FreshnessSearch = exp
 	}
+	// Splunk runs it too: a macro may bring a pipe, a subsearch a command.
+	if err := CheckCommands(d.FreshnessSearch, opts.AllowCommands); err != nil {
+		r.Add("freshness_search", "%v", err)
+	}
 }
 
 // addEach adds one problem at key for each error joined in err.

@@ -55,12 +55,27 @@ func (e *CommandError) Error() string {
 	return fmt.Sprintf("command %q%s %s: patrol never runs searches that write, delete, send or execute (allow it by name in search.splunk.allow_commands if you must)", e.Name, where, e.Why)
 }
 
+// QuoteError is a search whose double quotes do not pair up, as Splunk
+// reads them or as patrol's own engine does. Which pipes start commands
+// then depends on who reads it, so the guard refuses the search.
+type QuoteError struct {
+	Offset int // byte offset of the quote that is never closed
+}
+
+func (e *QuoteError) Error() string {
+	return "a double quote is never closed (read with or without backslash escapes outside quotes): patrol cannot tell which pipes start commands, so it never runs this search"
+}
+
 // CheckCommands returns a *CommandError for the first forbidden command
-// in spl that allow does not name, nil if there is none. spl is checked as
-// Splunk would run it: every command after a pipe, in the main search and
-// in every subsearch ([...]), and in map's search="..." strings.
+// in spl that allow does not name, else a *QuoteError when its double
+// quotes do not pair up, else nil. spl is checked as Splunk would run it:
+// every command after a pipe that is not inside a double-quoted string, in
+// the main search, in every subsearch ([...]) and in map's quoted search
+// strings. Where Splunk and patrol's engine could read it differently, the
+// guard checks every reading and refuses if any finds a forbidden command.
 func CheckCommands(spl string, allow []string) error {
-	for _, c := range Commands(spl) {
+	uses, err := scan(spl)
+	for _, c := range uses {
 		why, bad := ForbiddenCommands[c.Name]
 		if !bad {
 			continue
@@ -75,7 +90,7 @@ func CheckCommands(spl string, allow []string) error {
 			return &CommandError{CommandUse: c, Why: why}
 		}
 	}
-	return nil
+	return err
 }
 
 // CheckAllowCommands checks an allow_commands list: each entry must be a
@@ -94,115 +109,23 @@ func CheckAllowCommands(allow []string) error {
 	return nil
 }
 
-// Commands lists the commands of spl: the first word after each pipe, at
-// any depth of subsearch, and those of map's search="..." argument.
-// Quoted strings ("...", '...') and backquoted macros and comments are
-// skipped, so a pipe inside them starts nothing.
+// Commands lists the commands of spl in the order they are written: the
+// first word after each pipe, at any depth of subsearch, and those of
+// map's quoted search strings, under every reading scan knows.
 func Commands(spl string) []CommandUse {
-	var out []CommandUse
-	scanCommands(spl, 0, false, &out)
-	return out
+	uses, _ := scan(spl)
+	return uses
 }
 
-func scanCommands(s string, base int, inMap bool, out *[]CommandUse) {
-	// atStart: the next word is a command name (after a pipe). The first
-	// segment of a search or subsearch is the implicit "search".
-	atStart := false
-	lastCmd := ""
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\'' || c == '`':
-			end := skipQuoted(s, i)
-			if lastCmd == "map" && c == '"' && isArg(s, i, "search") {
-				scanCommands(unescape(s[i+1:max(i+1, end-1)]), base+i+1, true, out)
-			}
-			i = end
-		case c == '|':
-			atStart = true
-			i++
-		case c == '[':
-			atStart = false
-			lastCmd = ""
-			i++
-			// A subsearch is a search of its own: its first word is a
-			// command only after a pipe.
-		case c == ']':
-			i++
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		default:
-			j := i
-			for j < len(s) && isWordByte(s[j]) {
-				j++
-			}
-			if j == i {
-				j = i + 1
-			}
-			if atStart {
-				name := strings.ToLower(s[i:j])
-				*out = append(*out, CommandUse{Name: name, Offset: base + i, InMap: inMap})
-				lastCmd = name
-				atStart = false
-			}
-			i = j
-		}
-	}
-}
-
-// isArg reports whether the quoted value at s[q] follows "name=" (spaces
-// allowed around the =).
-func isArg(s string, q int, name string) bool {
-	k := strings.TrimRight(s[:q], " \t")
-	if !strings.HasSuffix(k, "=") {
-		return false
-	}
-	k = strings.TrimRight(k[:len(k)-1], " \t")
-	return strings.HasSuffix(strings.ToLower(k), name) && (len(k) == len(name) || !isWordByte(k[len(k)-len(name)-1]))
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
-}
-
-// skipQuoted returns the offset after the quoted string starting at s[i];
-// backslash escapes the next byte in " and ' strings.
-func skipQuoted(s string, i int) int {
-	q := s[i]
-	for j := i + 1; j < len(s); j++ {
-		switch {
-		case s[j] == '\\' && q != '`':
-			j++
-		case s[j] == q:
-			return j + 1
-		}
-	}
-	return len(s)
-}
-
-// unescape removes the backslashes of \" and \\ in a quoted argument.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// reportCommand adds a forbidden command to r at its line in the file: the
-// line it is written on, or the search's own line when a macro brought it.
+// reportCommand adds a guard error to r at its line in the file: the line
+// the command (or the unclosed quote) is written on, or the search's own
+// line when a macro brought it.
 func reportCommand(r *Reporter, search string, err error, allow []string) {
 	// The raw search names the command where it is written; the expanded
 	// one (err) also has what macros brought.
 	line := r.Lines.Line("search")
-	var inRaw *CommandError
-	if errors.As(CheckCommands(search, allow), &inRaw) && line > 0 {
+	inRaw := CheckCommands(search, allow)
+	if off, ok := offsetOf(inRaw); ok && line > 0 {
 		start := line
 		if lines := strings.Split(r.Src, "\n"); line <= len(lines) {
 			v := strings.TrimSpace(stripComment(lines[line-1]))
@@ -210,8 +133,21 @@ func reportCommand(r *Reporter, search string, err error, allow []string) {
 				start++ // TOML drops the newline after an opening """ or '''
 			}
 		}
-		r.AddAt(start+strings.Count(search[:inRaw.Offset], "\n"), "search", inRaw.Error())
+		r.AddAt(start+strings.Count(search[:min(off, len(search))], "\n"), "search", inRaw.Error())
 		return
 	}
 	r.AddAt(line, "search", err.Error()+" (it comes from a macro)")
+}
+
+// offsetOf returns where in the search a guard error points.
+func offsetOf(err error) (int, bool) {
+	var ce *CommandError
+	var qe *QuoteError
+	switch {
+	case errors.As(err, &ce):
+		return ce.Offset, true
+	case errors.As(err, &qe):
+		return qe.Offset, true
+	}
+	return 0, false
 }

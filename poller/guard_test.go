@@ -99,3 +99,42 @@ func TestCheckURL(t *testing.T) {
 		t.Errorf("allowed http: %q", got)
 	}
 }
+
+// TestCheckAWSEndpoints: an AWS endpoint, from the config or from the
+// variables the SDK reads by itself, follows CheckURL's rules.
+func TestCheckAWSEndpoints(t *testing.T) {
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS"} {
+		t.Setenv(k, "")
+	}
+	tests := []struct {
+		name, endpoint string
+		env            map[string]string
+		allowHTTP      bool
+		want           string // "" for no problem
+	}{
+		{"none", "", nil, false, ""},
+		{"https", "https://s3.vpce.example.com", nil, false, ""},
+		{"http", "http://127.0.0.1:5000", nil, false, "endpoint_url is http://"},
+		{"http opted in", "http://127.0.0.1:5000", nil, true, ""},
+		{"user:password", "https://key:secret@s3.example.com", nil, true, "endpoint_url must not carry a user name or password (https://REDACTED@s3.example.com)"},
+		{"http in the environment", "", map[string]string{"AWS_ENDPOINT_URL_STS": "http://sts.example.com"}, false, "environment variable AWS_ENDPOINT_URL_STS is http://"},
+		{"environment opted in", "https://x.example.com", map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, true, ""},
+		{"user:password in the environment", "", map[string]string{"AWS_ENDPOINT_URL_S3": "https://a:secret@s3.example.com"}, true, "environment variable AWS_ENDPOINT_URL_S3 must not carry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			err := CheckAWSEndpoints(tt.endpoint, tt.allowHTTP)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want %q", err, tt.want)
+			case err != nil && strings.Contains(err.Error(), "secret"):
+				t.Errorf("a password was printed: %v", err)
+			}
+		})
+	}
+}

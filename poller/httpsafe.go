@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
 )
 
 // NoRedirect is the CheckRedirect of every client that carries patrol's
@@ -33,12 +35,35 @@ func CheckURL(raw string, allowHTTP bool) string {
 		return "must be an absolute URL like https://host:port"
 	}
 	if u.User != nil {
-		return "must not carry a user name or password (" + RedactURL(raw) + "): give credentials with the *_env or *_file keys"
+		return "must not carry a user name or password (" + RedactURL(raw) + "): credentials never go in a URL, which ends up in logs and process lists"
 	}
 	if u.Scheme == "http" && !allowHTTP {
 		return "is http://, which sends credentials and data in clear text: use https://, or set allow_insecure_http = true (a loopback proxy, a test)"
 	}
 	return ""
+}
+
+// CheckAWSEndpoints applies CheckURL to the endpoint an AWS client is
+// given (endpoint; "" keeps the SDK's own) and to every AWS_ENDPOINT_URL*
+// variable in the environment, which the SDK reads by itself and prefers
+// per service. Requests are signed, but a session token and every answer
+// travel in clear text over http://. It names the first that is wrong.
+func CheckAWSEndpoints(endpoint string, allowHTTP bool) error {
+	if endpoint != "" {
+		if msg := CheckURL(endpoint, allowHTTP); msg != "" {
+			return fmt.Errorf("endpoint_url %s", msg)
+		}
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "AWS_ENDPOINT_URL") || v == "" {
+			continue
+		}
+		if msg := CheckURL(v, allowHTTP); msg != "" {
+			return fmt.Errorf("environment variable %s %s", k, msg)
+		}
+	}
+	return nil
 }
 
 // RedactURL returns raw without any user:password, for logs and errors.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
@@ -45,6 +46,9 @@ func newSearcher(ctx context.Context, cfg *config.Config, log *slog.Logger, ledg
 				return nil, err
 			}
 			opts.Remotes = []local.Remote{src}
+			if u := cfg.Search.Local.S3.EndpointURL; strings.HasPrefix(u, "http://") {
+				log.Warn("search.local.s3 endpoint_url is http:// (allow_insecure_http): the session token and the logs travel in clear text", "url", u)
+			}
 		}
 		return local.NewSearcher(opts), nil
 	case "splunk":

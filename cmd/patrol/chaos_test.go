@@ -225,6 +225,7 @@ channel = "#security-alerts"
 allow_insecure_http = true
 [aws]
 endpoint_url = %q
+allow_insecure_http = true
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
 accounts = ["111122223333"]
 dry_run = false

@@ -138,6 +138,7 @@ backend = "local"
 approvers = ["alice"]
 [aws]
 endpoint_url = %q
+allow_insecure_http = true
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
 accounts = ["111122223333"]
 dry_run = false

@@ -111,3 +111,54 @@ func TestSearchCraftedFiles(t *testing.T) {
 		t.Errorf("skip reasons logged: %s\n%s", got, errOut)
 	}
 }
+
+// TestCraftedFilesCountedInTheMetric: what the local engine skips during
+// `patrol once` reaches patrol_local_skipped_total{reason} in the metrics
+// textfile, one count for each skip logged.
+func TestCraftedFilesCountedInTheMetric(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
+	writeCraftedLogs(t, logs, craftedSizes{depth: 500, deepGz: 5000, elements: 20000, bomb: 4 << 20})
+	conf := filepath.Join(dir, "config.toml")
+	textfile := filepath.Join(dir, "patrol.prom")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`[search.macros]
+cloudtrail = "sourcetype=aws:cloudtrail"
+[search.local]
+paths = ["logs"]
+first_run = "all"
+max_record_bytes = 4_194_304
+max_file_bytes = 2_097_152
+[tickets]
+backend = "local"
+[metrics]
+textfile = %q
+`, textfile)), 0o644)
+
+	code, out, errOut := patrol(t, "once", "--config", conf)
+	if code != exitOK {
+		t.Fatalf("once: exit %d\n%s%s", code, out, errOut)
+	}
+	logged := map[string]int{}
+	for _, line := range strings.Split(errOut, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["reason"] != nil {
+			logged[fmt.Sprint(m["reason"])]++
+		}
+	}
+	if want := map[string]int{"depth": 2, "values": 1, "file_size": 1}; fmt.Sprint(logged) != fmt.Sprint(want) {
+		t.Errorf("skips logged %v, want %v\n%s", logged, want, errOut)
+	}
+	prom, err := os.ReadFile(textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for reason, n := range logged {
+		want := fmt.Sprintf("patrol_local_skipped_total{reason=%q} %d\n", reason, n)
+		if !strings.Contains(string(prom), want) {
+			t.Errorf("metrics textfile lacks %q:\n%s", want, prom)
+		}
+	}
+}

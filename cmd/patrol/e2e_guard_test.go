@@ -68,6 +68,7 @@ backend = "local"
 approvers = ["alice"]
 [aws]
 endpoint_url = %q
+allow_insecure_http = true
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
 dry_run = false
 %s

@@ -63,6 +63,7 @@ first_run = "all"
 %s
 [aws]
 endpoint_url = %q
+allow_insecure_http = true
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
 accounts = ["111122223333"]
 dry_run = false

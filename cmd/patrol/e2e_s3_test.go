@@ -45,7 +45,7 @@ func s3Config(t *testing.T, dir, name, bucket string) string {
 		}
 		urls, _ := json.Marshal(s3test.URLs(bucket))
 		cfg = strings.Replace(cfg, folder, "paths = "+string(urls), 1)
-		cfg += fmt.Sprintf("\n[search.local.s3]\nendpoint_url = %q\nrole_arn = \"arn:aws:iam::%s:role/patrol-log-reader\"\n", awstest.URL(t), logArchive)
+		cfg += fmt.Sprintf("\n[search.local.s3]\nendpoint_url = %q\nallow_insecure_http = true\nrole_arn = \"arn:aws:iam::%s:role/patrol-log-reader\"\n", awstest.URL(t), logArchive)
 	}
 	path := filepath.Join(dir, name+".toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

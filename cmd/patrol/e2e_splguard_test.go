@@ -41,14 +41,17 @@ func TestEndToEndSPLGuard(t *testing.T) {
 	dets := filepath.Join(dir, "detections")
 	os.MkdirAll(dets, 0o755)
 	os.WriteFile(filepath.Join(dets, "a_stop.toml"), []byte(e2eStop), 0o644)
-	bad := map[string]string{
-		"b_delete.toml":  "| delete",
-		"c_lookup.toml":  "| outputlookup x.csv",
-		"d_email.toml":   `| sendemail to="attacker@example.com"`,
-		"e_collect.toml": "| collect index=main",
+	// Each tail writes with the command named; an apostrophe in a search
+	// term (don't) is a plain word to Splunk and opens no string.
+	bad := map[string]struct{ tail, cmd string }{
+		"b_delete.toml":     {"| delete", "delete"},
+		"c_lookup.toml":     {"| outputlookup x.csv", "outputlookup"},
+		"d_email.toml":      {`| sendemail to="attacker@example.com"`, "sendemail"},
+		"e_collect.toml":    {"| collect index=main", "collect"},
+		"f_apostrophe.toml": {"| search user=don't | delete", "delete"},
 	}
-	for name, tail := range bad {
-		os.WriteFile(filepath.Join(dets, name), []byte(writingDetection(strings.TrimSuffix(name[2:], ".toml"), tail)), 0o644)
+	for name, b := range bad {
+		os.WriteFile(filepath.Join(dets, name), []byte(writingDetection(strings.TrimSuffix(name[2:], ".toml"), b.tail)), 0o644)
 	}
 	conf := filepath.Join(dir, "config.toml")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`
@@ -68,10 +71,9 @@ backend = "local"
 	if code != exitInvalid {
 		t.Errorf("validate: exit %d, want %d\n%s", code, exitInvalid, out)
 	}
-	for name, tail := range bad {
-		cmd := strings.Fields(strings.TrimPrefix(tail, "| "))[0]
+	for name, b := range bad {
 		// The command is on line 8 of each file: the search's third line.
-		want := filepath.Join(dets, name) + ":8: search: command \"" + cmd + "\""
+		want := filepath.Join(dets, name) + ":8: search: command \"" + b.cmd + "\""
 		if !strings.Contains(out, want) {
 			t.Errorf("validate does not say %q:\n%s", want, out)
 		}
@@ -82,8 +84,8 @@ backend = "local"
 		t.Errorf("once: exit %d, want %d with the good detection run\n%s\n%s", code, exitInvalid, out, errOut)
 	}
 	for _, d := range fake.Dispatches() {
-		for _, tail := range bad {
-			if strings.Contains(d.Get("search"), tail) {
+		for _, b := range bad {
+			if strings.Contains(d.Get("search"), b.tail) {
 				t.Errorf("Splunk received %q", d.Get("search"))
 			}
 		}
@@ -96,10 +98,12 @@ backend = "local"
 	}
 
 	n := len(fake.Dispatches())
-	if code, _, errOut := patrol(t, "search", "--config", conf, "index=main | delete"); code != exitInvalid || !strings.Contains(errOut, `command "delete"`) {
-		t.Errorf("search with delete: exit %d %s", code, errOut)
+	for _, q := range []string{"index=main | delete", "index=aws user=don't | delete", "index=aws O'Brien | outputlookup x.csv"} {
+		if code, _, errOut := patrol(t, "search", "--config", conf, q); code != exitInvalid || !strings.Contains(errOut, `command "`) {
+			t.Errorf("search %q: exit %d %s", q, code, errOut)
+		}
 	}
-	if len(fake.Dispatches()) != n {
-		t.Error("patrol search sent a delete to Splunk")
+	if d := fake.Dispatches(); len(d) != n {
+		t.Errorf("patrol search sent a writing search to Splunk: %q", d[len(d)-1].Get("search"))
 	}
 }

@@ -104,6 +104,7 @@ paths = ["logs"]
 first_run = "all"
 [aws]
 endpoint_url = %q
+allow_insecure_http = true
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
 accounts = ["111122223333"]
 dry_run = false

@@ -168,6 +168,7 @@ backend = "slack"
 [notify.slack]
 token_file = "slack-token"
 channel = "#security-alerts"
+app_token_file = "slack-app-token"
 `), 0o644)
 	code, out, _ := patrol(t, "validate", "--config", conf)
 	if code != exitInvalid {
@@ -177,12 +178,13 @@ channel = "#security-alerts"
 		"config.toml:5: search.splunk.token_env: environment variable SPLUNK_TOKEN is not set",
 		"config.toml:12: tickets.jira.user_file: secret file jira-user is not in",
 		"config.toml:13: tickets.jira.token_file: secret file jira-token is not in",
+		"config.toml:20: notify.slack.app_token_file: secret file slack-app-token is not in",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "slack") || strings.Contains(out, "xoxb-readable-secret") {
+	if strings.Contains(out, "notify.slack.token_file") || strings.Contains(out, "xoxb-readable-secret") {
 		t.Errorf("the readable Slack token was reported or printed:\n%s", out)
 	}
 }

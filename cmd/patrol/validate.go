@@ -31,49 +31,72 @@ func cmdValidate(ctx context.Context, args []string, out, errOut io.Writer) int 
 	if cfg == nil {
 		return code
 	}
-	ds, err := loadDetections(cfg)
+	// Every problem is reported in one run: an invalid detection hides
+	// neither a secret that cannot be read nor a backend that does not
+	// answer.
+	ds, derr := loadDetections(cfg)
 	if _, serr := tuning.LoadSilences(cfg.Detections.Silences); serr != nil {
-		err = errors.Join(err, serr)
+		derr = errors.Join(derr, serr)
 	}
-	if err != nil {
-		printProblems(out, err)
-		return exitInvalid
-	}
+	problems := derr
 	if err := config.CheckSecrets(cfg); err != nil {
-		printProblems(out, err)
-		return exitInvalid
+		problems = errors.Join(problems, err)
+	}
+	if problems != nil {
+		printProblems(out, problems)
 	}
 	for _, w := range config.Warnings(cfg, ds) {
+		if derr != nil && w.Key == "detections.dir" {
+			continue // the folder has detections, only invalid ones
+		}
 		fmt.Fprintln(out, w.Error())
 	}
+	code = exitOK
+	if problems != nil {
+		code = exitInvalid
+	}
 	if *remote {
-		if code := validateRemote(ctx, cfg, ds, out, errOut); code != exitOK {
-			return code
+		switch validateRemote(ctx, cfg, ds, out, errOut) {
+		case exitInvalid:
+			code = exitInvalid
+		case exitFailed:
+			if code == exitOK {
+				code = exitFailed // invalid (2) says more than unreachable (1)
+			}
 		}
 	}
-	fmt.Fprintf(out, "ok: %s and %d detection(s) in %s are valid\n", cfg.File, len(ds), cfg.Detections.Dir)
-	return exitOK
+	if code == exitOK {
+		fmt.Fprintf(out, "ok: %s and %d detection(s) in %s are valid\n", cfg.File, len(ds), cfg.Detections.Dir)
+	}
+	return code
 }
 
 // validateRemote probes every remote backend at once and prints who patrol
-// is on each, or every one that does not answer (exit 1). With Splunk, it
-// then asks Splunk to parse each detection's expanded search and prints
-// file: search: message for each it rejects (exit 2).
+// is on each, or every one that does not answer (exit 1). When Splunk
+// answers, it then asks Splunk to parse each detection's expanded search
+// and prints file: search: message for each it rejects (exit 2, which
+// wins over 1).
 func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.Detection, out, errOut io.Writer) int {
 	results := probeBackends(ctx, cfg, true)
 	if len(results) == 0 {
 		fmt.Fprintln(out, "remote: nothing to check: every backend in the config is local")
 		return exitOK
 	}
+	code := exitOK
 	if printProbeFailures(errOut, results) > 0 {
 		fmt.Fprintln(errOut, "patrol validate --remote: the backends above failed the check")
-		return exitFailed
+		code = exitFailed
 	}
+	splunkAnswers := false
 	for _, r := range results {
+		if r.err != nil {
+			continue
+		}
+		splunkAnswers = splunkAnswers || r.backend == "splunk"
 		fmt.Fprintf(out, "remote: %-6s %s answers: %s\n", r.backend, r.url, poller.CleanText(r.who))
 	}
-	if cfg.Search.Backend != "splunk" {
-		return exitOK
+	if cfg.Search.Backend != "splunk" || !splunkAnswers {
+		return code
 	}
 	s, err := splunk.New(cfg.Search.Splunk, cfg.Dir, nil)
 	if err != nil {
@@ -119,7 +142,7 @@ func validateRemote(ctx context.Context, cfg *config.Config, ds []*detections.De
 		return exitInvalid
 	}
 	fmt.Fprintf(out, "remote: Splunk parses all %d searches and has the lookups they use\n", len(ds))
-	return exitOK
+	return code
 }
 
 // orgAccountsNotInSplunk lists the aws.accounts ids that Splunk's

@@ -4,7 +4,6 @@ package aws
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -19,8 +18,13 @@ import (
 // the actions check dry_run and the protected lists again before they change
 // anything, so no single bug can bypass them.
 type Config struct {
-	Region              string   `toml:"region"`
-	EndpointURL         string   `toml:"endpoint_url"`
+	Region      string `toml:"region"`
+	EndpointURL string `toml:"endpoint_url"`
+	// AllowInsecureHTTP permits an http:// endpoint_url (or
+	// AWS_ENDPOINT_URL* in the environment): requests stay signed, but the
+	// session token and every answer travel in clear text (an emulator in
+	// tests).
+	AllowInsecureHTTP   bool     `toml:"allow_insecure_http"`
 	RoleARN             string   `toml:"role_arn"`
 	ExternalIDEnv       string   `toml:"external_id_env"`
 	ExternalIDFile      string   `toml:"external_id_file"`
@@ -82,10 +86,8 @@ func (c Config) Validate() []poller.FieldError {
 		add("region", fmt.Sprintf("%q is not an AWS region like us-east-1", c.Region))
 	}
 	if c.EndpointURL != "" {
-		if u, err := url.Parse(c.EndpointURL); err != nil || u.Scheme == "" || u.Host == "" {
-			add("endpoint_url", "must be an absolute URL")
-		} else if u.User != nil {
-			add("endpoint_url", "must not carry a user name or password: AWS credentials come from the environment or the instance role")
+		if msg := poller.CheckURL(c.EndpointURL, c.AllowInsecureHTTP); msg != "" {
+			add("endpoint_url", msg)
 		}
 	}
 	if c.RoleARN != "" {

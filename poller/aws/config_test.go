@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func TestConfigDecodesFromTOML(t *testing.T) {
 	const doc = `
 region = "eu-west-1"
 endpoint_url = "http://127.0.0.1:5000"
+allow_insecure_http = true
 role_arn = "arn:aws:iam::{account}:role/patrol-responder"
 accounts = ["111122223333", "444455556666"]
 external_id_env = "PATROL_EXTERNAL_ID"
@@ -62,6 +64,10 @@ func TestValidate(t *testing.T) {
 		{"no region", func(c *Config) { c.Region = "" }, "region", "is required"},
 		{"bad region", func(c *Config) { c.Region = "US East" }, "region", "not an AWS region"},
 		{"relative endpoint", func(c *Config) { c.EndpointURL = "localhost:5000" }, "endpoint_url", "absolute URL"},
+		{"http endpoint", func(c *Config) { c.EndpointURL = "http://127.0.0.1:5000" }, "endpoint_url", "is http://"},
+		{"user:password in the endpoint", func(c *Config) {
+			c.EndpointURL, c.AllowInsecureHTTP = "http://key:secret@127.0.0.1:5000", true
+		}, "endpoint_url", "must not carry a user name or password (http://REDACTED@127.0.0.1:5000)"},
 		{"role not a role", func(c *Config) { c.RoleARN = "arn:aws:iam::{account}:user/x" }, "role_arn", "not an IAM role ARN"},
 		{"role not an ARN", func(c *Config) { c.RoleARN = "patrol-responder" }, "role_arn", "not an IAM role ARN"},
 		{"org role templated", func(c *Config) { c.OrganizationsRoleARN = "arn:aws:iam::{account}:role/x" }, "organizations_role_arn", "one IAM role"},
@@ -123,5 +129,19 @@ func TestAccountsDecode(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s: got %s, want %s", doc, got, want)
 		}
+	}
+}
+
+// TestNewRefusesInsecureEndpoints: the provider checks the endpoint the
+// SDK would take from its environment as validate checks endpoint_url.
+func TestNewRefusesInsecureEndpoints(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL_IAM", "http://127.0.0.1:5000")
+	if _, err := New(context.Background(), Defaults(), Options{}); err == nil || !strings.Contains(err.Error(), "aws: environment variable AWS_ENDPOINT_URL_IAM is http://") {
+		t.Errorf("http:// from the environment: %v", err)
+	}
+	cfg := Defaults()
+	cfg.AllowInsecureHTTP = true
+	if _, err := New(context.Background(), cfg, Options{}); err != nil {
+		t.Errorf("opted in: %v", err)
 	}
 }

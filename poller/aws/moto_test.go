@@ -65,6 +65,7 @@ func motoProvider(t *testing.T, mod func(*Config, *Options)) *Provider {
 	t.Helper()
 	cfg := Defaults()
 	cfg.EndpointURL = motoURL(t)
+	cfg.AllowInsecureHTTP = true // moto speaks http
 	cfg.DryRun = false
 	cfg.MaxAttempts = 2
 	opts := Options{Credentials: testCreds, Now: newClock().Now}

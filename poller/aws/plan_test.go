@@ -34,6 +34,7 @@ func offlineProvider(t *testing.T, mod func(*Config)) (*Provider, *atomic.Int64)
 	t.Cleanup(srv.Close)
 	cfg := Defaults()
 	cfg.EndpointURL = srv.URL
+	cfg.AllowInsecureHTTP = true
 	cfg.RoleARN = "arn:aws:iam::{account}:role/patrol-responder"
 	cfg.Accounts.IDs = []string{"111122223333", "444455556666"}
 	cfg.MaxAttempts = 1

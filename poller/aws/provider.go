@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +81,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Provider, error) {
 		}
 		return nil, fmt.Errorf("aws config: %w", errors.Join(es...))
 	}
+	if err := poller.CheckAWSEndpoints(cfg.EndpointURL, cfg.AllowInsecureHTTP); err != nil {
+		return nil, fmt.Errorf("aws: %w", err)
+	}
 	p := &Provider{
 		cfg:      cfg,
 		now:      opts.Now,
@@ -92,6 +96,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Provider, error) {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if strings.HasPrefix(cfg.EndpointURL, "http://") {
+		p.log.Warn("aws endpoint_url is http:// (allow_insecure_http): the session token and every answer travel in clear text", "url", cfg.EndpointURL)
 	}
 	if cfg.ExternalIDEnv != "" || cfg.ExternalIDFile != "" {
 		id, err := poller.ReadSecret(cfg.ExternalIDEnv, cfg.ExternalIDFile, opts.BaseDir)

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/patrolsec/patrol/detections"
 	"github.com/patrolsec/patrol/poller"
@@ -15,6 +16,7 @@ import (
 type secretRef struct {
 	key       string
 	env, file string
+	prefix    string // what the secret must start with, if anything
 }
 
 // secrets lists the secrets the selected backends will read.
@@ -50,7 +52,14 @@ func (c *Config) secrets() []secretRef {
 		pick("tickets.jira.", "token_env", "token_file", j.TokenEnv, j.TokenFile)
 	}
 	if c.Notify.Backend == "slack" {
-		pick("notify.slack.", "token_env", "token_file", c.Notify.Slack.TokenEnv, c.Notify.Slack.TokenFile)
+		sl := c.Notify.Slack
+		pick("notify.slack.", "token_env", "token_file", sl.TokenEnv, sl.TokenFile)
+		if sl.SocketMode() {
+			// Only `patrol run` connects with it, so without this check a
+			// missing app token would show only when the daemon starts.
+			pick("notify.slack.", "app_token_env", "app_token_file", sl.AppTokenEnv, sl.AppTokenFile)
+			out[len(out)-1].prefix = "xapp-"
+		}
 	}
 	pick("aws.", "external_id_env", "external_id_file", c.AWS.ExternalIDEnv, c.AWS.ExternalIDFile)
 	return out
@@ -65,8 +74,12 @@ func CheckSecrets(c *Config) error {
 	src, _ := os.ReadFile(c.File)
 	r := &detections.Reporter{File: c.File, Lines: detections.ScanKeyLines(string(src))}
 	for _, s := range c.secrets() {
-		if _, err := poller.ReadSecret(s.env, s.file, c.Dir); err != nil {
+		v, err := poller.ReadSecret(s.env, s.file, c.Dir)
+		switch {
+		case err != nil:
 			r.Add(s.key, "%v", err)
+		case !strings.HasPrefix(v, s.prefix):
+			r.Add(s.key, "the secret does not start with %s (Socket Mode needs an app-level token with connections:write, not a bot token)", s.prefix)
 		}
 	}
 	if c.Search.Backend == "splunk" && c.Search.Splunk.CAFile != "" {

@@ -173,6 +173,7 @@ func latencyProxy(b *testing.B, d time.Duration) string {
 // withEndpoint reads the benchmark bucket through endpoint.
 func withEndpoint(b *testing.B, cfg Config, endpoint string) *Source {
 	cfg.EndpointURL = endpoint
+	cfg.AllowInsecureHTTP = true
 	s, err := New(context.Background(), cfg, []string{"s3://" + bench.bucket + "/"}, Options{Region: "us-east-1", Credentials: awstest.Creds})
 	if err != nil {
 		b.Fatal(err)

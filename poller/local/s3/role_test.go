@@ -55,6 +55,7 @@ func TestReadsThroughTheLogArchiveRole(t *testing.T) {
 
 	cfg := Defaults()
 	cfg.EndpointURL = srv.URL
+	cfg.AllowInsecureHTTP = true
 	cfg.RoleARN = "arn:aws:iam::999988887777:role/patrol-log-reader"
 	src, err := New(context.Background(), cfg, []string{"s3://" + bucket + "/"}, Options{Region: "us-east-1", Credentials: awstest.Creds})
 	if err != nil {

@@ -85,6 +85,9 @@ func New(ctx context.Context, cfg Config, urls []string, opts Options) (*Source,
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("search.local.s3.%w", errs[0])
 	}
+	if err := poller.CheckAWSEndpoints(cfg.EndpointURL, cfg.AllowInsecureHTTP); err != nil {
+		return nil, fmt.Errorf("search.local.s3: %w", err)
+	}
 	s := &Source{ledger: opts.Ledger, conc: cfg.MaxConcurrent, requests: make(chan struct{}, cfg.MaxConcurrent),
 		budget: &budget{left: int64(cfg.MaxConcurrent) * prefetchMax}, prefetchMax: prefetchMax,
 		listings: newListings(listingReuse, time.Now)}

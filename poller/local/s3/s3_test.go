@@ -121,6 +121,7 @@ func (r *recorder) listed() []string {
 func newSource(t testing.TB, urls []string, cfg Config, ledger Ledger) (*Source, *recorder) {
 	t.Helper()
 	cfg.EndpointURL = awstest.URL(t)
+	cfg.AllowInsecureHTTP = true // moto speaks http
 	s, err := New(context.Background(), cfg, urls, Options{Region: "us-east-1", Ledger: ledger, Credentials: awstest.Creds})
 	if err != nil {
 		t.Fatal(err)
