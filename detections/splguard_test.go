@@ -67,7 +67,17 @@ func TestCheckCommands(t *testing.T) {
 		// map runs its quoted strings as searches.
 		{`index=aws | map search="search index=x user=$user$ | delete"`, "delete"},
 		{`index=aws | map search="search index=x | eval a=\"| b\" | collect index=y"`, "collect"},
-		{`index=aws | map search="search index=x user=$user$"`, ""},
+		// A $field$ placeholder is filled from result values when map
+		// runs (an event could write "| delete" into it), and a saved
+		// search is text the guard never sees: map refused for both.
+		{`index=aws | map search="search index=x user=$user$"`, "map"},
+		{`index=aws | map search="search index=x user=\"$userIdentity.arn$\""`, "map"},
+		{`index=aws | map savedsearch=nightly`, "map"},
+		{`index=aws | MAP SavedSearch="nightly"`, "map"},
+		{`index=aws | map nightly_cleanup`, "map"},
+		{`index=aws | map maxsearches=5 search="search index=x user=alice"`, ""},
+		{`index=aws | map maxsearches = 5 search = "search index=x user=alice"`, ""},
+		{`index=aws | eval x="$notmap$" | table x`, ""},
 		{`index=aws | map maxsearches=5 search="| script evil"`, "script"},
 		{`index=aws | MAP SEARCH="search x |   Delete"`, "delete"},
 		{`index=aws | map search = "search x | delete"`, "delete"},
@@ -112,6 +122,9 @@ func TestCheckCommands(t *testing.T) {
 	}
 	if err := CheckCommands(`index=aws | outputlookup x.csv | delete`, []string{"outputlookup"}); err == nil || !strings.Contains(err.Error(), `"delete"`) {
 		t.Errorf("allowing one allows another: %v", err)
+	}
+	if err := CheckCommands(`index=aws | map search="search user=$user$"`, []string{"map"}); err != nil {
+		t.Errorf("map allowed by name: %v", err)
 	}
 	if err := CheckAllowCommands([]string{"outputlookup", "stats"}); err == nil || !strings.Contains(err.Error(), `"stats" is not a command patrol refuses`) {
 		t.Errorf("allow list: %v", err)

