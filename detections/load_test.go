@@ -1,15 +1,14 @@
 package detections
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/patrolsec/patrol/internal/golden"
+)
 
 func testMacros(t *testing.T) *Macros {
 	t.Helper()
@@ -18,25 +17,6 @@ func testMacros(t *testing.T) *Macros {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// golden compares got with testdata/NAME.golden (or rewrites it with -update).
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./detections -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("errors differ from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
 }
 
 func TestLoadGood(t *testing.T) {
@@ -85,7 +65,7 @@ func TestLoadBad(t *testing.T) {
 				}
 				lines = append(lines, p.Error())
 			}
-			golden(t, "bad/"+name, strings.Join(lines, "\n")+"\n")
+			golden.Check(t, filepath.Join("testdata", "bad", name+".golden"), []byte(strings.Join(lines, "\n")+"\n"))
 		})
 	}
 }
@@ -98,7 +78,7 @@ func TestLoadDuplicateID(t *testing.T) {
 	if len(ds) != 1 || err == nil {
 		t.Fatalf("got %d detections, err %v", len(ds), err)
 	}
-	golden(t, "dup", err.Error()+"\n")
+	golden.Check(t, filepath.Join("testdata", "dup.golden"), []byte(err.Error()+"\n"))
 }
 
 func TestLoadMissingDir(t *testing.T) {

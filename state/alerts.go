@@ -390,22 +390,8 @@ func (s *DB) OpenAlerts(ctx context.Context) ([]Alert, error) {
 // AlertCounts returns, per detection, the alerts whose ticket is not closed
 // in the tracker (as last polled) and the pending ones (ticket not confirmed).
 func (s *DB) AlertCounts(ctx context.Context) (map[string][2]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT a.detection,
+	return s.pairsByDetection(ctx, `SELECT a.detection,
 		  sum(CASE WHEN a.state = 'open' AND lower(coalesce(t.status, '')) NOT IN `+closedStatuses+` THEN 1 ELSE 0 END),
 		  sum(CASE WHEN a.state = 'pending' THEN 1 ELSE 0 END)
 		FROM alerts a LEFT JOIN tickets t ON t.key = a.ticket_key GROUP BY a.detection`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][2]int{}
-	for rows.Next() {
-		var d string
-		var open, pending int
-		if err := rows.Scan(&d, &open, &pending); err != nil {
-			return nil, err
-		}
-		out[d] = [2]int{open, pending}
-	}
-	return out, rows.Err()
 }

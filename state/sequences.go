@@ -19,22 +19,8 @@ func (s *DB) AlertsUpdatedSince(ctx context.Context, detections []string, since 
 		args = append(args, d)
 	}
 	args = append(args, ts(since))
-	rows, err := s.db.QueryContext(ctx, `SELECT `+alertCols+` FROM alerts
-		WHERE detection IN (?`+strings.Repeat(", ?", len(detections)-1)+`) AND updated_at >= ?
+	return s.queryAlerts(ctx, `WHERE detection IN (?`+strings.Repeat(", ?", len(detections)-1)+`) AND updated_at >= ?
 		ORDER BY updated_at, id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Alert
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *a)
-	}
-	return out, rows.Err()
 }
 
 // SeqObservation is one step alert as a sequence detection read it.

@@ -147,6 +147,12 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	return commitOrRollback(tx, fn)
+}
+
+// commitOrRollback runs fn in tx, then commits tx, or rolls it back where
+// fn fails.
+func commitOrRollback(tx *sql.Tx, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -178,11 +184,7 @@ func (s *DB) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return commitOrRollback(tx, fn)
 }
 
 // readBootID returns the running kernel's boot id, or "" where there is

@@ -42,8 +42,14 @@ func (s *DB) TicketVerdict(ctx context.Context, key string) (*Verdict, error) {
 // VerdictCounts returns, per detection, the tickets resolved in [from, to)
 // as true positives and as false positives (a zero to: up to now).
 func (s *DB) VerdictCounts(ctx context.Context, from, to time.Time) (map[string][2]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT detection, sum(1 - false_positive), sum(false_positive) FROM verdicts
+	return s.pairsByDetection(ctx, `SELECT detection, sum(1 - false_positive), sum(false_positive) FROM verdicts
 		WHERE at >= ?1 AND (?2 = '' OR at < ?2) GROUP BY detection`, ts(from), ts(to))
+}
+
+// pairsByDetection runs query, whose rows are a detection and two counts,
+// and returns the counts by detection.
+func (s *DB) pairsByDetection(ctx context.Context, query string, args ...any) (map[string][2]int, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +57,11 @@ func (s *DB) VerdictCounts(ctx context.Context, from, to time.Time) (map[string]
 	out := map[string][2]int{}
 	for rows.Next() {
 		var d string
-		var tp, fp int
-		if err := rows.Scan(&d, &tp, &fp); err != nil {
+		var a, b int
+		if err := rows.Scan(&d, &a, &b); err != nil {
 			return nil, err
 		}
-		out[d] = [2]int{tp, fp}
+		out[d] = [2]int{a, b}
 	}
 	return out, rows.Err()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -187,53 +186,22 @@ func newChaosWorld(t *testing.T, endpoint string, seed uint64, trails, keys int)
 		r["eventID"] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	dets := map[string]string{}
 	for name, src := range map[string]string{"a_stop.toml": e2eStop, "b_key.toml": e2eKey, "c_quiet.toml": quietDetection} {
 		// Incidents keep happening while patrol is killed: each run
 		// searches up to a second ago.
-		src = strings.Replace(src, "schedule = ", "settle = \"1s\"\nschedule = ", 1)
-		os.WriteFile(filepath.Join(dir, "detections", name), []byte(src), 0o644)
+		dets[name] = strings.Replace(src, "schedule = ", "settle = \"1s\"\nschedule = ", 1)
 	}
+	dir := detectionsDir(t, dets)
 	w.conf = filepath.Join(dir, "config.toml")
 	w.happen(0, 0)
-	os.WriteFile(w.conf, []byte(fmt.Sprintf(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[tickets]
-backend = "jira"
-approvers = [%q]
-[tickets.jira]
-url = %q
-user_env = "JIRA_USER"
-token_env = "JIRA_TOKEN"
-project = "SEC"
-timeout = "2s"
-max_retries = 0
-index_lag = "1s"
-allow_insecure_http = true
-[notify]
-backend = "slack"
-[notify.slack]
-token_env = "SLACK_TOKEN"
-api_url = %q
-channel = "#security-alerts"
-allow_insecure_http = true
-[aws]
-endpoint_url = %q
-allow_insecure_http = true
-role_arn = "arn:aws:iam::{account}:role/patrol-responder"
-accounts = ["111122223333"]
-dry_run = false
-[enrich]
-org_cidrs = ["203.0.113.0/24"]
-[health]
-failures_before_alert = 2
-`, e2eApprover, jp.URL, sp.URL, w.aws.URL)), 0o644)
+	newTestConfig().localLogs().
+		jira(jp.URL, e2eApprover).set("tickets.jira", `timeout = "2s"`, "max_retries = 0", `index_lag = "1s"`).
+		slack(sp.URL).
+		aws(w.aws.URL, e2eAccount).
+		orgCIDRs().
+		set("health", "failures_before_alert = 2").
+		write(t, w.conf)
 	return w
 }
 
@@ -277,14 +245,7 @@ func (w *chaosWorld) happen(n int, ago time.Duration) {
 	for ; w.happened < n; w.happened++ {
 		w.incidents[w.happened]["eventTime"] = time.Now().Add(-ago).UTC().Format(time.RFC3339)
 	}
-	recs := make([]any, 0, n)
-	for _, r := range w.incidents[:n] {
-		recs = append(recs, r)
-	}
-	b, _ := json.Marshal(map[string]any{"Records": recs})
-	if err := os.WriteFile(filepath.Join(filepath.Dir(w.conf), "logs", "ct.json"), b, 0o644); err != nil {
-		w.t.Fatal(err)
-	}
+	writeRecords(w.t, filepath.Dir(w.conf), "ct.json", w.incidents[:n]...)
 }
 
 // pick chooses the next kill point: a class of request, and which of

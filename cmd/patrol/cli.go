@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -331,3 +332,14 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func (m *multiFlag) Type() string       { return "ID" }
+
+// orLoginName is name, or where it is empty the login name of whoever runs
+// patrol: who an undo, a reset or a silence is recorded as.
+func orLoginName(name string) string {
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			return u.Username
+		}
+	}
+	return name
+}

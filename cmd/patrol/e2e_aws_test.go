@@ -91,7 +91,7 @@ func record(name, user, key, ip string, params map[string]any) map[string]any {
 }
 
 func TestEndToEndAWS(t *testing.T) {
-	endpoint := awstest.URL(t)
+	endpoint := awsEmulator(t)
 	ctx := context.Background()
 	// The emulator lives as long as the test binary: names are unique per run.
 	runs++
@@ -117,39 +117,12 @@ func TestEndToEndAWS(t *testing.T) {
 	}
 	keyID := aws.ToString(key.AccessKey.AccessKeyId)
 
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
-	os.WriteFile(filepath.Join(dir, "detections", "b_key.toml"), []byte(e2eKey), 0o644)
-	events := map[string]any{"Records": []any{
-		record("StopLogging", user, keyID, "192.0.2.66", map[string]any{"name": trail}),
-	}}
-	b, _ := json.Marshal(events)
-	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
-	os.WriteFile(filepath.Join(dir, "config.toml"), []byte(fmt.Sprintf(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[tickets]
-backend = "local"
-approvers = ["alice"]
-[aws]
-endpoint_url = %q
-allow_insecure_http = true
-role_arn = "arn:aws:iam::{account}:role/patrol-responder"
-accounts = ["111122223333"]
-dry_run = false
-protected_principals = ["arn:aws:iam::*:user/break-glass"]
-[enrich]
-org_cidrs = ["203.0.113.0/24"]
-aws = true
-`, endpoint)), 0o644)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	conf := filepath.Join(dir, "config.toml")
+	dir := detectionsDir(t, map[string]string{"a_stop.toml": e2eStop, "b_key.toml": e2eKey})
+	writeRecords(t, dir, "ct.json", record("StopLogging", user, keyID, "192.0.2.66", map[string]any{"name": trail}))
+	conf := newTestConfig().localLogs().localTickets("alice").
+		aws(endpoint, e2eAccount).set("aws", `protected_principals = ["arn:aws:iam::*:user/break-glass"]`).
+		orgCIDRs().set("enrich", "aws = true").
+		write(t, filepath.Join(dir, "config.toml"))
 
 	code, out, errOut := patrol(t, "once", "--config", conf)
 	if code != exitOK {

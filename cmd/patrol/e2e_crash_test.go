@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -63,53 +62,22 @@ summary = "Key {userIdentity.accessKeyId} seen"
 `
 
 // jiraSetup writes a config over local logs with n key events, Jira
-// (timings in jira) and Slack fakes, and returns its path.
-func jiraSetup(t *testing.T, j *jiratest.Server, s *slackfake.Server, n int, jira string) string {
+// (timings in jira, lines of its table) and Slack fakes, and returns its path.
+func jiraSetup(t *testing.T, j *jiratest.Server, s *slackfake.Server, n int, jira ...string) string {
 	t.Helper()
-	t.Setenv("JIRA_USER", "bot@example.com")
-	t.Setenv("JIRA_TOKEN", "token")
-	t.Setenv("SLACK_TOKEN", "xoxb-test")
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "keys.toml"), []byte(keysDetection), 0o644)
-	var recs []any
+	dir := detectionsDir(t, map[string]string{"keys.toml": keysDetection})
+	var recs []map[string]any
 	for i := 0; i < n; i++ {
 		r := record("ListBuckets", fmt.Sprintf("user%02d", i), fmt.Sprintf("AKIAE2E%013d", i), "192.0.2.66", nil)
 		r["eventTime"] = time.Date(2026, 11, 1, 9, 0, i, 0, time.UTC).Format(time.RFC3339)
 		r["eventID"] = fmt.Sprintf("e2e-%d", i)
 		recs = append(recs, r)
 	}
-	b, _ := json.Marshal(map[string]any{"Records": recs})
-	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[detections]
-max_new_alerts = 0
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[tickets]
-backend = "jira"
-approvers = ["5b10ac8d82e05b22cc7d4ef5"]
-[tickets.jira]
-url = %q
-allow_insecure_http = true
-user_env = "JIRA_USER"
-token_env = "JIRA_TOKEN"
-project = "SEC"
-%s
-[notify]
-backend = "slack"
-[notify.slack]
-token_env = "SLACK_TOKEN"
-api_url = %q
-allow_insecure_http = true
-channel = "#security-alerts"
-`, j.URL, jira, s.URL)), 0o644)
-	return conf
+	writeRecords(t, dir, "ct.json", recs...)
+	return newTestConfig().set("detections", "max_new_alerts = 0").localLogs().
+		jira(j.URL, "5b10ac8d82e05b22cc7d4ef5").set("tickets.jira", jira...).
+		slack(s.URL).
+		write(t, filepath.Join(dir, "config.toml"))
 }
 
 // fingerprintDuplicates counts issues that share a fingerprint label.
@@ -150,9 +118,9 @@ func openAlerts(t *testing.T, conf string) int {
 // sees that issue in its poll and adopts it for the pending alert. No
 // alert has two issues.
 func TestEndToEndKillDuringCreates(t *testing.T) {
-	j := jiratest.New(t, jiratest.Options{})
-	s := slackfake.New(t, slackfake.Options{})
-	conf := jiraSetup(t, j, s, 60, "timeout = \"1s\"\nmax_retries = 0\nindex_lag = \"2s\"")
+	j := fakeJira(t, jiratest.Options{})
+	s := fakeSlack(t, slackfake.Options{})
+	conf := jiraSetup(t, j, s, 60, `timeout = "1s"`, "max_retries = 0", `index_lag = "2s"`)
 	hold := make(chan struct{})
 	defer close(hold)
 	j.Fail(jiratest.Fault{Method: http.MethodPost, Path: "/rest/api/3/issue", Status: 504, After: 20, Apply: true, Hold: hold})
@@ -189,9 +157,9 @@ func TestEndToEndSlowCreateThenKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about 10 s")
 	}
-	j := jiratest.New(t, jiratest.Options{IndexLag: 2500 * time.Millisecond})
-	s := slackfake.New(t, slackfake.Options{})
-	conf := jiraSetup(t, j, s, 1, "timeout = \"4s\"\nmax_retries = 0\nindex_lag = \"3s\"\nreconcile = false")
+	j := fakeJira(t, jiratest.Options{IndexLag: 2500 * time.Millisecond})
+	s := fakeSlack(t, slackfake.Options{})
+	conf := jiraSetup(t, j, s, 1, `timeout = "4s"`, "max_retries = 0", `index_lag = "3s"`, "reconcile = false")
 	hold := make(chan struct{})
 	defer close(hold)
 	j.Fail(jiratest.Fault{Method: http.MethodPost, Path: "/rest/api/3/issue", Status: 504, Delay: 2 * time.Second, Apply: true, Hold: hold})
@@ -212,9 +180,9 @@ func TestEndToEndSlowCreateThenKill(t *testing.T) {
 // Retry-After: 1 is sent again in the same run: exactly one issue after a
 // single `patrol once`.
 func TestEndToEndCreateRateLimited(t *testing.T) {
-	j := jiratest.New(t, jiratest.Options{})
-	s := slackfake.New(t, slackfake.Options{})
-	conf := jiraSetup(t, j, s, 1, "")
+	j := fakeJira(t, jiratest.Options{})
+	s := fakeSlack(t, slackfake.Options{})
+	conf := jiraSetup(t, j, s, 1)
 	j.Fail(jiratest.Fault{Method: http.MethodPost, Path: "/rest/api/3/issue", Status: 429, Header: http.Header{"Retry-After": {"1"}},
 		Body: `{"errorMessages":["Rate limit exceeded."]}`})
 	code, o, errOut := patrol(t, "once", "--config", conf)

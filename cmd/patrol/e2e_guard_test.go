@@ -42,39 +42,19 @@ type guardWorld struct {
 	ic        *iam.Client
 }
 
-func newGuardWorld(t *testing.T, det string, records []any, aws string) guardWorld {
+func newGuardWorld(t *testing.T, det string, records []map[string]any, aws string) guardWorld {
 	t.Helper()
 	return newGuardWorldIn(t, e2eAccount, det, records, aws)
 }
 
-func newGuardWorldIn(t *testing.T, account, det string, records []any, aws string) guardWorld {
+func newGuardWorldIn(t *testing.T, account, det string, records []map[string]any, aws string) guardWorld {
 	t.Helper()
-	endpoint := awstest.URL(t)
-	w := guardWorld{dir: t.TempDir(), ic: iam.NewFromConfig(awstest.Config(t, account))}
-	os.MkdirAll(filepath.Join(w.dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(w.dir, "logs"), 0o755)
-	os.WriteFile(filepath.Join(w.dir, "detections", "det.toml"), []byte(det), 0o644)
-	b, _ := json.Marshal(map[string]any{"Records": records})
-	os.WriteFile(filepath.Join(w.dir, "logs", "ct.json"), b, 0o644)
-	w.conf = filepath.Join(w.dir, "config.toml")
-	os.WriteFile(w.conf, []byte(fmt.Sprintf(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[tickets]
-backend = "local"
-approvers = ["alice"]
-[aws]
-endpoint_url = %q
-allow_insecure_http = true
-role_arn = "arn:aws:iam::{account}:role/patrol-responder"
-dry_run = false
-%s
-`, endpoint, aws)), 0o644)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	endpoint := awsEmulator(t)
+	w := guardWorld{dir: detectionsDir(t, map[string]string{"det.toml": det}), ic: iam.NewFromConfig(awstest.Config(t, account))}
+	writeRecords(t, w.dir, "ct.json", records...)
+	w.conf = newTestConfig().localLogs().localTickets("alice").
+		aws(endpoint).set("aws", aws).
+		write(t, filepath.Join(w.dir, "config.toml"))
 	return w
 }
 

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,56 +13,22 @@ import (
 // Slack (fakes speaking their wire protocols): one issue and one thread per
 // alert, and a second run creates and posts nothing.
 func TestEndToEndJiraSlack(t *testing.T) {
-	jira := jiratest.New(t, jiratest.Options{TimeZone: "America/Los_Angeles"})
-	slack := slackfake.New(t, slackfake.Options{})
-	t.Setenv("JIRA_USER", "bot@example.com")
-	t.Setenv("JIRA_TOKEN", "token")
-	t.Setenv("SLACK_TOKEN", "xoxb-test")
+	jira := fakeJira(t, jiratest.Options{TimeZone: "America/Los_Angeles"})
+	slack := fakeSlack(t, slackfake.Options{})
 
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
-	os.WriteFile(filepath.Join(dir, "detections", "b_key.toml"), []byte(e2eKey), 0o644)
+	dir := detectionsDir(t, map[string]string{"a_stop.toml": e2eStop, "b_key.toml": e2eKey})
 	hostile := "<!channel> [~accountid:5b10] {noformat} [x|http://evil] @here"
-	recs := []any{
+	writeRecords(t, dir, "ct.json",
 		record("StopLogging", "mallory", "AKIAEXAMPLE000001", "192.0.2.66", map[string]any{"name": "org-trail"}),
 		record("StopLogging", "mallory", "AKIAEXAMPLE000001", "192.0.2.66", map[string]any{"name": "org-trail"}), // same alert
 		record("StopLogging", "eve", "AKIAEXAMPLE000002", "192.0.2.99", map[string]any{"name": hostile}),
-	}
-	b, _ := json.Marshal(map[string]any{"Records": recs})
-	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[tickets]
-backend = "jira"
-approvers = ["5b10ac8d82e05b22cc7d4ef5"]
-[tickets.jira]
-url = %q
-allow_insecure_http = true
-user_env = "JIRA_USER"
-token_env = "JIRA_TOKEN"
-project = "SEC"
-[notify]
-backend = "slack"
-[notify.slack]
-token_env = "SLACK_TOKEN"
-api_url = %q
-allow_insecure_http = true
-channel = "#security-alerts"
-[enrich]
-org_cidrs = ["203.0.113.0/24"]
-[[teams]]
-name = "payments"
-accounts = ["111122223333"]
-slack_channel = "#payments-sec"
-jira_component = "Payments"
-`, jira.URL, slack.URL)), 0o644)
+	)
+	conf := newTestConfig().localLogs().
+		jira(jira.URL, "5b10ac8d82e05b22cc7d4ef5").
+		slack(slack.URL).
+		orgCIDRs().
+		set("[teams]", `name = "payments"`, `accounts = ["111122223333"]`, `slack_channel = "#payments-sec"`, `jira_component = "Payments"`).
+		write(t, filepath.Join(dir, "config.toml"))
 
 	code, out, errOut := patrol(t, "once", "--config", conf)
 	if code != exitOK {

@@ -62,30 +62,15 @@ func TestEndToEndOrgAccountsFromAWSAccounts(t *testing.T) {
 		{"aws.accounts without a CSV", "", fmt.Sprintf("accounts = [%q, %q]", listed, ours), []string{"AKIAEXAMPLEFOREIGN1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-			os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-			os.WriteFile(filepath.Join(dir, "detections", "access_key_used_outside_org.toml"), []byte(det), 0o644)
+			dir := detectionsDir(t, map[string]string{"access_key_used_outside_org.toml": det})
 			os.WriteFile(filepath.Join(dir, "org.csv"), []byte(csv), 0o644)
 			writeRecords(t, dir, "ct.json", records...)
-			conf := filepath.Join(dir, "config.toml")
-			os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-"private_networks(field)" = '%s'
-[search.lookups]
-%s
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[tickets]
-backend = "local"
-approvers = ["alice"]
-[aws]
-%s
-[enrich]
-org_cidrs = ["203.0.113.0/24"]
-`, private, tc.lookups, tc.accounts)), 0o644)
+			conf := newTestConfig().localLogs().set("search.macros", fmt.Sprintf(`"private_networks(field)" = '%s'`, private)).
+				set("search.lookups", tc.lookups).
+				localTickets("alice").
+				set("aws", tc.accounts).
+				orgCIDRs().
+				write(t, filepath.Join(dir, "config.toml"))
 
 			if code, out, errOut := patrol(t, "validate", "--config", conf); code != exitOK {
 				t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)

@@ -42,55 +42,22 @@ func leakedKey(t *testing.T, ic *iam.Client, user string) string {
 
 // responseSetup writes a config with the e2e key detection (approve mode)
 // over the given CloudTrail records, dry run off against endpoint, and
-// the tickets section given; it returns the config's path.
-func responseSetup(t *testing.T, endpoint, tickets string, recs ...any) string {
+// the tickets (and notify) tables given; it returns the config's path.
+func responseSetup(t *testing.T, endpoint string, tickets *testConfig, recs ...map[string]any) string {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "b_key.toml"), []byte(e2eKey), 0o644)
-	b, _ := json.Marshal(map[string]any{"Records": append([]any{}, recs...)})
-	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-%s
-[aws]
-endpoint_url = %q
-allow_insecure_http = true
-role_arn = "arn:aws:iam::{account}:role/patrol-responder"
-accounts = ["111122223333"]
-dry_run = false
-[enrich]
-org_cidrs = ["203.0.113.0/24"]
-`, tickets, endpoint)), 0o644)
-	return conf
+	dir := detectionsDir(t, map[string]string{"b_key.toml": e2eKey})
+	writeRecords(t, dir, "ct.json", append([]map[string]any{}, recs...)...)
+	return tickets.localLogs().aws(endpoint, e2eAccount).orgCIDRs().write(t, filepath.Join(dir, "config.toml"))
 }
 
-func jiraTickets(j *jiratest.Server, s *slackfake.Server) string {
-	return fmt.Sprintf(`[tickets]
-backend = "jira"
-approvers = [%q]
-[tickets.jira]
-url = %q
-allow_insecure_http = true
-user_env = "JIRA_USER"
-token_env = "JIRA_TOKEN"
-project = "SEC"
-fields = { recipientAccountId = "customfield_10001", "userIdentity.userName" = "customfield_10002", "userIdentity.accessKeyId" = "customfield_10003" }
-[notify]
-backend = "slack"
-[notify.slack]
-token_env = "SLACK_TOKEN"
-api_url = %q
-allow_insecure_http = true
-channel = "#security-alerts"`, e2eApprover, j.URL, s.URL)
+// jiraTickets is tickets in the Jira fake j, with the fields a ticket
+// raised elsewhere names its target in, and notices in the Slack fake s.
+func jiraTickets(j *jiratest.Server, s *slackfake.Server) *testConfig {
+	return newTestConfig().jira(j.URL, e2eApprover).
+		set("tickets.jira", `fields = { recipientAccountId = "customfield_10001", "userIdentity.userName" = "customfield_10002", "userIdentity.accessKeyId" = "customfield_10003" }`).
+		slack(s.URL)
 }
 
 func jiraComments(j *jiratest.Server, key string) []string {
@@ -122,11 +89,8 @@ func TestEndToEndEditedTicketKeepsItsApprovedTarget(t *testing.T) {
 	runs++
 	userA, userB := fmt.Sprintf("alice-edit-%d", runs), fmt.Sprintf("bob-edit-%d", runs)
 	keyA, keyB := leakedKey(t, ic, userA), leakedKey(t, ic, userB)
-	j := jiratest.New(t, jiratest.Options{})
-	s := slackfake.New(t, slackfake.Options{})
-	t.Setenv("JIRA_USER", "bot@example.com")
-	t.Setenv("JIRA_TOKEN", "token")
-	t.Setenv("SLACK_TOKEN", "xoxb-test")
+	j := fakeJira(t, jiratest.Options{})
+	s := fakeSlack(t, slackfake.Options{})
 	conf := responseSetup(t, endpoint, jiraTickets(j, s))
 	key := j.AddIssue(jiratest.Issue{Summary: "Splunk alert: access key used from outside", Labels: []string{"patrol", "patrol-det-e2e-external-key"},
 		Fields: map[string]any{"customfield_10001": e2eAccount, "customfield_10002": userA, "customfield_10003": keyA}})
@@ -164,11 +128,8 @@ func TestEndToEndResultCommentRetried(t *testing.T) {
 	runs++
 	user := fmt.Sprintf("mallory-503-%d", runs)
 	keyID := leakedKey(t, ic, user)
-	j := jiratest.New(t, jiratest.Options{})
-	s := slackfake.New(t, slackfake.Options{})
-	t.Setenv("JIRA_USER", "bot@example.com")
-	t.Setenv("JIRA_TOKEN", "token")
-	t.Setenv("SLACK_TOKEN", "xoxb-test")
+	j := fakeJira(t, jiratest.Options{})
+	s := fakeSlack(t, slackfake.Options{})
 	conf := responseSetup(t, endpoint, jiraTickets(j, s), record("ListBuckets", user, keyID, "192.0.2.66", nil))
 	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {
 		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
@@ -246,7 +207,7 @@ func TestEndToEndInterruptedActionReadBack(t *testing.T) {
 	keyID := leakedKey(t, ic, user)
 	ctx, cancel := context.WithCancel(context.Background())
 	proxied := cancellingProxy(t, endpoint, "UpdateAccessKey", cancel)
-	conf := responseSetup(t, proxied, "[tickets]\nbackend = \"local\"\napprovers = [\"alice\"]", record("ListBuckets", user, keyID, "192.0.2.66", nil))
+	conf := responseSetup(t, proxied, newTestConfig().localTickets("alice"), record("ListBuckets", user, keyID, "192.0.2.66", nil))
 	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {
 		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -302,7 +263,7 @@ func TestEndToEndUndoBesideDaemonAndInDryRun(t *testing.T) {
 	runs++
 	user := fmt.Sprintf("mallory-undo-%d", runs)
 	keyID := leakedKey(t, ic, user)
-	conf := responseSetup(t, endpoint, "[tickets]\nbackend = \"local\"\napprovers = [\"alice\"]", record("ListBuckets", user, keyID, "192.0.2.66", nil))
+	conf := responseSetup(t, endpoint, newTestConfig().localTickets("alice"), record("ListBuckets", user, keyID, "192.0.2.66", nil))
 	patrol(t, "once", "--config", conf)
 	kt := ticketsJSON(t, conf)["e2e-external-key"]
 	patrol(t, "approve", "--config", conf, "--as", "alice", kt.Key)

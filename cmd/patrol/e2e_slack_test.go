@@ -30,19 +30,13 @@ func TestEndToEndSlackApproval(t *testing.T) {
 	runs++
 	user := fmt.Sprintf("carol-slack-%d", runs)
 	key := leakedKey(t, ic, user)
-	j := jiratest.New(t, jiratest.Options{})
-	s := slackfake.New(t, slackfake.Options{})
-	t.Setenv("JIRA_USER", "bot@example.com")
-	t.Setenv("JIRA_TOKEN", "token")
-	t.Setenv("SLACK_TOKEN", "xoxb-test")
+	j := fakeJira(t, jiratest.Options{})
+	s := fakeSlack(t, slackfake.Options{})
 	t.Setenv("SLACK_APP_TOKEN", "xapp-test")
-	tickets := jiraTickets(j, s) + `
-app_token_env = "SLACK_APP_TOKEN"
-[[digest]]
-channel = "#security-alerts"
-schedule = "0 9 * * 1-5"
-`
-	tickets = strings.Replace(tickets, "[tickets.jira]", "slack_approvers = { \"U0CAROL01\" = \""+e2eApprover+"\" }\n[tickets.jira]", 1)
+	tickets := jiraTickets(j, s).
+		set("tickets", `slack_approvers = { "U0CAROL01" = "`+e2eApprover+`" }`).
+		set("notify.slack", `app_token_env = "SLACK_APP_TOKEN"`).
+		set("[digest]", `channel = "#security-alerts"`, `schedule = "0 9 * * 1-5"`)
 	conf := responseSetup(t, endpoint, tickets, record("ListBuckets", user, key, "198.51.100.7", nil))
 
 	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {
@@ -146,28 +140,13 @@ func messageOf(s *slackfake.Server, m slackfake.Message) slackfake.Message {
 // token with apps.connections.open; a wrong one stops run at start, and
 // once (Slack rate-limits the method) does not ask.
 func TestSocketModeProbed(t *testing.T) {
-	s := slackfake.New(t, slackfake.Options{})
-	t.Setenv("SLACK_TOKEN", "xoxb-test")
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
+	s := fakeSlack(t, slackfake.Options{})
+	dir := detectionsDir(t, map[string]string{"a.toml": strings.Replace(hourly, "%s", "first", 1)})
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a.toml"), []byte(strings.Replace(hourly, "%s", "first", 1)), 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search.local]
-paths = ["logs"]
-[tickets]
-approvers = ["alice"]
-slack_approvers = { "U0ALICE01" = "alice" }
-[notify]
-backend = "slack"
-[notify.slack]
-token_env = "SLACK_TOKEN"
-app_token_env = "SLACK_APP_TOKEN"
-api_url = %q
-allow_insecure_http = true
-channel = "#security-alerts"
-`, s.URL)), 0o644)
+	conf := newTestConfig().set("search.local", `paths = ["logs"]`).
+		set("tickets", `approvers = ["alice"]`, `slack_approvers = { "U0ALICE01" = "alice" }`).
+		slack(s.URL).set("notify.slack", `app_token_env = "SLACK_APP_TOKEN"`).
+		write(t, filepath.Join(dir, "config.toml"))
 
 	t.Setenv("SLACK_APP_TOKEN", "xapp-test")
 	code, out, errOut := patrol(t, "validate", "--remote", "--config", conf)

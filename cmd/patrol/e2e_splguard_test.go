@@ -31,8 +31,7 @@ summary = "x {requestParameters.name}"
 // TestEndToEndSPLGuard: detections that write, delete or send are named by
 // validate and never reach Splunk; the others still run.
 func TestEndToEndSPLGuard(t *testing.T) {
-	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token"})
-	t.Setenv("SPLUNK_TOKEN", "splunk-token")
+	fake := fakeSplunk(t, splunktest.Options{})
 	fake.Add(splunktest.Event{Time: time.Now().Add(-10 * time.Minute), Fields: map[string][]string{
 		"sourcetype": {"aws:cloudtrail"}, "eventName": {"StopLogging"}, "errorCode": {"success"},
 		"recipientAccountId": {e2eAccount}, "awsRegion": {"us-east-1"}, "requestParameters.name": {"org-trail"},
@@ -54,19 +53,7 @@ func TestEndToEndSPLGuard(t *testing.T) {
 	for name, b := range bad {
 		os.WriteFile(filepath.Join(dets, name), []byte(writingDetection(strings.TrimSuffix(name[2:], ".toml"), b.tail)), 0o644)
 	}
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search]
-backend = "splunk"
-[search.splunk]
-url = %q
-allow_insecure_http = true
-token_env = "SPLUNK_TOKEN"
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[tickets]
-backend = "local"
-`, fake.URL)), 0o644)
+	conf := newTestConfig().splunk(fake.URL).cloudtrail().localTickets().write(t, filepath.Join(dir, "config.toml"))
 
 	code, out, _ := patrol(t, "validate", "--config", conf)
 	if code != exitInvalid {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +14,7 @@ import (
 // TestEndToEndSplunk runs `patrol once` against a fake splunkd speaking the
 // REST protocol, with local tickets: one ticket per alert, then none.
 func TestEndToEndSplunk(t *testing.T) {
-	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token"})
-	t.Setenv("SPLUNK_TOKEN", "splunk-token")
+	fake := fakeSplunk(t, splunktest.Options{})
 	now := time.Now()
 	ev := func(ago time.Duration, trail string) splunktest.Event {
 		return splunktest.Event{Time: now.Add(-ago), Fields: map[string][]string{
@@ -27,22 +25,8 @@ func TestEndToEndSplunk(t *testing.T) {
 	}
 	fake.Add(ev(30*time.Minute, "org-trail"), ev(20*time.Minute, "org-trail"), ev(10*time.Minute, "audit-trail"))
 
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search]
-backend = "splunk"
-[search.splunk]
-url = %q
-allow_insecure_http = true
-token_env = "SPLUNK_TOKEN"
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[tickets]
-backend = "local"
-`, fake.URL)), 0o644)
+	dir := detectionsDir(t, map[string]string{"a_stop.toml": e2eStop})
+	conf := newTestConfig().splunk(fake.URL).cloudtrail().localTickets().write(t, filepath.Join(dir, "config.toml"))
 
 	code, out, errOut := patrol(t, "once", "--config", conf)
 	if code != exitOK {
@@ -71,8 +55,7 @@ backend = "local"
 // in windows of max_window, reports the jobs' scanCount and runDuration,
 // creates no state file, and exits 1 when a search fails.
 func TestBacktestOnSplunk(t *testing.T) {
-	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token"})
-	t.Setenv("SPLUNK_TOKEN", "splunk-token")
+	fake := fakeSplunk(t, splunktest.Options{})
 	now := time.Now().UTC().Truncate(time.Second)
 	ev := func(ago time.Duration, trail string) splunktest.Event {
 		return splunktest.Event{Time: now.Add(-ago), Fields: map[string][]string{
@@ -81,23 +64,9 @@ func TestBacktestOnSplunk(t *testing.T) {
 		}}
 	}
 	fake.Add(ev(50*time.Minute, "org-trail"), ev(40*time.Minute, "org-trail"), ev(10*time.Minute, "audit-trail"))
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search]
-backend = "splunk"
-max_window = "30m"
-[search.splunk]
-url = %q
-token_env = "SPLUNK_TOKEN"
-allow_insecure_http = true
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[tickets]
-backend = "local"
-`, fake.URL)), 0o644)
+	dir := detectionsDir(t, map[string]string{"a_stop.toml": e2eStop})
+	conf := newTestConfig().splunk(fake.URL).set("search", `max_window = "30m"`).cloudtrail().localTickets().
+		write(t, filepath.Join(dir, "config.toml"))
 	// The scratch state goes in the temporary folder and is removed.
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)

@@ -185,35 +185,9 @@ func mustConfig(t *testing.T, path string) *config.Config {
 // the given CloudTrail records and returns the config's path.
 func tuningDir(t *testing.T, dets map[string]string, recs ...map[string]any) string {
 	t.Helper()
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	for name, src := range dets {
-		os.WriteFile(filepath.Join(dir, "detections", name), []byte(src), 0o644)
-	}
+	dir := detectionsDir(t, dets)
 	writeRecords(t, dir, "ct.json", recs...)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[tickets]
-backend = "local"
-approvers = ["alice"]
-[enrich]
-org_cidrs = ["203.0.113.0/24"]
-`), 0o644)
-	return conf
-}
-
-func writeRecords(t *testing.T, dir, name string, recs ...map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal(map[string]any{"Records": recs})
-	if err := os.WriteFile(filepath.Join(dir, "logs", name), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return newTestConfig().localLogs().localTickets("alice").orgCIDRs().write(t, filepath.Join(dir, "config.toml"))
 }
 
 // keyUse is a use of an access key from outside, at a time.

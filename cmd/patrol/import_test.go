@@ -136,23 +136,11 @@ func TestImportedSearchesParseOnSplunk(t *testing.T) {
 	if code, out, errOut := patrol(t, "import", "sigma", "--config", conf, sigmaRules); code != exitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
 	}
-	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token"})
-	t.Setenv("SPLUNK_TOKEN", "splunk-token")
-	splunkConf := filepath.Join(filepath.Dir(conf), "splunk.toml")
-	os.WriteFile(splunkConf, []byte(fmt.Sprintf(`
-[detections]
-dir = "dets"
-[search]
-backend = "splunk"
-[search.splunk]
-url = %q
-allow_insecure_http = true
-token_env = "SPLUNK_TOKEN"
-[search.macros]
-cloudtrail = "index=aws sourcetype=aws:cloudtrail"
-[tickets]
-backend = "local"
-`, fake.URL)), 0o644)
+	fake := fakeSplunk(t, splunktest.Options{})
+	splunkConf := newTestConfig().set("detections", `dir = "dets"`).
+		splunk(fake.URL).set("search.macros", `cloudtrail = "index=aws sourcetype=aws:cloudtrail"`).
+		localTickets().
+		write(t, filepath.Join(filepath.Dir(conf), "splunk.toml"))
 	code, out, errOut := patrol(t, "validate", "--config", splunkConf, "--remote")
 	if code != exitOK || !strings.Contains(out, "3 detection(s)") {
 		t.Fatalf("validate --remote: exit %d\n%s%s", code, out, errOut)

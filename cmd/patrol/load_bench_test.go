@@ -63,7 +63,7 @@ const (
 
 func benchIdle(b *testing.B, bin string) {
 	fake := splunktest.New(b, splunktest.Options{Token: "splunk-token"})
-	_, conf := splunkDaemon(b, fake.URL, 200, "0 0 1 1 *", "")
+	_, conf := splunkDaemon(b, fake.URL, 200, "0 0 1 1 *")
 	d := startDaemon(b, bin, conf)
 	d.until("the daemon running", func() bool { return strings.Contains(d.stderr.String(), `"msg":"patrol running"`) })
 	cpu0, t0 := procCPU(b, d), time.Now()
@@ -86,7 +86,7 @@ func benchIdle(b *testing.B, bin string) {
 
 func benchLoad(b *testing.B, bin string, n int, withinCapacity bool, span time.Duration) {
 	fake := splunktest.New(b, splunktest.Options{Token: "splunk-token", Plan: splunktest.JobPlan{Latency: time.Second}})
-	dir, conf := splunkDaemon(b, fake.URL, n, "* * * * *", "")
+	dir, conf := splunkDaemon(b, fake.URL, n, "* * * * *")
 	d := startDaemon(b, bin, conf)
 	d.until("the daemon running", func() bool { return strings.Contains(d.stderr.String(), `"msg":"patrol running"`) })
 	db, err := state.Open(filepath.Join(dir, "patrol.db"), nil)

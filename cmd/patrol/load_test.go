@@ -59,7 +59,7 @@ summary = "s"
 
 // splunkDaemon writes a config for n detections on schedule against a
 // Splunk at url, with metrics on a loopback port.
-func splunkDaemon(t testing.TB, url string, n int, schedule, extra string) (dir, conf string) {
+func splunkDaemon(t testing.TB, url string, n int, schedule string) (dir, conf string) {
 	t.Helper()
 	dir = t.TempDir()
 	dets := filepath.Join(dir, "detections")
@@ -68,20 +68,10 @@ func splunkDaemon(t testing.TB, url string, n int, schedule, extra string) (dir,
 		id := fmt.Sprintf("load-%03d", i)
 		os.WriteFile(filepath.Join(dets, id+".toml"), []byte(fmt.Sprintf(loadDetection, id, schedule)), 0o644)
 	}
-	conf = filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search]
-backend = "splunk"
-[search.splunk]
-url = %q
-allow_insecure_http = true
-token_env = "SPLUNK_TOKEN"
-max_concurrent = 2
-[tickets]
-backend = "local"
-[metrics]
-listen = "127.0.0.1:0"
-%s`, url, extra)), 0o644)
+	conf = newTestConfig().splunk(url).set("search.splunk", "max_concurrent = 2").
+		localTickets().
+		set("metrics", `listen = "127.0.0.1:0"`).
+		write(t, filepath.Join(dir, "config.toml"))
 	return dir, conf
 }
 
@@ -174,7 +164,7 @@ func TestRunStopUnderLoadIsNotAFailure(t *testing.T) {
 	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token", Plan: splunktest.JobPlan{Hold: hold}})
 	t.Cleanup(func() { close(hold) })
 	bin := buildPatrol(t)
-	dir, conf := splunkDaemon(t, fake.URL, 20, "@every 1s", "")
+	dir, conf := splunkDaemon(t, fake.URL, 20, "@every 1s")
 	d := startDaemon(t, bin, conf)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a bound, not a wait

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/state"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // patrol runs the CLI in-process and returns its exit code and output.
 func patrol(t *testing.T, args ...string) (int, string, string) {
@@ -21,24 +19,6 @@ func patrol(t *testing.T, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
 	code := dispatch(context.Background(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/patrol -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
 }
 
 func TestValidateRepoConfig(t *testing.T) {
@@ -60,7 +40,7 @@ func TestValidateBrokenInputs(t *testing.T) {
 					t.Errorf("line does not start with the file: %q", line)
 				}
 			}
-			golden(t, "validate_"+name, out)
+			golden.Check(t, filepath.Join("testdata", "validate_"+name+".golden"), []byte(out))
 		})
 	}
 }

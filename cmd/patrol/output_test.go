@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/patrolsec/patrol/poller/aws/awstest"
 )
 
 // terminal is a test's stand-in for a terminal (isTerminal asks it).
@@ -85,32 +82,12 @@ func TestRunLogsToStderr(t *testing.T) {
 // TestFailedRemediationShownInRespondLine: a remediation that fails (the
 // trail does not exist) fails once's respond line and its exit code.
 func TestFailedRemediationShownInRespondLine(t *testing.T) {
-	endpoint := awstest.URL(t)
+	endpoint := awsEmulator(t)
 	runs++
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
-	b, _ := json.Marshal(map[string]any{"Records": []any{
-		record("StopLogging", "mallory", "AKIAEXAMPLE000001", "192.0.2.66", map[string]any{"name": fmt.Sprintf("no-such-trail-%d", runs)}),
-	}})
-	os.WriteFile(filepath.Join(dir, "logs", "ct.json"), b, 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[search.local]
-paths = ["logs"]
-first_run = "all"
-[aws]
-endpoint_url = %q
-allow_insecure_http = true
-role_arn = "arn:aws:iam::{account}:role/patrol-responder"
-accounts = ["111122223333"]
-dry_run = false
-`, endpoint)), 0o644)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPATROLTEST000001")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	dir := detectionsDir(t, map[string]string{"a_stop.toml": e2eStop})
+	writeRecords(t, dir, "ct.json",
+		record("StopLogging", "mallory", "AKIAEXAMPLE000001", "192.0.2.66", map[string]any{"name": fmt.Sprintf("no-such-trail-%d", runs)}))
+	conf := newTestConfig().localLogs().aws(endpoint, e2eAccount).write(t, filepath.Join(dir, "config.toml"))
 	code, out, errOut := patrol(t, "once", "--config", conf)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	last := lines[len(lines)-1]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,28 +33,8 @@ func TestUnreachableBackendsFailFast(t *testing.T) {
 	t.Setenv("JIRA_USER", "bot@example.com")
 	t.Setenv("JIRA_TOKEN", "t")
 	splunkURL, jiraURL := "https://"+closedPort(t), "http://"+closedPort(t)
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a_stop.toml"), []byte(e2eStop), 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search]
-backend = "splunk"
-[search.splunk]
-url = %q
-allow_insecure_http = true
-token_env = "SPLUNK_TOKEN"
-[search.macros]
-cloudtrail = "sourcetype=aws:cloudtrail"
-[tickets]
-backend = "jira"
-[tickets.jira]
-url = %q
-allow_insecure_http = true
-user_env = "JIRA_USER"
-token_env = "JIRA_TOKEN"
-project = "SEC"
-`, splunkURL, jiraURL)), 0o644)
+	dir := detectionsDir(t, map[string]string{"a_stop.toml": e2eStop})
+	conf := newTestConfig().splunk(splunkURL).cloudtrail().jira(jiraURL).write(t, filepath.Join(dir, "config.toml"))
 
 	for _, cmd := range []string{"validate --remote", "once"} {
 		start := time.Now()
@@ -89,16 +68,10 @@ func TestValidateRemote(t *testing.T) {
 		lookups []string
 		want    int
 	}{{nil, exitInvalid}, {[]string{"threat_ips"}, exitOK}} {
-		fake := splunktest.New(t, splunktest.Options{Token: "splunk-token", Lookups: tc.lookups})
-		jira := jiratest.New(t, jiratest.Options{})
-		slack := slackfake.New(t, slackfake.Options{})
-		t.Setenv("SPLUNK_TOKEN", "splunk-token")
-		t.Setenv("JIRA_USER", "bot@example.com")
-		t.Setenv("JIRA_TOKEN", "token")
-		t.Setenv("SLACK_TOKEN", "xoxb-test")
-		dir := t.TempDir()
-		os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-		os.WriteFile(filepath.Join(dir, "detections", "a.toml"), []byte(`id = "threat"
+		fake := fakeSplunk(t, splunktest.Options{Lookups: tc.lookups})
+		jira := fakeJira(t, jiratest.Options{})
+		slack := fakeSlack(t, slackfake.Options{})
+		dir := detectionsDir(t, map[string]string{"a.toml": `id = "threat"
 title = "t"
 severity = "low"
 schedule = "@every 5m"
@@ -106,32 +79,10 @@ search = "sourcetype=aws:cloudwatchlogs:vpcflow | lookup threat_ips ip AS dstadd
 group_by = ["dstaddr"]
 [ticket]
 summary = "{dstaddr} {threat_category}"
-`), 0o644)
-		conf := filepath.Join(dir, "config.toml")
-		os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search]
-backend = "splunk"
-[search.splunk]
-url = %q
-allow_insecure_http = true
-token_env = "SPLUNK_TOKEN"
-app = "search"
-[tickets]
-backend = "jira"
-[tickets.jira]
-url = %q
-allow_insecure_http = true
-user_env = "JIRA_USER"
-token_env = "JIRA_TOKEN"
-project = "SEC"
-[notify]
-backend = "slack"
-[notify.slack]
-token_env = "SLACK_TOKEN"
-api_url = %q
-allow_insecure_http = true
-channel = "#security-alerts"
-`, fake.URL, jira.URL, slack.URL)), 0o644)
+`})
+		conf := newTestConfig().splunk(fake.URL).set("search.splunk", `app = "search"`).
+			jira(jira.URL).slack(slack.URL).
+			write(t, filepath.Join(dir, "config.toml"))
 		code, out, errOut := patrol(t, "validate", "--remote", "--config", conf)
 		if code != tc.want {
 			t.Errorf("lookups %v: exit %d, want %d\n%s%s", tc.lookups, code, tc.want, out, errOut)
@@ -153,12 +104,9 @@ channel = "#security-alerts"
 // line, about each aws.accounts id it lacks (and only those), without
 // failing.
 func TestValidateRemoteOrgAccounts(t *testing.T) {
-	fake := splunktest.New(t, splunktest.Options{Token: "splunk-token",
+	fake := fakeSplunk(t, splunktest.Options{
 		LookupRows: map[string][]map[string]string{"org_accounts": {{"account_id": "111122223333", "name": "payments-prod"}}}})
-	t.Setenv("SPLUNK_TOKEN", "splunk-token")
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "detections"), 0o755)
-	os.WriteFile(filepath.Join(dir, "detections", "a.toml"), []byte(`id = "vpce"
+	dir := detectionsDir(t, map[string]string{"a.toml": `id = "vpce"
 title = "t"
 severity = "low"
 schedule = "@every 5m"
@@ -166,18 +114,11 @@ search = "sourcetype=aws:cloudtrail | lookup org_accounts account_id AS vpcEndpo
 group_by = ["vpcEndpointAccountId"]
 [ticket]
 summary = "{vpcEndpointAccountId}"
-`), 0o644)
-	conf := filepath.Join(dir, "config.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[search]
-backend = "splunk"
-[search.splunk]
-url = %q
-allow_insecure_http = true
-token_env = "SPLUNK_TOKEN"
-[aws]
-accounts = ["111122223333", "555566667777", "999900001111"]
-`, fake.URL)), 0o644)
+`})
+	// The config's line 9 is aws.accounts.
+	conf := newTestConfig().splunk(fake.URL).
+		set("aws", `accounts = ["111122223333", "555566667777", "999900001111"]`).
+		write(t, filepath.Join(dir, "config.toml"))
 	code, out, errOut := patrol(t, "validate", "--remote", "--config", conf)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)

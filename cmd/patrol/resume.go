@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -23,11 +22,7 @@ func cmdResume(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if !wantArgs(fs, 0, 0) {
 		return exitInvalid
 	}
-	if *as == "" {
-		if u, err := user.Current(); err == nil {
-			*as = u.Username
-		}
-	}
+	*as = orLoginName(*as)
 	cfg, code := loadConfig(*cfgPath, errOut)
 	if cfg == nil {
 		return code

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,11 +60,7 @@ func cmdSilence(ctx context.Context, args []string, out, errOut io.Writer) int {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	ns := tuning.NewSilence{ID: *id, Detections: dets, Reason: strings.TrimSpace(*reason), Owner: strings.TrimSpace(*owner), Match: map[string][]string{}}
-	if ns.Owner == "" {
-		if u, err := user.Current(); err == nil {
-			ns.Owner = u.Username
-		}
-	}
+	ns.Owner = orLoginName(ns.Owner)
 	var problems []string
 	if len(dets) == 0 {
 		problems = append(problems, "--detection is required (an id or a glob like \"ec2-*\")")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/user"
 	"strconv"
 	"strings"
 
@@ -24,11 +23,7 @@ func cmdUndo(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintln(errOut, "patrol undo: give the action's id, the #N of its succeeded row in 'patrol tickets KEY' or 'patrol status' (2 or '#2')")
 		return exitInvalid
 	}
-	if *as == "" {
-		if u, err := user.Current(); err == nil {
-			*as = u.Username
-		}
-	}
+	*as = orLoginName(*as)
 	cfg, code := loadConfig(*cfgPath, errOut)
 	if cfg == nil {
 		return code

@@ -1,33 +1,14 @@
 package sigma_test
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/patrolsec/patrol/detections/sigma"
+	"github.com/patrolsec/patrol/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./detections/sigma -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("differs from %s (go test ./detections/sigma -update rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
 
 // TestGoldenDetections holds the detections generated from this package's
 // rules, which use every modifier the converter supports, to golden files.
@@ -48,7 +29,7 @@ func TestGoldenDetections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, filepath.Join("testdata", "golden", filepath.Base(o.Out)), string(b))
+		golden.Check(t, filepath.Join("testdata", "golden", filepath.Base(o.Out)), b)
 	}
 }
 
@@ -68,7 +49,7 @@ func TestSkipped(t *testing.T) {
 		}
 		lines = append(lines, o.Line()+flags(o))
 	}
-	golden(t, filepath.Join("testdata", "skip.golden"), strings.Join(lines, "\n")+"\n")
+	golden.Check(t, filepath.Join("testdata", "skip.golden"), []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 func flags(o sigma.Outcome) string {

@@ -3,7 +3,6 @@ package digest_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/digest"
 	"github.com/patrolsec/patrol/poller/slack"
@@ -21,8 +21,6 @@ import (
 	"github.com/patrolsec/patrol/poller/tuning"
 	"github.com/patrolsec/patrol/state"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 type clock struct {
 	mu sync.Mutex
@@ -266,23 +264,7 @@ reason = "ends after the week"
 			t.Errorf("event data not inert: %q in the digest", bad)
 		}
 	}
-	path := filepath.Join("testdata", "digest.blocks.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != out {
-		t.Errorf("digest differs from %s (run go test -update after checking):\n%s", path, out)
-	}
+	golden.Check(t, filepath.Join("testdata", "digest.blocks.golden"), []byte(out))
 }
 
 // TestDigestForTeams: a digest for one team counts only that team's alerts.

@@ -2,34 +2,19 @@ package jira
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/redirecttest"
 )
 
 // TestRedirectCarriesNoCredentials: a Jira (or a proxy in front of it)
 // answering 307 to another port must not receive patrol's token there.
 func TestRedirectCarriesNoCredentials(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		seen = append(seen, r.Method+" "+r.URL.Path+" auth="+r.Header.Get("Authorization")+" body="+string(b))
-		mu.Unlock()
-		w.WriteHeader(http.StatusNotFound)
-	}))
-	defer other.Close()
-	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-	}))
-	defer redirector.Close()
+	redirector := redirecttest.New(t, http.StatusNotFound, "")
 	t.Setenv("TEST_JIRA_TOKEN", "s3cret-token")
 	t.Setenv("TEST_JIRA_USER", "bot@example.com")
 	cfg := Defaults()
@@ -45,9 +30,7 @@ func TestRedirectCarriesNoCredentials(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "redirected to") {
 		t.Errorf("comment: %v", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) > 0 {
+	if seen := redirector.Seen(); len(seen) > 0 {
 		t.Errorf("patrol followed the redirect with its credentials: %q", seen)
 	}
 }

@@ -2,17 +2,14 @@ package jira
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/poller"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // evil carries every markup trick an attacker could put in an event field.
 const evil = "[~accountid:5b10ac8d82e05b22cc7d4ef5] [x|http://evil] {noformat} {NoFormat:title=x} " +
@@ -39,27 +36,9 @@ func hostileMessage() poller.Message {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from golden (run go test -update after checking):\n%s", name, got)
-	}
-}
-
 func TestRenderWikiGolden(t *testing.T) {
 	got := RenderWiki(hostileMessage())
-	golden(t, "hostile.wiki.golden", []byte(got+"\n"))
+	golden.Check(t, filepath.Join("testdata", "hostile.wiki.golden"), []byte(got+"\n"))
 	assertWikiInert(t, got, "[~accountid:5b10ac8d82e05b22cc7d4ef5]", "[x|http://evil]", "!http://evil/i.png!", "{noformat}\nafter the block", "<!channel>")
 }
 
@@ -116,7 +95,7 @@ func TestRenderADFGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "hostile.adf.golden", append(b, '\n'))
+	golden.Check(t, filepath.Join("testdata", "hostile.adf.golden"), append(b, '\n'))
 
 	var generic map[string]any
 	if err := json.Unmarshal(b, &generic); err != nil {

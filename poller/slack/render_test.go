@@ -3,16 +3,13 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/poller"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // evil carries every markup trick an attacker could put in an event field.
 const evil = "[~accountid:5b10ac8d82e05b22cc7d4ef5] [x|http://evil] {noformat} !http://evil/i.png! " +
@@ -63,20 +60,7 @@ func TestRenderGolden(t *testing.T) {
 		assertInert(t, c.Args.Get("text"), false)
 		assertBlocksInert(t, blocksOf(t, json.RawMessage(c.Args.Get("blocks"))))
 	}
-	path := filepath.Join("testdata", "hostile.blocks.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != out.String() {
-		t.Errorf("blocks differ from %s (run go test -update after checking):\n%s", path, out.String())
-	}
+	golden.Check(t, filepath.Join("testdata", "hostile.blocks.golden"), []byte(out.String()))
 }
 
 // assertBlocksInert checks the structure: only section blocks of mrkdwn

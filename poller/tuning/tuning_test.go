@@ -2,7 +2,6 @@ package tuning
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +9,9 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
+	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/poller"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestGlob(t *testing.T) {
 	tests := []struct {
@@ -97,25 +95,6 @@ func TestExceptAndExpiry(t *testing.T) {
 	}
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./poller/tuning -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 func TestParseSilences(t *testing.T) {
 	ss, err := ParseSilences("silences.toml", `# a comment
 [[silence]]
@@ -177,7 +156,7 @@ colour = "red"
 	for _, p := range detections.Problems(err) {
 		lines = append(lines, p.Error())
 	}
-	golden(t, "bad_silences", strings.Join(lines, "\n")+"\n")
+	golden.Check(t, filepath.Join("testdata", "bad_silences.golden"), []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 func TestAppendSilenceKeepsTheFile(t *testing.T) {
