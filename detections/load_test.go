@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patrolsec/patrol/internal/golden"
+	"github.com/patrolsec/patrol/poller/golden"
 )
 
 func testMacros(t *testing.T) *Macros {

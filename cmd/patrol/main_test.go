@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/patrolsec/patrol/internal/golden"
+	"github.com/patrolsec/patrol/poller/golden"
 	"github.com/patrolsec/patrol/state"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/patrolsec/patrol/detections/sigma"
-	"github.com/patrolsec/patrol/internal/golden"
+	"github.com/patrolsec/patrol/poller/golden"
 )
 
 // TestGoldenDetections holds the detections generated from this package's

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
-	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/poller"
 	"github.com/patrolsec/patrol/poller/digest"
+	"github.com/patrolsec/patrol/poller/golden"
 	"github.com/patrolsec/patrol/poller/slack"
 	"github.com/patrolsec/patrol/poller/slack/slackfake"
 	"github.com/patrolsec/patrol/poller/tuning"

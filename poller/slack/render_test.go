@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/golden"
 )
 
 // evil carries every markup trick an attacker could put in an event field.

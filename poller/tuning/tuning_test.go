@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/detections"
-	"github.com/patrolsec/patrol/internal/golden"
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/golden"
 )
 
 func TestGlob(t *testing.T) {
