@@ -38,9 +38,19 @@ const closedSeenKey = "closed_seen:"
 // says so itself; otherwise the ledger says what the tracker last did. A
 // done status reported before patrol queued a reopen is not current.
 func (r *Responder) closed(t Ticket, row *state.TicketRow) bool {
-	done, seen := row.Done || state.IsClosed(row.Status, r.DoneTransition), row.UpdatedSeen
+	return Closed(t, row, r.DoneTransition)
+}
+
+// Closed is the rule the respond job uses to cancel, rather than run, the
+// remediation of a closed ticket (see Responder.closed); doneTransition is
+// tickets.done_transition. t is the ticket as read from the tracker, or
+// the zero Ticket when only the ledger row is known. Commands that say
+// what the next respond pass will do (patrol resume) use it too, so that
+// they agree with it.
+func Closed(t Ticket, row *state.TicketRow, doneTransition string) bool {
+	done, seen := row.Done || state.IsClosed(row.Status, doneTransition), row.UpdatedSeen
 	if !t.Updated.IsZero() {
-		done, seen = t.Done || state.IsClosed(t.Status, r.DoneTransition), t.Updated
+		done, seen = t.Done || state.IsClosed(t.Status, doneTransition), t.Updated
 	}
 	return done && (row.ReopenedAt.IsZero() || seen.After(row.ReopenedAt))
 }

@@ -334,7 +334,8 @@ func TestEndToEndBreaker(t *testing.T) {
 	if err := db.LocalResolve(ctx, closed, "Done", "Won't Do", "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, _ := patrol(t, "resume", "--config", conf, "--as", "alice"); code != exitOK || !strings.Contains(out, "reset by alice") || !strings.Contains(out, held) {
+	if code, out, _ := patrol(t, "resume", "--config", conf, "--as", "alice"); code != exitOK || !strings.Contains(out, "reset by alice") ||
+		!strings.Contains(out, held) || strings.Contains(out, held+" (closed") || !strings.Contains(out, closed+" (closed: will be cancelled)") {
 		t.Fatalf("resume: exit %d %s", code, out)
 	}
 	if code, out, errOut := patrol(t, "once", "--config", conf); code != exitOK {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patrolsec/patrol/poller"
+	"github.com/patrolsec/patrol/poller/local"
 	"github.com/patrolsec/patrol/state"
 )
 
@@ -62,8 +63,27 @@ func cmdResume(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "patrol resume: %v\n", err)
 		return exitFailed
 	}
+	// A held ticket a person closed meanwhile does not run: the next
+	// respond pass cancels its remediation (poller/closed.go), so it is
+	// not announced as one that will run. The local tracker lives in the
+	// state file and is read as the respond pass reads it; a Jira ticket
+	// is judged by what the ledger last saw (resume does not call Jira).
 	var keys []string
 	for _, r := range held {
+		var t poller.Ticket
+		if cfg.Tickets.Backend == "local" {
+			// The breaker is reset by now: a ticket that cannot be read is
+			// judged by the ledger rather than failing the command.
+			got, err := (&local.Tracker{DB: db, Label: cfg.Tickets.Label}).Get(ctx, r.Key)
+			if err != nil {
+				fmt.Fprintf(errOut, "patrol resume: read %s: %v (judged by the ledger)\n", r.Key, err)
+			}
+			t = got
+		}
+		if poller.Closed(t, &r, cfg.Tickets.DoneTransition) {
+			keys = append(keys, r.Key+" (closed: will be cancelled)")
+			continue
+		}
 		keys = append(keys, r.Key)
 	}
 	fmt.Fprintf(out, "circuit breaker reset by %s after %d failures in a row: held actions run on the next respond pass", *as, b.Failures)

@@ -16,6 +16,10 @@ const (
 	apApproved = "approved"
 	apWaiting  = "waiting"
 	apNot      = "not approved" // the ticket moved on (closed, failed) without one
+	// apClosed is an approve label an approver added while the ticket was
+	// closed: the respond job cancels the remediation of a closed ticket
+	// instead of running it (poller/closed.go), so it approved nothing.
+	apClosed = "ticket closed: not run"
 )
 
 // approval is a plan posted for approval and what became of it.
@@ -23,7 +27,8 @@ type approval struct {
 	Ticket, Detection, Action string
 	Posted, At                time.Time
 	By, Via, State            string
-	Ignored                   []string // added the label without being an approver
+	Closed                    time.Time // for apClosed: when the ticket was closed
+	Ignored                   []string  // added the label without being an approver
 }
 
 // trackerApprover stands for an approver the state file does not name.
@@ -35,8 +40,12 @@ const (
 	viaLedger = "action ledger"
 )
 
-// waited is how long the plan waited: until approved, or so far.
+// waited is how long the plan waited: until approved, until its ticket
+// was closed, or so far.
 func (a *approval) waited(end time.Time) time.Duration {
+	if a.State == apClosed {
+		return nonNegative(a.Closed.Sub(a.Posted))
+	}
 	if !a.At.IsZero() {
 		return nonNegative(a.At.Sub(a.Posted))
 	}
@@ -47,9 +56,15 @@ func (a *approval) waited(end time.Time) time.Duration {
 // approvals. For a local ticket the state file holds who added the approve
 // label and when; for a tracker ticket it holds only that the action ran
 // after the plan, so the approver is unknown and the approval time is when
-// patrol acted on it.
+// patrol acted on it. A label added while the local ticket was closed
+// approved nothing: the first such is shown as apClosed, unless a later
+// one (after a reopen) counts.
 func (d *data) loadApprovals(ctx context.Context) error {
 	labels, err := d.db.LocalEventsByTicket(ctx, state.EventLabelAdded)
+	if err != nil {
+		return err
+	}
+	transitions, err := d.db.LocalEventsByTicket(ctx, state.EventTransition)
 	if err != nil {
 		return err
 	}
@@ -58,6 +73,8 @@ func (d *data) loadApprovals(ctx context.Context) error {
 		if as := d.byTicket[t.Key]; len(as) > 0 {
 			a.Action = as[0].Action
 		}
+		var whileClosed state.LocalEvent // the first approver's label added while closed
+		var closedAt time.Time           // when the ticket was closed then
 		if d.local[t.Key] {
 			for _, e := range labels[t.Key] {
 				if e.Value != d.opt.ApproveLabel || !e.At.Before(d.opt.To) {
@@ -66,6 +83,12 @@ func (d *data) loadApprovals(ctx context.Context) error {
 				if !slices.Contains(d.opt.Approvers, e.By) {
 					if !slices.Contains(a.Ignored, e.By) {
 						a.Ignored = append(a.Ignored, e.By)
+					}
+					continue
+				}
+				if at := d.closedWhen(transitions[t.Key], e.At); !at.IsZero() {
+					if closedAt.IsZero() {
+						whileClosed, closedAt = e, at
 					}
 					continue
 				}
@@ -87,6 +110,8 @@ func (d *data) loadApprovals(ctx context.Context) error {
 			d.approved[t.Key] = a
 			d.figures.approved++
 			d.figures.waits = append(d.figures.waits, a.waited(d.opt.To))
+		case !closedAt.IsZero():
+			a.State, a.At, a.By, a.Via, a.Closed = apClosed, whileClosed.At, whileClosed.By, viaLabel, closedAt
 		case t.Stage == state.StageApproval:
 			a.State = apWaiting
 			d.figures.waiting++
@@ -96,6 +121,26 @@ func (d *data) loadApprovals(ctx context.Context) error {
 		d.approvals = append(d.approvals, a)
 	}
 	return nil
+}
+
+// closedWhen returns when the local ticket was last closed if it was
+// closed at at, by its transitions (oldest first); zero if it was open.
+// The closed statuses are the respond job's: state.ClosedStatuses and
+// the done transition's name.
+func (d *data) closedWhen(transitions []state.LocalEvent, at time.Time) time.Time {
+	var closed time.Time
+	for _, e := range transitions {
+		if e.At.After(at) {
+			break
+		}
+		switch {
+		case !state.IsClosed(e.Value, d.opt.DoneStatuses...):
+			closed = time.Time{}
+		case closed.IsZero():
+			closed = e.At
+		}
+	}
+	return closed
 }
 
 func approvalsSection(_ context.Context, d *data) (*Section, error) {
@@ -110,7 +155,7 @@ func approvalsSection(_ context.Context, d *data) (*Section, error) {
 		Empty: "No plan was posted for approval in the span."}
 	type perApprover struct{ waits []time.Duration }
 	by := map[string]*perApprover{}
-	var ignored []string
+	var ignored, whileClosed []string
 	fromLedger := false
 	for _, a := range d.approvals {
 		who := a.By
@@ -127,6 +172,9 @@ func approvalsSection(_ context.Context, d *data) (*Section, error) {
 				by[who] = &perApprover{}
 			}
 			by[who].waits = append(by[who].waits, a.waited(end))
+		}
+		if a.State == apClosed {
+			whileClosed = append(whileClosed, a.Ticket)
 		}
 		for _, i := range a.Ignored {
 			ignored = append(ignored, i+" on "+a.Ticket)
@@ -149,6 +197,9 @@ func approvalsSection(_ context.Context, d *data) (*Section, error) {
 	s.Blocks = append(s.Blocks, Block{Table: pt, Half: true})
 	if len(ignored) > 0 {
 		s.Notes = append(s.Notes, fmt.Sprintf("The approve label was also added by people who are not approvers, which approved nothing: %s.", strings.Join(ignored, ", ")))
+	}
+	if len(whileClosed) > 0 {
+		s.Notes = append(s.Notes, fmt.Sprintf("The approve label was added while the ticket was closed, which approved nothing (patrol cancels the remediation of a closed ticket instead of running it): %s.", strings.Join(whileClosed, ", ")))
 	}
 	if fromLedger {
 		s.Notes = append(s.Notes, "For tracker (Jira) tickets the state file does not record who added the approve label: the approval time shown is when patrol acted on it, so the wait includes up to one poll interval; the approver is in the ticket's history.")
