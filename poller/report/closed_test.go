@@ -1,9 +1,7 @@
 package report
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -16,13 +14,8 @@ import (
 // remediation), so the row says so and no approval is counted; after a
 // reopen, a fresh label counts as usual.
 func TestApprovalOfClosedTicket(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "patrol.db")
-	s := &scenario{t: t, ctx: context.Background()}
-	db, err := state.Open(path, func() time.Time { return s.now })
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.db = db
+	s, path := newScenario(t)
+	db := s.db
 	ticket := func(n int) string {
 		key := s.alert("d-crit", fmt.Sprint("fp", n), 1, at(1, 9, n), at(1, 9, n), at(1, 9, n), result("111122223333", "", ""))
 		s.plan(key, at(1, 9, 10+n), state.StageApproval)

@@ -1,14 +1,9 @@
 package report
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
-
-	"github.com/patrolsec/patrol/state"
 )
 
 // TestInterruptedActions: actions patrol was stopped in the middle of, and
@@ -16,13 +11,8 @@ import (
 // to a person, still pending), in the outcomes, the audit trail and their
 // own table; an undo that was refused leaves the change in place.
 func TestInterruptedActions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "patrol.db")
-	s := &scenario{t: t, ctx: context.Background()}
-	db, err := state.Open(path, func() time.Time { return s.now })
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.db = db
+	s, path := newScenario(t)
+	db := s.db
 	ticket := func(n int) string {
 		return s.alert("d-crit", fmt.Sprint("fp", n), 1, at(1, 9, n), at(1, 9, n), at(1, 9, n), result("111122223333", "", ""))
 	}

@@ -157,9 +157,9 @@ func (s *scenario) upsert(row state.TicketRow, created time.Time) {
 	s.must(s.db.UpsertTicket(s.ctx, row))
 }
 
-// buildScenario writes a state file whose every figure is worked out by
-// hand in the tests, and returns its path.
-func buildScenario(t *testing.T) string {
+// newScenario opens a new state file whose clock is the scenario's, and
+// returns the scenario and the file's path; the caller closes s.db.
+func newScenario(t *testing.T) (*scenario, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "patrol.db")
 	s := &scenario{t: t, ctx: context.Background()}
@@ -168,6 +168,15 @@ func buildScenario(t *testing.T) string {
 		t.Fatal(err)
 	}
 	s.db = db
+	return s, path
+}
+
+// buildScenario writes a state file whose every figure is worked out by
+// hand in the tests, and returns its path.
+func buildScenario(t *testing.T) string {
+	t.Helper()
+	s, path := newScenario(t)
+	db := s.db
 	defer db.Close()
 	mallory, bob := "arn:aws:iam::111122223333:user/mallory", "arn:aws:iam::111122223333:user/bob"
 

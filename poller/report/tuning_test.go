@@ -1,8 +1,6 @@
 package report
 
 import (
-	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -15,16 +13,11 @@ import (
 // positives, and every reason an action is held back; shadow and silenced
 // alerts are not counted as alerts.
 func TestTuningSections(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "patrol.db")
-	s := &scenario{t: t, ctx: context.Background(), now: spanFrom}
-	db, err := state.Open(path, func() time.Time { return s.now })
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.db = db
+	s, path := newScenario(t)
+	db := s.db
 	before := spanFrom.Add(-24 * time.Hour)
 	s.now = at(1, 10, 0)
-	_, err = db.RecordWindow(s.ctx, state.WindowChange{
+	_, err := db.RecordWindow(s.ctx, state.WindowChange{
 		New: []state.Alert{
 			{Detection: "d-high", Fingerprint: "s1", FirstSeen: at(1, 9, 0), LastSeen: at(1, 9, 30), Count: 3, State: state.AlertSilenced, SilenceID: "maint", Result: "{}"},
 			{Detection: "d-high", Fingerprint: "s2", FirstSeen: at(1, 9, 5), LastSeen: at(1, 9, 5), Count: 1, State: state.AlertSilenced, SilenceID: "gone", Result: "{}"},
