@@ -57,9 +57,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	p.text(date(r.Generated))
 	p.raw(" UTC")
 	if r.Source != "" {
-		p.raw(" from <code>")
-		p.text(r.Source)
-		p.raw("</code>")
+		p.wrap(" from <code>", r.Source, "</code>")
 	}
 	p.raw("</p>\n  <nav aria-label=\"sections\">")
 	for _, s := range r.Sections {
@@ -72,13 +70,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 <main>
 <section class="tiles" aria-label="headline figures">`)
 	for _, t := range r.Tiles {
-		p.raw("\n  <div class=\"tile ")
-		p.text(t.Tone)
-		p.raw(`"><p class="label">`)
+		p.wrap("\n  <div class=\"tile ", t.Tone, `"><p class="label">`)
 		p.text(t.Label)
-		p.raw(`</p><p class="value">`)
-		p.text(t.Value)
-		p.raw(`</p><p class="sub">`)
+		p.wrap(`</p><p class="value">`, t.Value, `</p><p class="sub">`)
 		p.text(t.Note)
 		p.raw("</p></div>")
 	}
@@ -126,18 +120,21 @@ func fragment(id string) string {
 	return b.String()
 }
 
+// wrap writes v escaped between the raw open and close markup.
+func (p *pageWriter) wrap(open, v, close string) {
+	p.raw(open)
+	p.text(v)
+	p.raw(close)
+}
+
 // section writes one part of the page: heading, intro, its blocks (half
 // blocks paired side by side) and notes.
 func (p *pageWriter) section(s *Section) {
-	p.raw("\n<section class=\"part\" id=\"")
-	p.text(s.ID)
-	p.raw("\">\n  <h2>")
+	p.wrap("\n<section class=\"part\" id=\"", s.ID, "\">\n  <h2>")
 	p.text(s.Title)
 	p.raw("</h2>\n  ")
 	if s.Intro != "" {
-		p.raw(`<p class="intro">`)
-		p.text(s.Intro)
-		p.raw("</p>")
+		p.wrap(`<p class="intro">`, s.Intro, "</p>")
 	}
 	for _, row := range blockRows(s.Blocks) {
 		p.raw("\n  <div class=\"blocks")
@@ -151,9 +148,7 @@ func (p *pageWriter) section(s *Section) {
 		p.raw("\n  </div>")
 	}
 	for _, n := range s.Notes {
-		p.raw(`<p class="note">`)
-		p.text(n)
-		p.raw("</p>")
+		p.wrap(`<p class="note">`, n, "</p>")
 	}
 	p.raw("\n</section>")
 }
@@ -167,9 +162,7 @@ func (p *pageWriter) block(b Block) {
 		title = b.Table.Title
 	}
 	if title != "" {
-		p.raw("<figcaption><h3>")
-		p.text(title)
-		p.raw("</h3></figcaption>")
+		p.wrap("<figcaption><h3>", title, "</h3></figcaption>")
 	}
 	p.raw(string(b.Chart))
 	if t := b.Table; t != nil {
@@ -191,15 +184,11 @@ func (p *pageWriter) block(b Block) {
 			}
 			p.raw("\n      </table></div>")
 		} else {
-			p.raw("\n      <p class=\"empty\">")
-			p.text(t.Empty)
-			p.raw("</p>")
+			p.wrap("\n      <p class=\"empty\">", t.Empty, "</p>")
 		}
 	}
 	if b.Caption != "" {
-		p.raw(`<p class="caption">`)
-		p.text(b.Caption)
-		p.raw("</p>")
+		p.wrap(`<p class="caption">`, b.Caption, "</p>")
 	}
 	p.raw("\n    </figure>")
 }
