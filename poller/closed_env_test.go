@@ -39,16 +39,7 @@ func TestClosedTicketCancelsItsRemediation(t *testing.T) {
 	budgeted := func(t *testing.T, o envOptions) (*env, string) {
 		o.mode = "auto"
 		e := newEnv(t, o)
-		e.resp.Guard.MaxPerHour = 1
-		e.search.add(keyEvent(e.clock.Now().Add(-10*time.Minute), "alice", "AKIAALICE00000000001"), keyEvent(e.clock.Now().Add(-9*time.Minute), "bob", "AKIABOB0000000000002"))
-		if _, err := e.detect(); err != nil {
-			t.Fatal(err)
-		}
-		e.poll()
-		keys := e.alertKeys()
-		if got := e.action.keys(); len(got) != 1 || e.stage(keys[1]) != state.StageDeferred {
-			t.Fatalf("applied %v, second ticket %s", got, e.stage(keys[1]))
-		}
+		keys := e.secondDeferred(t)
 		e.action.mu.Lock()
 		e.action.applied = nil // the first ticket's run is not the one under test
 		e.action.mu.Unlock()

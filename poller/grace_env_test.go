@@ -113,16 +113,7 @@ func TestGraceAndHold(t *testing.T) {
 // budget): it then needs an approval.
 func TestHoldStopsAHeldBackRemediation(t *testing.T) {
 	e := newEnv(t, envOptions{mode: "auto"})
-	e.resp.Guard.MaxPerHour = 1
-	e.search.add(keyEvent(e.clock.Now().Add(-10*time.Minute), "alice", "AKIAALICE00000000001"), keyEvent(e.clock.Now().Add(-9*time.Minute), "bob", "AKIABOB0000000000002"))
-	if _, err := e.detect(); err != nil {
-		t.Fatal(err)
-	}
-	e.poll()
-	keys := e.alertKeys()
-	if len(e.action.keys()) != 1 || e.stage(keys[1]) != state.StageDeferred {
-		t.Fatalf("applied %v, second ticket %s", e.action.keys(), e.stage(keys[1]))
-	}
+	keys := e.secondDeferred(t)
 	e.clock.Add(time.Minute)
 	e.jira.AddLabel(keys[1], "patrol-hold", "bob")
 	e.clock.Add(2 * time.Hour)
@@ -249,4 +240,22 @@ func TestFalsePositiveFeedback(t *testing.T) {
 	if err != nil || counts["key-used"] != [2]int{1, 1} {
 		t.Fatalf("verdicts %v %v", counts, err)
 	}
+}
+
+// secondDeferred opens two auto-mode tickets (alice's and bob's leaked
+// keys) under an hourly budget of one action: the first runs, the second
+// is deferred. It returns both keys, the deferred one second.
+func (e *env) secondDeferred(t *testing.T) []string {
+	t.Helper()
+	e.resp.Guard.MaxPerHour = 1
+	e.search.add(keyEvent(e.clock.Now().Add(-10*time.Minute), "alice", "AKIAALICE00000000001"), keyEvent(e.clock.Now().Add(-9*time.Minute), "bob", "AKIABOB0000000000002"))
+	if _, err := e.detect(); err != nil {
+		t.Fatal(err)
+	}
+	e.poll()
+	keys := e.alertKeys()
+	if got := e.action.keys(); len(got) != 1 || e.stage(keys[1]) != state.StageDeferred {
+		t.Fatalf("applied %v, second ticket %s", got, e.stage(keys[1]))
+	}
+	return keys
 }
