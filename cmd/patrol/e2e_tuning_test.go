@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -137,6 +138,10 @@ func TestBacktestMatchesOnce(t *testing.T) {
 		for _, d := range ds {
 			if !seen[d.ID] {
 				t.Errorf("backtest %v printed nothing for %s", span, d.ID)
+			}
+			// Every detection, sequences too, says where the backtest is.
+			if p := regexp.MustCompile(fmt.Sprintf(`backtest: detection \d+/%d %s \(`, len(ds), regexp.QuoteMeta(d.ID))); !p.MatchString(errOut) {
+				t.Errorf("backtest %v: no progress line for %s in\n%s", span, d.ID, errOut)
 			}
 			w, g := want[d.ID], got[d.ID]
 			switch {

@@ -144,6 +144,11 @@ func (o Options) one(ctx context.Context, db *state.DB, rec *recorder, d *detect
 		ts.onWindow = func(w poller.Window, n int) {
 			o.Progress(Progress{Detection: d.ID, Index: index, Total: len(o.Detections), Window: w, Windows: n, Spans: spans})
 		}
+		if d.Sequence != nil {
+			// A sequence searches nothing (it reads the scratch ledger), so
+			// say where the backtest is here, as one window.
+			o.Progress(Progress{Detection: d.ID, Index: index, Total: len(o.Detections), Windows: 1, Spans: 1})
+		}
 	}
 	var kinds []poller.Kind
 	if o.Kinds != nil {
